@@ -1,0 +1,171 @@
+"""The one way agent work starts.
+
+Every caller (schedule, admin, API, signal, command) calls `enqueue()`. It
+validates the agent, the task type and the payload, records an `AgentRun`
+and hands `execute_run(run_id)` to django-q2 once the surrounding transaction
+commits. `execute_run` is the only function the q-cluster runs for agents.
+
+django-q2 delivers at least once: the ORM broker hands a task out again when
+its lock expires, and a worker can die half-way. So `execute_run` claims the
+run atomically and proceeds only when it won the claim; a run that has been
+"running" for longer than the queue timeout belongs to a dead worker and may
+be claimed again. Handlers are written to be re-runnable (the daily scan
+replaces the day's rows), so a re-claimed run finishes the work, it does
+not double it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from agents_core.agents import registry
+from agents_core.models import AgentRun
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT = "agents_core.dispatch.execute_run"
+
+
+def enqueue(
+    agent_id: str,
+    task_type: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    trigger: str,
+    requested_by=None,
+    sync: bool | None = None,
+) -> AgentRun:
+    """Record a run and queue it. Raises AgentError subclasses for bad requests.
+
+    `sync=True` runs it in this process (through django-q2's sync path, the
+    same code the cluster runs); `None` follows `Q_CLUSTER["sync"]`.
+    """
+    agent = registry.get(agent_id)
+    clean = agent.clean_payload(task_type, payload)
+    run = AgentRun.objects.create(
+        agent=agent.id,
+        task_type=task_type,
+        payload=clean,
+        trigger=trigger,
+        requested_by=requested_by,
+    )
+
+    def send() -> None:
+        options: dict[str, Any] = {"task_name": f"{agent.id}.{task_type}#{run.pk}"}
+        if sync is not None:
+            options["sync"] = sync
+        q_task_id = async_task(ENTRY_POINT, run.pk, **options)
+        AgentRun.objects.filter(pk=run.pk).update(q_task_id=q_task_id or "")
+
+    transaction.on_commit(send)
+    return run
+
+
+def start_scheduled(agent_id: str, task_type: str, payload: dict[str, Any] | None = None) -> int:
+    """What a django-q2 Schedule row calls: start the task like anyone else."""
+    return enqueue(agent_id, task_type, payload, trigger=AgentRun.Trigger.SCHEDULE).pk
+
+
+def _lock_key(run: AgentRun) -> str:
+    body = json.dumps([run.agent, run.task_type, run.payload], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:64]
+
+
+def _stale_before() -> Any:
+    return timezone.now() - timedelta(seconds=settings.Q_TIMEOUT)
+
+
+def _claim(run_id: int, lock: str) -> str:
+    """Claim the run: 'claimed', 'busy' (same work running) or 'gone'."""
+    now = timezone.now()
+    stale = _stale_before()
+    # A run still holding the lock past the queue timeout had its worker
+    # killed; free the lock so the work is not blocked for ever.
+    AgentRun.objects.filter(lock=lock, status=AgentRun.Status.RUNNING, started_at__lt=stale).exclude(
+        pk=run_id
+    ).update(
+        status=AgentRun.Status.FAILED,
+        lock=None,
+        finished_at=now,
+        error="The worker running this task stopped before it finished.",
+    )
+    claimable = Q(status=AgentRun.Status.QUEUED) | Q(
+        status=AgentRun.Status.RUNNING, started_at__lt=stale
+    )
+    try:
+        with transaction.atomic():
+            changed = (
+                AgentRun.objects.filter(claimable, pk=run_id).update(
+                    status=AgentRun.Status.RUNNING,
+                    started_at=now,
+                    attempts=F("attempts") + 1,
+                    lock=lock,
+                )
+            )
+    except IntegrityError:
+        return "busy"
+    return "claimed" if changed else "gone"
+
+
+def execute_run(run_id: int) -> dict[str, Any]:
+    """Run one recorded AgentRun: the q-cluster's single entry point for agents."""
+    try:
+        run = AgentRun.objects.get(pk=run_id)
+    except AgentRun.DoesNotExist:
+        logger.warning("Agent run %s no longer exists; nothing to do.", run_id)
+        return {"run": run_id, "status": "missing"}
+    lock = _lock_key(run)
+    claim = _claim(run_id, lock)
+    if claim == "gone":
+        # Another delivery of the same task got here first.
+        logger.info("Agent run %s was already claimed; skipping duplicate delivery.", run_id)
+        return {"run": run_id, "status": "duplicate"}
+    if claim == "busy":
+        holder = AgentRun.objects.filter(lock=lock).values_list("pk", flat=True).first()
+        AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.QUEUED).update(
+            status=AgentRun.Status.SUCCEEDED,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            result={"skipped": True, "reason": f"the same work is already running as run {holder}"},
+        )
+        return {"run": run_id, "status": "skipped"}
+
+    run.refresh_from_db()
+    started = time.monotonic()
+    status, result, error = AgentRun.Status.SUCCEEDED, None, ""
+    try:
+        task = registry.get(run.agent).task(run.task_type)
+        result = task.handler(dict(run.payload), run)
+        result = dict(result) if result is not None else {}
+    except Exception as exc:  # noqa: BLE001 - recorded on the run, which is the point
+        logger.exception("Agent run %s (%s.%s) failed", run.pk, run.agent, run.task_type)
+        status, error = AgentRun.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    # Not in a `finally`: if the worker is being killed (timeout, shutdown),
+    # the run stays "running" and is claimed again once it is stale.
+    AgentRun.objects.filter(pk=run.pk).update(
+        status=status,
+        finished_at=timezone.now(),
+        result=result,
+        error=error,
+        lock=None,
+    )
+    logger.info(
+        "Agent run %s (%s.%s) %s in %.2fs",
+        run.pk,
+        run.agent,
+        run.task_type,
+        status,
+        time.monotonic() - started,
+    )
+    return {"run": run.pk, "status": status}

@@ -1,0 +1,62 @@
+from django.conf import settings
+from django.db import models
+
+
+class AgentRun(models.Model):
+    """One execution of one agent task: the audit trail of every automated action."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        SIGNAL = "signal", "Signal"
+        COMMAND = "command", "Command"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    agent = models.CharField(max_length=50)
+    task_type = models.CharField(max_length=80)
+    payload = models.JSONField(default=dict, blank=True)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    q_task_id = models.CharField("queue task id", max_length=64, blank=True)
+    # Held while the run executes so the same work (agent, task type and
+    # payload) never runs twice at once, e.g. a slow 07:00 scan and the next
+    # day's. Unique: a second run cannot take it. Cleared when the run ends.
+    lock = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["agent", "task_type", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent}.{self.task_type} #{self.pk} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return round((self.finished_at - self.started_at).total_seconds(), 3)
+        return None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

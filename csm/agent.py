@@ -1,0 +1,45 @@
+"""The Customer Success agent: its task types and schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents_core.agents import Agent, InvalidPayload, Schedule, TaskType, registry
+from csm.scan import scan_health
+
+
+def clean_account_ids(payload: dict[str, Any]) -> dict[str, Any]:
+    """`{}` means every eligible account; `{"account_ids": [...]}` limits the task."""
+    unknown = sorted(set(payload) - {"account_ids"})
+    if unknown:
+        raise InvalidPayload(f"unknown payload keys: {', '.join(unknown)}")
+    if "account_ids" not in payload:
+        return {}
+    ids = payload["account_ids"]
+    if (
+        not isinstance(ids, list)
+        or not ids
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+    ):
+        raise InvalidPayload("account_ids must be a non-empty list of positive account ids")
+    return {"account_ids": sorted(set(ids))}
+
+
+def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
+    return scan_health(account_ids=payload.get("account_ids"))
+
+
+agent = registry.register(
+    Agent(
+        id="csm",
+        name="Customer Success agent",
+        tasks={
+            "health_scan": TaskType(
+                health_scan,
+                clean_payload=clean_account_ids,
+                description="Score every active account's health for today.",
+            ),
+        },
+        schedules=[Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *")],
+    )
+)

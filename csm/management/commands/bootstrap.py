@@ -1,0 +1,28 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from csm.models import Account
+
+
+class Command(BaseCommand):
+    help = (
+        "First-run setup after migrate (safe to re-run): the admin login, the demo "
+        "book if there are no accounts yet, scored once, and the agent schedules."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--demo-accounts", type=int, default=500)
+        parser.add_argument("--no-demo", action="store_true")
+
+    def handle(self, *args, demo_accounts, no_demo, **options):
+        call_command("ensure_admin", stdout=self.stdout)
+        if not no_demo and not Account.objects.exists():
+            password_file = Path(settings.VAR_DIR) / "admin-password"
+            password = password_file.read_text().strip() if password_file.exists() else ""
+            call_command("seed_demo", accounts=demo_accounts, password=password, stdout=self.stdout)
+            # Score the new book once so the admin shows health straight away.
+            call_command("run_agent", "csm", "health_scan", stdout=self.stdout)
+        call_command("ensure_schedules", stdout=self.stdout)

@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from csm import scoring
+
+
+def _choices(name: str, values: tuple[str, ...]) -> type[models.TextChoices]:
+    """TextChoices built from the scoring engine's own value lists: one source of truth."""
+    return models.TextChoices(name, [(v, v.replace("_", " ").capitalize()) for v in values])
+
+
+UsageTrend = _choices("UsageTrend", scoring.USAGE_TRENDS)
+Engagement = _choices("Engagement", scoring.ENGAGEMENT_LEVELS)
+PaymentStatus = _choices("PaymentStatus", scoring.PAYMENT_STATUSES)
+Sentiment = _choices("Sentiment", scoring.SENTIMENTS)
+ChurnRisk = _choices("ChurnRisk", scoring.CHURN_LEVELS)
+ChurnTrigger = _choices("ChurnTrigger", scoring.CHURN_TRIGGERS)
+
+
+class RAG(models.TextChoices):
+    GREEN = "GREEN", "Green"
+    AMBER = "AMBER", "Amber"
+    RED = "RED", "Red"
+
+
+class Segment(models.TextChoices):
+    SMB = "smb", "SMB"
+    MID_MARKET = "mid_market", "Mid-market"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class AccountQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AccountQuerySet:
+        """What a user may see: their own book, or all of it with the permission."""
+        if not user.is_active:
+            return self.none()
+        if user.is_superuser or user.has_perm("csm.view_all_accounts"):
+            return self
+        return self.filter(owner=user)
+
+    def scannable(self) -> AccountQuerySet:
+        """Accounts the daily scan scores: every customer not lost."""
+        return self.exclude(status=Account.Status.CHURNED)
+
+
+class Account(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RENEWED = "renewed", "Renewed"
+        CHURNED = "churned", "Churned"
+
+    name = models.CharField(max_length=200)
+    external_id = models.CharField(
+        max_length=100, unique=True, help_text="The account's id in your CRM."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
+        help_text="The CSM or rep who owns the account.",
+    )
+    segment = models.CharField(max_length=20, choices=Segment.choices, default=Segment.SMB)
+    plan = models.CharField(max_length=50, blank=True)
+    arr = models.DecimalField(
+        "ARR",
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    seats_purchased = models.PositiveIntegerField(null=True, blank=True)
+    seats_used = models.PositiveIntegerField(null=True, blank=True)
+    contract_start = models.DateField(null=True, blank=True)
+    renewal_date = models.DateField(null=True, blank=True, db_index=True)
+    primary_contact_email = models.EmailField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    tam_health_rag = models.CharField(
+        "TAM health",
+        max_length=5,
+        choices=RAG.choices,
+        blank=True,
+        help_text="The technical account manager's rating; caps the score.",
+    )
+    notion_page_id = models.CharField(max_length=64, blank=True)
+
+    # Current health, kept on the row so lists filter and sort without joins.
+    health_score = models.FloatField(null=True, blank=True, editable=False, db_index=True)
+    rag = models.CharField(
+        "RAG", max_length=5, choices=RAG.choices, blank=True, editable=False, db_index=True
+    )
+    churn_risk = models.CharField(
+        max_length=10, choices=ChurnRisk.choices, blank=True, editable=False, db_index=True
+    )
+    churn_trigger = models.CharField(
+        max_length=20, choices=ChurnTrigger.choices, blank=True, editable=False
+    )
+    scored_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        permissions = [("view_all_accounts", "Can see every account, not only their own")]
+        indexes = [
+            models.Index(fields=["owner", "name"]),
+            models.Index(fields=["segment"]),
+            models.Index(fields=["status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountSignals(models.Model):
+    """The current value of each typed-in scoring input of one account.
+
+    Inputs that follow from account facts are not stored here: days to
+    renewal (renewal_date), seat utilisation (seats) and the TAM rating live
+    on the account. "Days since" inputs are kept as the date of the event, so
+    they age correctly when no new data arrives. `sources` records, per
+    input, where the value came from and when.
+    """
+
+    account = models.OneToOneField(
+        Account, primary_key=True, on_delete=models.CASCADE, related_name="signals"
+    )
+    feature_adoption_rate = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    usage_trend = models.CharField(max_length=10, choices=UsageTrend.choices, blank=True)
+    last_login_on = models.DateField(
+        null=True, blank=True, help_text="When the account's users last logged in."
+    )
+    last_interaction_on = models.DateField(
+        null=True, blank=True, help_text="The last meaningful interaction with the customer."
+    )
+    stakeholder_engagement = models.CharField(
+        max_length=10, choices=Engagement.choices, blank=True
+    )
+    nps_score = models.PositiveSmallIntegerField(
+        "NPS", null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    invoice_payment_status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, blank=True
+    )
+    open_ticket_count = models.PositiveIntegerField(null=True, blank=True)
+    avg_ticket_sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    escalation_count_90_days = models.PositiveIntegerField(
+        "escalations (90 days)", null=True, blank=True
+    )
+    sources = models.JSONField(default=dict, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "signals"
+        verbose_name_plural = "signals"
+
+    def __str__(self) -> str:
+        return f"Signals of {self.account}"
+
+
+class ScoringProfileQuerySet(models.QuerySet):
+    def active(self) -> ScoringProfileQuerySet:
+        return self.filter(is_active=True)
+
+
+class ScoringProfile(models.Model):
+    """One version of the scoring settings for a segment (blank: every other segment).
+
+    Versions are immutable: editing in the admin saves a new version and
+    retires the old one, so every stored score keeps the settings it was made
+    with.
+    """
+
+    segment = models.CharField(
+        max_length=20,
+        choices=Segment.choices,
+        blank=True,
+        help_text="Leave blank for the default profile used by every segment without its own.",
+    )
+    version = models.PositiveIntegerField(editable=False)
+    is_active = models.BooleanField(default=True, editable=False)
+    weights = models.JSONField(help_text="Maximum points per signal group.")
+    green_threshold = models.FloatField(
+        default=70, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    amber_threshold = models.FloatField(
+        default=40, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    churn_window_days = models.PositiveIntegerField(
+        default=60, help_text="Renewals this close with AMBER/RED health are a churn risk."
+    )
+    behavioral_login_days = models.PositiveIntegerField(
+        default=30,
+        help_text="Declining usage with no login for longer than this is a behavioural risk.",
+    )
+    tam_multipliers = models.JSONField(help_text="Score multiplier per TAM rating.")
+    rules = models.JSONField(help_text="Point tables per signal group (see SCORING.md).")
+    no_data_defaults = models.JSONField(
+        help_text="Values the scan uses for required inputs an account never reported."
+    )
+    notes = models.TextField(blank=True, help_text="Why this version was made.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    objects = ScoringProfileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["segment", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "version"], name="uniq_profile_version_per_segment"
+            ),
+            models.UniqueConstraint(
+                fields=["segment"],
+                condition=Q(is_active=True),
+                name="one_active_profile_per_segment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        label = self.get_segment_display() if self.segment else "Default"
+        return f"{label} v{self.version}"
+
+    def to_profile(self) -> scoring.Profile:
+        """The engine's profile; raises ValueError if the settings are unusable."""
+        return scoring.Profile(
+            version=self.version,
+            weights=self.weights,
+            green_threshold=self.green_threshold,
+            amber_threshold=self.amber_threshold,
+            churn_window_days=self.churn_window_days,
+            behavioral_login_days=self.behavioral_login_days,
+            tam_multipliers=self.tam_multipliers,
+            rules=self.rules,
+            no_data_defaults=self.no_data_defaults,
+        )
+
+
+class HealthScore(models.Model):
+    """An account's health on one day. Re-scoring the same day replaces the row."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_scores")
+    scored_on = models.DateField()
+    score = models.FloatField()
+    rag = models.CharField("RAG", max_length=5, choices=RAG.choices)
+    churn_risk = models.CharField(max_length=10, choices=ChurnRisk.choices)
+    churn_trigger = models.CharField(max_length=20, choices=ChurnTrigger.choices, blank=True)
+    breakdown = models.JSONField(help_text="Points per signal group.")
+    inputs = models.JSONField(help_text="The 13 inputs the score was computed from.")
+    defaulted_inputs = models.JSONField(
+        default=list, blank=True, help_text="Inputs the account never reported (no-data defaults)."
+    )
+    profile = models.ForeignKey(ScoringProfile, on_delete=models.PROTECT, related_name="+")
+    profile_version = models.PositiveIntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-scored_on"]
+        get_latest_by = "scored_on"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "scored_on"], name="one_health_score_per_account_per_day"
+            )
+        ]
+        indexes = [models.Index(fields=["scored_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.scored_on}: {self.score} {self.rag}"
+
+    @property
+    def is_partial(self) -> bool:
+        return bool(self.defaulted_inputs)
