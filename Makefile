@@ -1,0 +1,52 @@
+# Tend: `make run` to try it, `make test` to check it. Everything installs into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PORT ?= 8000
+DEMO_ACCOUNTS ?= 500
+BENCH_ACCOUNTS ?= 100000
+
+.PHONY: help install setup run test lint suite bench clean
+
+help:
+	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
+	@echo "make test   set up and run ruff, the migrations check and the test suite"
+	@echo "make bench  time the daily scan on BENCH_ACCOUNTS accounts against the raw-driver floor"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+setup: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py bootstrap --demo-accounts $(DEMO_ACCOUNTS)
+
+run: setup
+	@echo ""
+	@echo "  Tend is starting: http://127.0.0.1:$(PORT)/admin/  (login printed above; Ctrl-C stops web and workers)"
+	@echo ""
+	$(BIN)/honcho -f Procfile.dev start -p $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+suite: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python manage.py benchmark_scan --accounts $(BENCH_ACCOUNTS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

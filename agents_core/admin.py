@@ -1,0 +1,86 @@
+import json
+
+from django.contrib import admin
+from django.db.models import Q
+from django.utils.html import format_html
+
+from agents_core.models import AgentRun
+
+STATUS_COLOURS = {"queued": "#5f6368", "running": "#1a73e8", "succeeded": "#188038", "failed": "#c5221f"}
+
+
+@admin.register(AgentRun)
+class AgentRunAdmin(admin.ModelAdmin):
+    """Read-only: runs are an audit trail."""
+
+    list_display = ("id", "agent", "task_type", "trigger", "status_badge", "requested_by", "created_at", "duration", "summary")
+    list_filter = ("status", "agent", "task_type", "trigger")
+    list_select_related = ("requested_by",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        ("agent", "task_type", "trigger"),
+        ("status", "attempts", "requested_by"),
+        ("created_at", "started_at", "finished_at"),
+        "payload_json",
+        "result_json",
+        "error",
+        "q_task_id",
+    )
+    readonly_fields = (
+        "agent", "task_type", "trigger", "status", "attempts", "requested_by",
+        "created_at", "started_at", "finished_at", "payload_json", "result_json", "error", "q_task_id",
+    )
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser or user.has_perm("csm.view_all_accounts"):
+            return qs
+        # A CSM sees what they started and the scheduled runs of the whole team.
+        return qs.filter(Q(requested_by=user) | Q(trigger=AgentRun.Trigger.SCHEDULE))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<span style="color:{};font-weight:600">{}</span>',
+            STATUS_COLOURS.get(obj.status, "#5f6368"),
+            obj.get_status_display(),
+        )
+
+    @admin.display(description="Duration")
+    def duration(self, obj):
+        seconds = obj.duration_seconds
+        return "—" if seconds is None else f"{seconds:.1f}s"
+
+    @admin.display(description="Outcome")
+    def summary(self, obj):
+        if obj.error:
+            return obj.error[:120]
+        result = obj.result or {}
+        if result.get("skipped"):
+            return f"skipped: {result.get('reason', '')}"
+        if "scored" in result:
+            return f"{result['scored']} scored, {result.get('failed', 0)} failed"
+        return ""
+
+    @admin.display(description="Payload")
+    def payload_json(self, obj):
+        return _pretty(obj.payload)
+
+    @admin.display(description="Result")
+    def result_json(self, obj):
+        return _pretty(obj.result)
+
+
+def _pretty(value):
+    return format_html("<pre style='margin:0'>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))

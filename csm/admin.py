@@ -1,0 +1,362 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import format_html
+
+from agents_core.agents import AgentError
+from agents_core.dispatch import enqueue
+from agents_core.models import AgentRun
+from csm import scoring
+from csm.models import Account, AccountSignals, HealthScore, ScoringProfile
+from csm.profiles import publish_version
+
+HISTORY_DAYS_SHOWN = 30
+
+RAG_COLOURS = {"GREEN": "#188038", "AMBER": "#b06000", "RED": "#c5221f"}
+
+
+def rag_badge(rag: str) -> str:
+    if not rag:
+        return "—"
+    return format_html(
+        '<span style="display:inline-block;min-width:4.5em;text-align:center;padding:1px 6px;'
+        'border-radius:9px;color:#fff;background:{};font-weight:600;font-size:11px">{}</span>',
+        RAG_COLOURS.get(rag, "#5f6368"),
+        rag,
+    )
+
+
+def can_see_all(user) -> bool:
+    return user.is_superuser or user.has_perm("csm.view_all_accounts")
+
+
+class RenewalWindowFilter(admin.SimpleListFilter):
+    title = "renewal"
+    parameter_name = "renewal_within"
+
+    def lookups(self, request, model_admin):
+        return [("30", "Within 30 days"), ("60", "Within 60 days"), ("90", "Within 90 days"), ("past", "Date passed")]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "past":
+            return queryset.filter(renewal_date__lt=today)
+        if self.value() in ("30", "60", "90"):
+            end = today + timedelta(days=int(self.value()))
+            return queryset.filter(renewal_date__gte=today, renewal_date__lte=end)
+        return queryset
+
+
+class OwnerFilter(admin.RelatedOnlyFieldListFilter):
+    """Owners among the accounts the user may see (a CSM sees only themselves)."""
+
+
+class AccountSignalsInline(admin.StackedInline):
+    model = AccountSignals
+    can_delete = False
+    extra = 0
+    max_num = 1
+    fields = (
+        ("feature_adoption_rate", "usage_trend"),
+        ("last_login_on", "last_interaction_on"),
+        ("stakeholder_engagement", "nps_score"),
+        ("invoice_payment_status",),
+        ("open_ticket_count", "avg_ticket_sentiment", "escalation_count_90_days"),
+        "provenance",
+        "updated_at",
+    )
+    readonly_fields = ("provenance", "updated_at")
+
+    @admin.display(description="Where the values came from")
+    def provenance(self, obj):
+        if not obj or not obj.sources:
+            return "—"
+        return ", ".join(
+            f"{name}: {info.get('source', '?')} ({info.get('at', '?')})"
+            for name, info in sorted(obj.sources.items())
+        )
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "owner",
+        "segment",
+        "score",
+        "rag_display",
+        "churn_risk",
+        "renewal_date",
+        "arr",
+    )
+    list_filter = (
+        ("rag", admin.ChoicesFieldListFilter),
+        "churn_risk",
+        "segment",
+        ("owner", OwnerFilter),
+        RenewalWindowFilter,
+        "status",
+    )
+    search_fields = ("name", "external_id", "primary_contact_email")
+    list_select_related = ("owner",)
+    list_per_page = 50
+    # Counting every row again for the "x of y" line is expensive on a large book.
+    show_full_result_count = False
+    actions = ["rescore"]
+    inlines = [AccountSignalsInline]
+    fieldsets = (
+        (None, {"fields": ("name", "external_id", "owner", "segment", "plan", "status")}),
+        (
+            "Contract",
+            {
+                "fields": (
+                    "arr",
+                    ("seats_purchased", "seats_used"),
+                    ("contract_start", "renewal_date"),
+                    "primary_contact_email",
+                )
+            },
+        ),
+        ("Technical", {"fields": ("tam_health_rag", "notion_page_id")}),
+        (
+            "Health",
+            {
+                "fields": (
+                    ("health_score", "rag_display", "churn_risk", "churn_trigger"),
+                    "scored_at",
+                    "score_movement",
+                    "health_history",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "health_score",
+        "rag_display",
+        "churn_risk",
+        "churn_trigger",
+        "scored_at",
+        "score_movement",
+        "health_history",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not can_see_all(request.user):
+            # A CSM cannot hand an account to someone else (and lose sight of it).
+            fields.append("owner")
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            from django.contrib.auth import get_user_model
+
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="Score", ordering="health_score")
+    def score(self, obj):
+        return "—" if obj.health_score is None else f"{obj.health_score:.1f}"
+
+    @admin.display(description="RAG", ordering="rag")
+    def rag_display(self, obj):
+        return rag_badge(obj.rag)
+
+    def _recent_scores(self, obj) -> list[HealthScore]:
+        if not hasattr(obj, "_recent_scores"):
+            obj._recent_scores = list(
+                obj.health_scores.order_by("-scored_on")[:HISTORY_DAYS_SHOWN]
+            ) if obj.pk else []
+        return obj._recent_scores
+
+    @admin.display(description="What moved the score")
+    def score_movement(self, obj):
+        recent = self._recent_scores(obj)
+        if len(recent) < 2:
+            return "Needs two scores to compare."
+        current, previous = recent[0], recent[1]
+        return render_to_string(
+            "admin/csm/account/score_movement.html",
+            {
+                "current": current,
+                "previous": previous,
+                "delta": round(current.score - previous.score, 2),
+                "moves": scoring.movement(previous.breakdown, current.breakdown),
+            },
+        )
+
+    @admin.display(description=f"Health history (last {HISTORY_DAYS_SHOWN} scores)")
+    def health_history(self, obj):
+        recent = self._recent_scores(obj)
+        if not recent:
+            return "Not scored yet."
+        rows = [
+            {
+                "score": s,
+                "badge": rag_badge(s.rag),
+                "delta": None if i + 1 >= len(recent) else round(s.score - recent[i + 1].score, 2),
+            }
+            for i, s in enumerate(recent)
+        ]
+        return render_to_string("admin/csm/account/health_history.html", {"rows": rows})
+
+    @admin.action(description="Re-score selected accounts now")
+    def rescore(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True)[:10_000])
+        try:
+            run = enqueue(
+                "csm",
+                "health_scan",
+                {"account_ids": ids},
+                trigger=AgentRun.Trigger.ADMIN,
+                requested_by=request.user,
+            )
+        except AgentError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request, f"Queued health scan run {run.pk} for {len(ids)} account(s).", messages.SUCCESS
+        )
+
+
+@admin.register(HealthScore)
+class HealthScoreAdmin(admin.ModelAdmin):
+    list_display = (
+        "account",
+        "scored_on",
+        "score",
+        "rag_display",
+        "churn_risk",
+        "churn_trigger",
+        "partial",
+        "profile_version",
+    )
+    list_filter = (("rag", admin.ChoicesFieldListFilter), "churn_risk", "scored_on")
+    date_hierarchy = "scored_on"
+    search_fields = ("account__name", "account__external_id")
+    list_select_related = ("account",)
+    show_full_result_count = False
+    readonly_fields = [f.name for f in HealthScore._meta.fields] + ["breakdown_table"]
+    exclude = ("breakdown",)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if can_see_all(request.user):
+            return qs
+        return qs.filter(account__owner=request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="RAG", ordering="rag")
+    def rag_display(self, obj):
+        return rag_badge(obj.rag)
+
+    @admin.display(description="Partial data", boolean=True)
+    def partial(self, obj):
+        return obj.is_partial
+
+    @admin.display(description="Points per signal group")
+    def breakdown_table(self, obj):
+        return render_to_string(
+            "admin/csm/healthscore/breakdown.html",
+            {"rows": [(g, obj.breakdown.get(g)) for g in scoring.GROUPS]},
+        )
+
+
+class ScoringProfileForm(forms.ModelForm):
+    """The weights as one number field per signal group; the rest as JSON."""
+
+    class Meta:
+        model = ScoringProfile
+        fields = (
+            "segment",
+            "green_threshold",
+            "amber_threshold",
+            "churn_window_days",
+            "behavioral_login_days",
+            "tam_multipliers",
+            "rules",
+            "no_data_defaults",
+            "notes",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        weights = (self.instance.weights if self.instance.pk else None) or dict(scoring.BASE_MAX)
+        for group in scoring.GROUPS:
+            self.fields[f"weight_{group}"] = forms.FloatField(
+                label=f"Weight: {group.replace('_', ' ')}",
+                min_value=0,
+                initial=weights.get(group),
+                help_text=f"Maximum points (SCORING.md default {scoring.BASE_MAX[group]}).",
+            )
+        if not self.instance.pk:
+            defaults = scoring.DEFAULT_PROFILE.as_dict()
+            for name in ("tam_multipliers", "rules", "no_data_defaults"):
+                self.fields[name].initial = defaults[name]
+
+    def clean(self):
+        cleaned = super().clean()
+        weights = {g: cleaned.get(f"weight_{g}") for g in scoring.GROUPS}
+        if any(v is None for v in weights.values()) or self.errors:
+            return cleaned
+        self.instance.weights = weights
+        try:
+            scoring.Profile(
+                weights=weights,
+                green_threshold=cleaned["green_threshold"],
+                amber_threshold=cleaned["amber_threshold"],
+                churn_window_days=cleaned["churn_window_days"],
+                behavioral_login_days=cleaned["behavioral_login_days"],
+                tam_multipliers=cleaned["tam_multipliers"],
+                rules=cleaned["rules"],
+                no_data_defaults=cleaned["no_data_defaults"],
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValidationError(f"These settings cannot score: {exc}") from exc
+        return cleaned
+
+
+@admin.register(ScoringProfile)
+class ScoringProfileAdmin(admin.ModelAdmin):
+    form = ScoringProfileForm
+    list_display = ("__str__", "segment", "version", "is_active", "created_at", "created_by")
+    list_filter = ("is_active", "segment")
+    readonly_fields = ("version", "is_active", "created_at", "created_by")
+
+    def get_fieldsets(self, request, obj=None):
+        weights = tuple(f"weight_{g}" for g in scoring.GROUPS)
+        return (
+            (None, {"fields": ("segment", "notes") + (("version", "is_active", "created_by") if obj else ())}),
+            ("Weights", {"fields": weights}),
+            (
+                "Thresholds",
+                {"fields": ("green_threshold", "amber_threshold", "churn_window_days", "behavioral_login_days")},
+            ),
+            ("Tables", {"fields": ("tam_multipliers", "rules", "no_data_defaults"), "classes": ("collapse",)}),
+        )
+
+    def save_model(self, request, obj, form, change):
+        # Never edit a version in place: scores made with it must keep its settings.
+        publish_version(obj, user=request.user)
+        self.message_user(
+            request,
+            f"Saved as {obj}; it now scores its segment from the next scan.",
+            messages.INFO,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django_q.conf import Conf
+
+from csm.models import Account, AccountSignals
+
+
+@pytest.fixture(autouse=True)
+def q_sync(monkeypatch):
+    """Run queued tasks in-process. django-q2 reads its Conf at import time,
+    so override_settings would do nothing here."""
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def csm_group(db):
+    return Group.objects.get(name="CSM")
+
+
+@pytest.fixture
+def make_user(db, django_user_model, csm_group):
+    def make(username: str, *, view_all: bool = False, **extra):
+        user = django_user_model.objects.create_user(
+            username=username, password="pw-123-secret", is_staff=True, **extra
+        )
+        user.groups.add(csm_group)
+        if view_all:
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label="csm", codename="view_all_accounts")
+            )
+        return user
+
+    return make
+
+
+HEALTHY_SIGNALS = dict(
+    feature_adoption_rate=0.8,
+    usage_trend="growing",
+    stakeholder_engagement="high",
+    nps_score=9,
+    invoice_payment_status="current",
+    open_ticket_count=0,
+    avg_ticket_sentiment="positive",
+    escalation_count_90_days=0,
+)
+
+
+@pytest.fixture
+def make_account(db):
+    counter = {"n": 0}
+
+    def make(*, signals: dict | None = HEALTHY_SIGNALS, today: date | None = None, **fields):
+        counter["n"] += 1
+        today = today or date.today()
+        values = dict(
+            name=f"Account {counter['n']}",
+            external_id=f"EXT-{counter['n']}",
+            segment="smb",
+            arr=Decimal("12000"),
+            seats_purchased=10,
+            seats_used=9,
+            renewal_date=today + timedelta(days=200),
+        )
+        values.update(fields)
+        account = Account.objects.create(**values)
+        if signals is not None:
+            sig = dict(signals)
+            sig.setdefault("last_login_on", today - timedelta(days=2))
+            sig.setdefault("last_interaction_on", today - timedelta(days=10))
+            AccountSignals.objects.create(account=account, **sig)
+        return account
+
+    return make
