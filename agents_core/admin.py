@@ -13,7 +13,17 @@ STATUS_COLOURS = {"queued": "#5f6368", "running": "#1a73e8", "succeeded": "#1880
 class AgentRunAdmin(admin.ModelAdmin):
     """Read-only: runs are an audit trail."""
 
-    list_display = ("id", "agent", "task_type", "trigger", "status_badge", "requested_by", "created_at", "duration", "summary")
+    list_display = (
+        "id",
+        "agent",
+        "task_type",
+        "trigger",
+        "status_badge",
+        "requested_by",
+        "created_at",
+        "duration",
+        "summary",
+    )
     list_filter = ("status", "agent", "task_type", "trigger")
     list_select_related = ("requested_by",)
     date_hierarchy = "created_at"
@@ -28,8 +38,19 @@ class AgentRunAdmin(admin.ModelAdmin):
         "q_task_id",
     )
     readonly_fields = (
-        "agent", "task_type", "trigger", "status", "attempts", "requested_by",
-        "created_at", "started_at", "finished_at", "payload_json", "result_json", "error", "q_task_id",
+        "agent",
+        "task_type",
+        "trigger",
+        "status",
+        "attempts",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "payload_json",
+        "result_json",
+        "error",
+        "q_task_id",
     )
 
     def get_queryset(self, request):
@@ -83,4 +104,6 @@ class AgentRunAdmin(admin.ModelAdmin):
 
 
 def _pretty(value):
-    return format_html("<pre style='margin:0'>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
+    return format_html(
+        "<pre style='margin:0'>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str)
+    )

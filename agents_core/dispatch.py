@@ -100,18 +100,14 @@ def _claim(run_id: int, lock: str) -> str:
         finished_at=now,
         error="The worker running this task stopped before it finished.",
     )
-    claimable = Q(status=AgentRun.Status.QUEUED) | Q(
-        status=AgentRun.Status.RUNNING, started_at__lt=stale
-    )
+    claimable = Q(status=AgentRun.Status.QUEUED) | Q(status=AgentRun.Status.RUNNING, started_at__lt=stale)
     try:
         with transaction.atomic():
-            changed = (
-                AgentRun.objects.filter(claimable, pk=run_id).update(
-                    status=AgentRun.Status.RUNNING,
-                    started_at=now,
-                    attempts=F("attempts") + 1,
-                    lock=lock,
-                )
+            changed = AgentRun.objects.filter(claimable, pk=run_id).update(
+                status=AgentRun.Status.RUNNING,
+                started_at=now,
+                attempts=F("attempts") + 1,
+                lock=lock,
             )
     except IntegrityError:
         return "busy"
@@ -148,7 +144,7 @@ def execute_run(run_id: int) -> dict[str, Any]:
         task = registry.get(run.agent).task(run.task_type)
         result = task.handler(dict(run.payload), run)
         result = dict(result) if result is not None else {}
-    except Exception as exc:  # noqa: BLE001 - recorded on the run, which is the point
+    except Exception as exc:
         logger.exception("Agent run %s (%s.%s) failed", run.pk, run.agent, run.task_type)
         status, error = AgentRun.Status.FAILED, f"{type(exc).__name__}: {exc}"
     # Not in a `finally`: if the worker is being killed (timeout, shutdown),

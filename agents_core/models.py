@@ -22,9 +22,7 @@ class AgentRun(models.Model):
     task_type = models.CharField(max_length=80)
     payload = models.JSONField(default=dict, blank=True)
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
-    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -41,7 +41,12 @@ class RenewalWindowFilter(admin.SimpleListFilter):
     parameter_name = "renewal_within"
 
     def lookups(self, request, model_admin):
-        return [("30", "Within 30 days"), ("60", "Within 60 days"), ("90", "Within 90 days"), ("past", "Date passed")]
+        return [
+            ("30", "Within 30 days"),
+            ("60", "Within 60 days"),
+            ("90", "Within 90 days"),
+            ("past", "Date passed"),
+        ]
 
     def queryset(self, request, queryset):
         today = timezone.localdate()
@@ -173,9 +178,9 @@ class AccountAdmin(admin.ModelAdmin):
 
     def _recent_scores(self, obj) -> list[HealthScore]:
         if not hasattr(obj, "_recent_scores"):
-            obj._recent_scores = list(
-                obj.health_scores.order_by("-scored_on")[:HISTORY_DAYS_SHOWN]
-            ) if obj.pk else []
+            obj._recent_scores = (
+                list(obj.health_scores.order_by("-scored_on")[:HISTORY_DAYS_SHOWN]) if obj.pk else []
+            )
         return obj._recent_scores
 
     @admin.display(description="What moved the score")
@@ -276,7 +281,7 @@ class HealthScoreAdmin(admin.ModelAdmin):
         )
 
 
-class ScoringProfileForm(forms.ModelForm):
+class _ScoringProfileFormBase(forms.ModelForm):
     """The weights as one number field per signal group; the rest as JSON."""
 
     class Meta:
@@ -297,12 +302,7 @@ class ScoringProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         weights = (self.instance.weights if self.instance.pk else None) or dict(scoring.BASE_MAX)
         for group in scoring.GROUPS:
-            self.fields[f"weight_{group}"] = forms.FloatField(
-                label=f"Weight: {group.replace('_', ' ')}",
-                min_value=0,
-                initial=weights.get(group),
-                help_text=f"Maximum points (SCORING.md default {scoring.BASE_MAX[group]}).",
-            )
+            self.fields[f"weight_{group}"].initial = weights.get(group)
         if not self.instance.pk:
             defaults = scoring.DEFAULT_PROFILE.as_dict()
             for name in ("tam_multipliers", "rules", "no_data_defaults"):
@@ -330,6 +330,21 @@ class ScoringProfileForm(forms.ModelForm):
         return cleaned
 
 
+# Declared on the class (not added in __init__) so the admin's fieldsets may name them.
+ScoringProfileForm = type(
+    "ScoringProfileForm",
+    (_ScoringProfileFormBase,),
+    {
+        f"weight_{group}": forms.FloatField(
+            label=group.replace("_", " ").capitalize(),
+            min_value=0,
+            help_text=f"Maximum points (SCORING.md default: {scoring.BASE_MAX[group]}).",
+        )
+        for group in scoring.GROUPS
+    },
+)
+
+
 @admin.register(ScoringProfile)
 class ScoringProfileAdmin(admin.ModelAdmin):
     form = ScoringProfileForm
@@ -340,13 +355,26 @@ class ScoringProfileAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         weights = tuple(f"weight_{g}" for g in scoring.GROUPS)
         return (
-            (None, {"fields": ("segment", "notes") + (("version", "is_active", "created_by") if obj else ())}),
+            (
+                None,
+                {"fields": ("segment", "notes") + (("version", "is_active", "created_by") if obj else ())},
+            ),
             ("Weights", {"fields": weights}),
             (
                 "Thresholds",
-                {"fields": ("green_threshold", "amber_threshold", "churn_window_days", "behavioral_login_days")},
+                {
+                    "fields": (
+                        "green_threshold",
+                        "amber_threshold",
+                        "churn_window_days",
+                        "behavioral_login_days",
+                    )
+                },
             ),
-            ("Tables", {"fields": ("tam_multipliers", "rules", "no_data_defaults"), "classes": ("collapse",)}),
+            (
+                "Tables",
+                {"fields": ("tam_multipliers", "rules", "no_data_defaults"), "classes": ("collapse",)},
+            ),
         )
 
     def save_model(self, request, obj, form, change):

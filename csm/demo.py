@@ -29,17 +29,88 @@ CSM_USERS = [
 ]
 MANAGER = ("morgan", "Morgan", "Reyes")
 
-_PREFIXES = (
-    "North Acme Blue Bright Cedar Delta Echo Fern Granite Harbor Iron Juniper Kite Lumen "
-    "Maple Nova Oak Pioneer Quartz River Summit Tidal Union Vertex Willow Zenith Atlas Beacon "
-    "Cobalt Dune Ember Falcon Glacier Helix Indigo Jade Keystone Lark Meridian Nimbus Orbit "
-    "Pine Quill Redwood Sierra Terra Umber Vale"
-).split()
-_SUFFIXES = (
-    "Logistics Health Analytics Foods Energy Capital Robotics Media Labs Retail Bank Insurance "
-    "Pharma Systems Travel Education Mobility Security Studios Networks Foundry Outfitters "
-    "Partners Dynamics Software Manufacturing Telecom Clinics Agency Freight"
-).split()
+_PREFIXES = [
+    "North",
+    "Acme",
+    "Blue",
+    "Bright",
+    "Cedar",
+    "Delta",
+    "Echo",
+    "Fern",
+    "Granite",
+    "Harbor",
+    "Iron",
+    "Juniper",
+    "Kite",
+    "Lumen",
+    "Maple",
+    "Nova",
+    "Oak",
+    "Pioneer",
+    "Quartz",
+    "River",
+    "Summit",
+    "Tidal",
+    "Union",
+    "Vertex",
+    "Willow",
+    "Zenith",
+    "Atlas",
+    "Beacon",
+    "Cobalt",
+    "Dune",
+    "Ember",
+    "Falcon",
+    "Glacier",
+    "Helix",
+    "Indigo",
+    "Jade",
+    "Keystone",
+    "Lark",
+    "Meridian",
+    "Nimbus",
+    "Orbit",
+    "Pine",
+    "Quill",
+    "Redwood",
+    "Sierra",
+    "Terra",
+    "Umber",
+    "Vale",
+]
+_SUFFIXES = [
+    "Logistics",
+    "Health",
+    "Analytics",
+    "Foods",
+    "Energy",
+    "Capital",
+    "Robotics",
+    "Media",
+    "Labs",
+    "Retail",
+    "Bank",
+    "Insurance",
+    "Pharma",
+    "Systems",
+    "Travel",
+    "Education",
+    "Mobility",
+    "Security",
+    "Studios",
+    "Networks",
+    "Foundry",
+    "Outfitters",
+    "Partners",
+    "Dynamics",
+    "Software",
+    "Manufacturing",
+    "Telecom",
+    "Clinics",
+    "Agency",
+    "Freight",
+]
 
 # segment: (share, ARR range, seats range, seat price, plans)
 _SEGMENTS = {
@@ -49,10 +120,42 @@ _SEGMENTS = {
 }
 # archetype: (share, usage trends, engagement, payment, sentiment, seat use, adoption)
 _ARCHETYPES = {
-    "thriving": (0.45, ("growing", "stable"), ("high", "medium"), 0.97, ("positive", "neutral"), (0.8, 1.15), (0.6, 0.95)),
-    "steady": (0.30, ("stable", "growing", "declining"), ("medium", "high", "low"), 0.9, ("neutral", "positive", "negative"), (0.55, 0.95), (0.4, 0.75)),
-    "slipping": (0.17, ("declining", "stable"), ("low", "medium"), 0.75, ("negative", "neutral"), (0.35, 0.7), (0.2, 0.5)),
-    "at_risk": (0.08, ("inactive", "declining"), ("low",), 0.5, ("critical", "negative"), (0.1, 0.45), (0.0, 0.3)),
+    "thriving": (
+        0.45,
+        ("growing", "stable"),
+        ("high", "medium"),
+        0.97,
+        ("positive", "neutral"),
+        (0.8, 1.15),
+        (0.6, 0.95),
+    ),
+    "steady": (
+        0.30,
+        ("stable", "growing", "declining"),
+        ("medium", "high", "low"),
+        0.9,
+        ("neutral", "positive", "negative"),
+        (0.55, 0.95),
+        (0.4, 0.75),
+    ),
+    "slipping": (
+        0.17,
+        ("declining", "stable"),
+        ("low", "medium"),
+        0.75,
+        ("negative", "neutral"),
+        (0.35, 0.7),
+        (0.2, 0.5),
+    ),
+    "at_risk": (
+        0.08,
+        ("inactive", "declining"),
+        ("low",),
+        0.5,
+        ("critical", "negative"),
+        (0.1, 0.45),
+        (0.0, 0.3),
+    ),
 }
 _OVERDUE = ("overdue_30", "overdue_60", "overdue_90_plus")
 
@@ -143,12 +246,16 @@ def _account_rows(
             feature_adoption_rate=round(rng.uniform(ad_lo, ad_hi), 3),
             usage_trend=rng.choice(trends),
             last_login_on=today
-            - timedelta(days=rng.choice((0, 1, 2, 5, 12, 25)) if archetype != "at_risk" else rng.randint(20, 90)),
+            - timedelta(
+                days=rng.choice((0, 1, 2, 5, 12, 25)) if archetype != "at_risk" else rng.randint(20, 90)
+            ),
             last_interaction_on=None
             if rng.random() < 0.05
             else today - timedelta(days=rng.randint(1, 40 if archetype == "thriving" else 120)),
             stakeholder_engagement=rng.choice(engagement),
-            nps_score=None if rng.random() < 0.3 else rng.randint(*((7, 10) if archetype == "thriving" else (2, 8))),
+            nps_score=None
+            if rng.random() < 0.3
+            else rng.randint(*((7, 10) if archetype == "thriving" else (2, 8))),
             invoice_payment_status="current" if rng.random() < pay_ok else rng.choice(_OVERDUE),
             open_ticket_count=rng.choice((0, 0, 1, 2, 3, 5, 8)),
             avg_ticket_sentiment=rng.choice(sentiments),

@@ -56,9 +56,7 @@ class Account(models.Model):
         CHURNED = "churned", "Churned"
 
     name = models.CharField(max_length=200)
-    external_id = models.CharField(
-        max_length=100, unique=True, help_text="The account's id in your CRM."
-    )
+    external_id = models.CharField(max_length=100, unique=True, help_text="The account's id in your CRM.")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -99,9 +97,7 @@ class Account(models.Model):
     churn_risk = models.CharField(
         max_length=10, choices=ChurnRisk.choices, blank=True, editable=False, db_index=True
     )
-    churn_trigger = models.CharField(
-        max_length=20, choices=ChurnTrigger.choices, blank=True, editable=False
-    )
+    churn_trigger = models.CharField(max_length=20, choices=ChurnTrigger.choices, blank=True, editable=False)
     scored_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -145,20 +141,14 @@ class AccountSignals(models.Model):
     last_interaction_on = models.DateField(
         null=True, blank=True, help_text="The last meaningful interaction with the customer."
     )
-    stakeholder_engagement = models.CharField(
-        max_length=10, choices=Engagement.choices, blank=True
-    )
+    stakeholder_engagement = models.CharField(max_length=10, choices=Engagement.choices, blank=True)
     nps_score = models.PositiveSmallIntegerField(
         "NPS", null=True, blank=True, validators=[MaxValueValidator(10)]
     )
-    invoice_payment_status = models.CharField(
-        max_length=20, choices=PaymentStatus.choices, blank=True
-    )
+    invoice_payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, blank=True)
     open_ticket_count = models.PositiveIntegerField(null=True, blank=True)
     avg_ticket_sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
-    escalation_count_90_days = models.PositiveIntegerField(
-        "escalations (90 days)", null=True, blank=True
-    )
+    escalation_count_90_days = models.PositiveIntegerField("escalations (90 days)", null=True, blank=True)
     sources = models.JSONField(default=dict, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -192,12 +182,8 @@ class ScoringProfile(models.Model):
     version = models.PositiveIntegerField(editable=False)
     is_active = models.BooleanField(default=True, editable=False)
     weights = models.JSONField(help_text="Maximum points per signal group.")
-    green_threshold = models.FloatField(
-        default=70, validators=[MinValueValidator(0), MaxValueValidator(100)]
-    )
-    amber_threshold = models.FloatField(
-        default=40, validators=[MinValueValidator(0), MaxValueValidator(100)]
-    )
+    green_threshold = models.FloatField(default=70, validators=[MinValueValidator(0), MaxValueValidator(100)])
+    amber_threshold = models.FloatField(default=40, validators=[MinValueValidator(0), MaxValueValidator(100)])
     churn_window_days = models.PositiveIntegerField(
         default=60, help_text="Renewals this close with AMBER/RED health are a churn risk."
     )
@@ -226,9 +212,7 @@ class ScoringProfile(models.Model):
     class Meta:
         ordering = ["segment", "-version"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["segment", "version"], name="uniq_profile_version_per_segment"
-            ),
+            models.UniqueConstraint(fields=["segment", "version"], name="uniq_profile_version_per_segment"),
             models.UniqueConstraint(
                 fields=["segment"],
                 condition=Q(is_active=True),

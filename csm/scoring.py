@@ -78,11 +78,7 @@ GROUPS: tuple[str, ...] = tuple(BASE_MAX)
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def validate_input(name: str, value: Any) -> Any:
@@ -358,9 +354,7 @@ def _steps(table: Mapping[str, Any], value: float | None) -> float:
 def _group_points(inputs: Mapping[str, Any], rules: Mapping[str, Any]) -> dict[str, float]:
     """Points per group on the base maxima (before weights)."""
     support = rules["support"]
-    penalty = min(
-        inputs["open_ticket_count"] * support["per_open_ticket"], support["max_ticket_penalty"]
-    )
+    penalty = min(inputs["open_ticket_count"] * support["per_open_ticket"], support["max_ticket_penalty"])
     return {
         "feature_adoption_rate": inputs["feature_adoption_rate"] * BASE_MAX["feature_adoption_rate"],
         "usage_trend": rules["usage_trend"][inputs["usage_trend"]],
@@ -371,9 +365,7 @@ def _group_points(inputs: Mapping[str, Any], rules: Mapping[str, Any]) -> dict[s
         "invoice_payment_status": rules["invoice_payment_status"][inputs["invoice_payment_status"]],
         "support": max(0, support["sentiment"][inputs["avg_ticket_sentiment"]] - penalty),
         "days_to_renewal": _steps(rules["days_to_renewal"], inputs["days_to_renewal"]),
-        "seats_utilization_rate": _steps(
-            rules["seats_utilization_rate"], inputs["seats_utilization_rate"]
-        ),
+        "seats_utilization_rate": _steps(rules["seats_utilization_rate"], inputs["seats_utilization_rate"]),
         "stakeholder_engagement": rules["stakeholder_engagement"][inputs["stakeholder_engagement"]],
         "nps_score": _steps(rules["nps_score"], inputs["nps_score"]),
         "escalation_count_90_days": _steps(
@@ -422,8 +414,7 @@ def score(inputs: Mapping[str, Any], profile: Profile = DEFAULT_PROFILE) -> Scor
     clean = validate_inputs(inputs)
     base = _group_points(clean, profile.rules)
     breakdown = {
-        group: round(points * profile.weights[group] / BASE_MAX[group], 2)
-        for group, points in base.items()
+        group: round(points * profile.weights[group] / BASE_MAX[group], 2) for group, points in base.items()
     }
     raw = _clamp(sum(breakdown.values()))
     multiplier = profile.tam_multipliers[clean["tam_health_rag"] or "GREEN"]
@@ -441,14 +432,10 @@ def score(inputs: Mapping[str, Any], profile: Profile = DEFAULT_PROFILE) -> Scor
     )
 
 
-def movement(
-    previous: Mapping[str, float], current: Mapping[str, float]
-) -> list[tuple[str, float]]:
+def movement(previous: Mapping[str, float], current: Mapping[str, float]) -> list[tuple[str, float]]:
     """Per-group change in points between two breakdowns, biggest moves first.
 
     Groups that did not move are left out.
     """
-    deltas = [
-        (group, round(current.get(group, 0) - previous.get(group, 0), 2)) for group in GROUPS
-    ]
+    deltas = [(group, round(current.get(group, 0) - previous.get(group, 0), 2)) for group in GROUPS]
     return sorted((d for d in deltas if d[1]), key=lambda d: (-abs(d[1]), d[0]))

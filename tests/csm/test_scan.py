@@ -74,9 +74,10 @@ def test_each_day_keeps_its_own_row(make_account):
     account = make_account(today=TODAY)
     scan_health(today=TODAY - timedelta(days=1))
     scan_health(today=TODAY)
-    assert list(
-        HealthScore.objects.filter(account=account).values_list("scored_on", flat=True)
-    ) == [TODAY, TODAY - timedelta(days=1)]
+    assert list(HealthScore.objects.filter(account=account).values_list("scored_on", flat=True)) == [
+        TODAY,
+        TODAY - timedelta(days=1),
+    ]
 
 
 def _scan_query_count(django_assert_max_num_queries, accounts: int, batch_size: int):
@@ -132,7 +133,7 @@ def test_churned_accounts_are_not_scored(make_account):
 
 
 def test_account_ids_limit_the_scan(make_account):
-    a, b, c = (make_account(today=TODAY) for _ in range(3))
+    a, _b, c = (make_account(today=TODAY) for _ in range(3))
     result = scan_health(today=TODAY, account_ids=[c.pk, a.pk, 999_999], batch_size=1)
     assert result["scored"] == 2 and result["batches"] == 2
     assert set(HealthScore.objects.values_list("account_id", flat=True)) == {a.pk, c.pk}

@@ -143,9 +143,7 @@ def test_missing_optional_inputs_count_as_none_and_earn_the_neutral_points():
     assert result.score == 100 - 5 - 5 - 3 - 1
 
 
-@pytest.mark.parametrize(
-    ("tam", "expected"), [(None, 80.0), ("GREEN", 80.0), ("AMBER", 76.0), ("RED", 68.0)]
-)
+@pytest.mark.parametrize(("tam", "expected"), [(None, 80.0), ("GREEN", 80.0), ("AMBER", 76.0), ("RED", 68.0)])
 def test_tam_rating_caps_the_score(tam, expected):
     # 80 raw: adoption 0 takes 20 points away.
     result = score(with_(feature_adoption_rate=0.0, tam_health_rag=tam))
@@ -210,7 +208,9 @@ def test_a_score_of_exactly_70_is_green_despite_float_sums():
 
 
 # churn: (rag-producing inputs, days_to_renewal, usage/login) -> level, trigger
-AMBER_INPUTS = dict(feature_adoption_rate=0.0, usage_trend="stable", stakeholder_engagement="low", nps_score=0)
+AMBER_INPUTS = dict(
+    feature_adoption_rate=0.0, usage_trend="stable", stakeholder_engagement="low", nps_score=0
+)
 RED_INPUTS = dict(
     feature_adoption_rate=0.0,
     usage_trend="stable",
@@ -242,10 +242,22 @@ RED_INPUTS = dict(
         ({}, {"usage_trend": "declining", "login_frequency_days": 31}, "GREEN", "medium", "behavioral"),
         ({}, {"usage_trend": "inactive", "login_frequency_days": None}, "GREEN", "medium", "behavioral"),
         ({}, {"usage_trend": "declining", "login_frequency_days": 30}, "GREEN", "low", None),
-        (AMBER_INPUTS, {"usage_trend": "declining", "login_frequency_days": 45}, "AMBER", "high", "behavioral"),
+        (
+            AMBER_INPUTS,
+            {"usage_trend": "declining", "login_frequency_days": 45},
+            "AMBER",
+            "high",
+            "behavioral",
+        ),
         (RED_INPUTS, {"usage_trend": "inactive"}, "RED", "high", "behavioral"),
         # both
-        (AMBER_INPUTS, {"usage_trend": "declining", "login_frequency_days": 45, "days_to_renewal": 20}, "AMBER", "critical", "both"),
+        (
+            AMBER_INPUTS,
+            {"usage_trend": "declining", "login_frequency_days": 45, "days_to_renewal": 20},
+            "AMBER",
+            "critical",
+            "both",
+        ),
         (RED_INPUTS, {"usage_trend": "inactive", "days_to_renewal": 5}, "RED", "critical", "both"),
     ],
 )

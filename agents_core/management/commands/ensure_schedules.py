@@ -9,6 +9,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for schedule, created in ensure_schedules():
             verb = "created" if created else "ok"
-            self.stdout.write(
-                f"{verb:>7}  {schedule.name:<32} {schedule.cron:<16} next {schedule.next_run:%Y-%m-%d %H:%M %Z}"
-            )
+            next_run = f"{schedule.next_run:%Y-%m-%d %H:%M %Z}"
+            self.stdout.write(f"{verb:>7}  {schedule.name:<32} {schedule.cron:<16} next {next_run}")

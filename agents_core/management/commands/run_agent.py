@@ -16,9 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("agent", help="agent id, e.g. csm")
         parser.add_argument("task_type", help="task type, e.g. health_scan")
-        parser.add_argument(
-            "--payload", default="{}", help='JSON object, e.g. \'{"account_ids": [1, 2]}\''
-        )
+        parser.add_argument("--payload", default="{}", help="JSON object, e.g. '{\"account_ids\": [1, 2]}'")
 
     def handle(self, *args, agent, task_type, payload, **options):
         try:

@@ -14,9 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=int, default=500)
         parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument(
-            "--if-empty", action="store_true", help="Do nothing if any account exists."
-        )
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing if any account exists.")
         parser.add_argument(
             "--password",
             default=os.environ.get("TEND_DEMO_PASSWORD", ""),
@@ -30,9 +28,7 @@ class Command(BaseCommand):
         if if_empty and Account.objects.exists():
             self.stdout.write("Accounts exist already; demo book not loaded.")
             return
-        with tqdm(
-            total=accounts, unit="acct", desc="Seeding", disable=options["verbosity"] < 1
-        ) as bar:
+        with tqdm(total=accounts, unit="acct", desc="Seeding", disable=options["verbosity"] < 1) as bar:
             book = build_demo_book(
                 accounts,
                 seed=seed,
@@ -40,6 +36,4 @@ class Command(BaseCommand):
                 password=password or None,
                 progress=bar.update,
             )
-        self.stdout.write(
-            self.style.SUCCESS(f"Demo book: {book.accounts} accounts for {book.users} users.")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Demo book: {book.accounts} accounts for {book.users} users."))
