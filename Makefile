@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 PORT ?= 8000
 DEMO_ACCOUNTS ?= 500
 BENCH_ACCOUNTS ?= 100000
+# The benchmark seeds and scans its own database, never your working one.
+BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 
 .PHONY: help install setup run test lint suite bench clean
 
@@ -45,8 +47,10 @@ test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup
-	$(BIN)/python manage.py benchmark_scan --accounts $(BENCH_ACCOUNTS)
+bench: install
+	@mkdir -p var
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(BENCH_ACCOUNTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from agents_core.agents import AgentError
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
 from csm import scoring
+from csm.inputs import stamp_sources
 from csm.models import Account, AccountSignals, HealthScore, ScoringProfile
 from csm.profiles import publish_version
 
@@ -167,6 +168,19 @@ class AccountAdmin(admin.ModelAdmin):
 
             kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is AccountSignals:
+            for signals_form in formset.forms:
+                if signals_form.has_changed():
+                    signals_form.instance.sources = stamp_sources(
+                        signals_form.instance.sources,
+                        signals_form.changed_data,
+                        source="admin",
+                        at=timezone.now(),
+                        by=request.user.get_username(),
+                    )
+        super().save_formset(request, form, formset, change)
 
     @admin.display(description="Score", ordering="health_score")
     def score(self, obj):

@@ -5,8 +5,8 @@ Plain functions over plain values, shared by the scan, the admin and the API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 from csm import scoring
@@ -76,3 +76,25 @@ def derive_inputs(
             inputs[name] = no_data_defaults[name]
             defaulted.append(name)
     return inputs, defaulted
+
+
+# Signal column -> the scoring input it feeds (the same name, or a dated one).
+INPUT_FOR_COLUMN = {
+    **{name: name for name in DIRECT_SIGNALS},
+    **{column: name for name, column in DATED_SIGNALS.items()},
+}
+
+
+def stamp_sources(
+    sources: dict[str, Any], columns: Iterable[str], *, source: str, at: datetime, by: str = ""
+) -> dict[str, Any]:
+    """Record where and when the given signal columns got their values."""
+    stamped = dict(sources or {})
+    for column in columns:
+        name = INPUT_FOR_COLUMN.get(column)
+        if name:
+            entry = {"source": source, "at": at.isoformat()}
+            if by:
+                entry["by"] = by
+            stamped[name] = entry
+    return stamped

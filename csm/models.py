@@ -12,7 +12,7 @@ from csm import scoring
 
 def _choices(name: str, values: tuple[str, ...]) -> type[models.TextChoices]:
     """TextChoices built from the scoring engine's own value lists: one source of truth."""
-    return models.TextChoices(name, [(v, v.replace("_", " ").capitalize()) for v in values])
+    return models.TextChoices(name, {v.upper(): (v, v.replace("_", " ").capitalize()) for v in values})
 
 
 UsageTrend = _choices("UsageTrend", scoring.USAGE_TRENDS)

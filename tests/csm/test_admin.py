@@ -203,3 +203,54 @@ def test_health_scores_admin_is_scoped_to_own_accounts(client, book):
     page = client.get(reverse("admin:csm_healthscore_change", args=[score.pk])).content.decode()
     for group in scoring.GROUPS:
         assert group in page
+
+
+def test_editing_signals_in_the_admin_records_where_they_came_from(client, book):
+    account = book["accounts"]["maya"][0]
+    client.force_login(book["maya"])
+    url = reverse("admin:csm_account_change", args=[account.pk])
+    form = client.get(url).context["adminform"].form
+    data = {
+        name: form[name].value()
+        for name in (
+            "name",
+            "external_id",
+            "segment",
+            "plan",
+            "status",
+            "arr",
+            "seats_purchased",
+            "seats_used",
+            "contract_start",
+            "renewal_date",
+            "primary_contact_email",
+            "tam_health_rag",
+            "notion_page_id",
+        )
+    }
+    data = {k: ("" if v is None else v) for k, v in data.items()}
+    inline = client.get(url).context["inline_admin_formsets"][0].formset
+    for field_name in inline.forms[0].fields:
+        value = inline.forms[0][field_name].value()
+        data[f"signals-0-{field_name}"] = "" if value is None else value
+    data.update(
+        {
+            "signals-TOTAL_FORMS": "1",
+            "signals-INITIAL_FORMS": "1",
+            "signals-MIN_NUM_FORMS": "0",
+            "signals-MAX_NUM_FORMS": "1",
+            "signals-0-account": account.pk,
+            "signals-0-usage_trend": "declining",
+        }
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors,
+        [f.errors for f in response.context["inline_admin_formsets"][0].formset.forms],
+        response.context["inline_admin_formsets"][0].formset.non_form_errors(),
+    )
+    account.signals.refresh_from_db()
+    assert account.signals.usage_trend == "declining"
+    entry = account.signals.sources["usage_trend"]
+    assert entry["source"] == "admin" and entry["by"] == "maya"
+    assert "nps_score" not in account.signals.sources

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -20,8 +21,14 @@ class Command(BaseCommand):
     def handle(self, *args, demo_accounts, no_demo, **options):
         call_command("ensure_admin", stdout=self.stdout)
         if not no_demo and not Account.objects.exists():
+            # The demo CSMs (maya, tom, ... and morgan, their manager) share the
+            # admin's password, so a new user can see what each role sees.
             password_file = Path(settings.VAR_DIR) / "admin-password"
-            password = password_file.read_text().strip() if password_file.exists() else ""
+            password = (
+                os.environ.get("TEND_DEMO_PASSWORD")
+                or os.environ.get("TEND_ADMIN_PASSWORD")
+                or (password_file.read_text().strip() if password_file.exists() else "")
+            )
             call_command("seed_demo", accounts=demo_accounts, password=password, stdout=self.stdout)
             # Score the new book once so the admin shows health straight away.
             call_command("run_agent", "csm", "health_scan", stdout=self.stdout)

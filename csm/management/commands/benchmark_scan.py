@@ -1,0 +1,185 @@
+"""Time the daily scan against the raw-driver floor on the configured database.
+
+Run it on a database of its own (`make bench` uses var/bench.sqlite3): it
+seeds demo accounts up to --accounts and writes the day's scores.
+
+The floor does the same job with no ORM: one SELECT of the same columns,
+the same pure scoring code, the same upsert of the day's rows and update
+of each account's current health, through the DB-API driver's
+`executemany`, one transaction per batch. What the ORM path costs beyond
+that is Tend's overhead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tracemalloc
+from datetime import date
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from csm import scoring
+from csm.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs
+from csm.models import Account, AccountSignals, HealthScore
+from csm.profiles import load_active_profiles
+from csm.scan import HEALTH_FIELDS, SCORE_UPDATE_FIELDS, scan_health
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def _as_date(value):
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def raw_floor(today: date, batch_size: int) -> int:
+    """The same reads, scoring and writes through the raw DB-API connection."""
+    connection.ensure_connection()
+    raw = connection.connection
+    ph = "?" if connection.vendor == "sqlite" else "%s"
+    acc, sig, hs = Account._meta, AccountSignals._meta, HealthScore._meta
+    col = {f: acc.get_field(f).column for f in ACCOUNT_FIELDS}
+    select = (
+        f"SELECT a.id, a.external_id, a.segment, {', '.join('a.' + col[f] for f in ACCOUNT_FIELDS)}, "
+        f"{', '.join('s.' + sig.get_field(f).column for f in SIGNAL_FIELDS)} "
+        f"FROM {acc.db_table} a LEFT JOIN {sig.db_table} s ON s.account_id = a.id "
+        f"WHERE a.status <> 'churned' AND a.id > {ph} ORDER BY a.id LIMIT {ph}"
+    )
+    score_cols = [hs.get_field(f).column for f in ["account", "scored_on", *SCORE_UPDATE_FIELDS]]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in score_cols[2:])
+    upsert = (
+        f"INSERT INTO {hs.db_table} ({', '.join(score_cols)}) VALUES ({', '.join([ph] * len(score_cols))}) "
+        f"ON CONFLICT (account_id, scored_on) DO UPDATE SET {updates}"
+    )
+    update = (
+        f"UPDATE {acc.db_table} SET {', '.join(f'{acc.get_field(f).column} = {ph}' for f in HEALTH_FIELDS)} "
+        f"WHERE id = {ph}"
+    )
+    profiles = load_active_profiles()
+    now = timezone.now()
+    now_db = now.isoformat() if connection.vendor == "sqlite" else now
+    today_db = today.isoformat() if connection.vendor == "sqlite" else today
+    n_acc = len(ACCOUNT_FIELDS)
+    last_id, scored = 0, 0
+    cursor = raw.cursor()
+    while True:
+        cursor.execute(select, (last_id, batch_size))
+        rows = cursor.fetchall()
+        if not rows:
+            break
+        last_id = rows[-1][0]
+        score_rows, health_rows = [], []
+        for row in rows:
+            account = dict(zip(ACCOUNT_FIELDS, row[3 : 3 + n_acc], strict=True))
+            account["renewal_date"] = _as_date(account["renewal_date"])
+            signals = dict(zip(SIGNAL_FIELDS, row[3 + n_acc :], strict=True))
+            for key in ("last_login_on", "last_interaction_on"):
+                signals[key] = _as_date(signals[key])
+            profile_pk, profile = profiles.for_segment(row[2])
+            try:
+                inputs, defaulted = derive_inputs(account, signals, today, profile.no_data_defaults)
+                r = scoring.score(inputs, profile)
+            except ValueError:
+                continue
+            trigger = r.churn_trigger or ""
+            score_rows.append(
+                (
+                    row[0],
+                    today_db,
+                    r.score,
+                    r.rag,
+                    r.churn_risk,
+                    trigger,
+                    json.dumps(dict(r.breakdown)),
+                    json.dumps(dict(r.inputs)),
+                    json.dumps(defaulted),
+                    profile_pk,
+                    r.profile_version,
+                    now_db,
+                )
+            )
+            health_rows.append((r.score, r.rag, r.churn_risk, trigger, now_db, row[0]))
+        # One transaction per batch, as the scan does (BEGIN/COMMIT only).
+        with transaction.atomic():
+            cursor.executemany(upsert, score_rows)
+            cursor.executemany(update, health_rows)
+        scored += len(score_rows)
+    cursor.close()
+    return scored
+
+
+class Command(BaseCommand):
+    help = "Benchmark the daily health scan: accounts/s, queries per batch, peak memory, raw floor."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=100_000)
+        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--skip-memory", action="store_true", help="Skip the traced pass.")
+
+    def handle(self, *args, **options):
+        # As in production: with DEBUG on, Django keeps every query's SQL in
+        # memory (up to 9,000 of them), which would be measured as the scan's.
+        with override_settings(DEBUG=False):
+            self.run(**options)
+
+    def run(self, *, accounts, batch_size, skip_memory, **options):
+        have = Account.objects.count()
+        if have < accounts:
+            self.stdout.write(f"Seeding {accounts - have:,} demo accounts…")
+            call_command("seed_demo", accounts=accounts - have, verbosity=0)
+        total = Account.objects.scannable().count()
+        today = timezone.localdate()
+        self.stdout.write(
+            f"Database: {connection.vendor}; {total:,} scannable accounts; batch size {batch_size}"
+        )
+
+        # The floor runs first, then the scan: both find today's rows in place
+        # after the first pass, so both do the same upserts.
+        started = time.perf_counter()
+        raw_scored = raw_floor(today, batch_size)
+        raw_s = time.perf_counter() - started
+
+        counter = QueryCounter()
+        with connection.execute_wrapper(counter):
+            started = time.perf_counter()
+            result = scan_health(today=today, batch_size=batch_size)
+            orm_s = time.perf_counter() - started
+        batches = result["batches"]
+
+        peak_mb = None
+        if not skip_memory:
+            tracemalloc.start()
+            scan_health(today=today, batch_size=batch_size)
+            peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+
+        rate = result["scored"] / orm_s
+        raw_rate = raw_scored / raw_s
+        per_batch = (counter.count - 2) / batches if batches else 0
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    f"{'':24}{'seconds':>10}{'accounts/s':>14}",
+                    f"{'Tend scan (ORM)':24}{orm_s:>10.2f}{rate:>14,.0f}",
+                    f"{'Raw-driver floor':24}{raw_s:>10.2f}{raw_rate:>14,.0f}",
+                    f"Ratio to floor:         {orm_s / raw_s:.2f}x",
+                    f"Accounts scored:        {result['scored']:,} (floor {raw_scored:,}), "
+                    f"failed {result['failed']}",
+                    f"Queries:                {counter.count} in {batches} batches "
+                    f"= {per_batch:.1f} per batch + 2 per scan",
+                    f"Peak traced memory:     {peak_mb:.1f} MB" if peak_mb is not None else "",
+                ]
+            )
+        )

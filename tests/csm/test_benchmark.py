@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from csm.models import Account, HealthScore
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_benchmark_scores_with_both_paths_and_reports_the_figures():
+    out = io.StringIO()
+    call_command("benchmark_scan", accounts=60, batch_size=25, stdout=out)
+    report = out.getvalue()
+    scannable = Account.objects.scannable().count()
+    assert Account.objects.count() == 60
+    # Both paths wrote the same day's rows: still one per account.
+    assert HealthScore.objects.count() == scannable
+    assert f"Accounts scored:        {scannable} (floor {scannable})" in report
+    assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
