@@ -163,11 +163,14 @@ def test_a_stale_lock_from_a_dead_worker_is_released(settings):
     assert dead.lock is None
 
 
-def test_the_task_travels_through_the_configured_broker(monkeypatch, django_capture_on_commit_callbacks):
+def test_the_task_travels_through_the_configured_broker(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
     """The real path: the message goes onto the broker (ORM or Redis), a
     worker takes it off and runs the one entry point."""
     monkeypatch.setattr(Conf, "SYNC", False)
     broker = get_broker()
+    assert type(broker).__name__ == ("Redis" if settings.REDIS_URL else "ORM")
     broker.purge_queue()
     with django_capture_on_commit_callbacks(execute=True):
         run = dispatch.enqueue("testbot", "record", {"n": 7}, trigger=AgentRun.Trigger.SCHEDULE)
