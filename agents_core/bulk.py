@@ -1,0 +1,75 @@
+"""Bulk writes as one parameterised statement executed for many rows.
+
+Django's `bulk_create(update_conflicts=True)` splits a batch into statements
+of at most 999 parameters on SQLite (12 statements for 1,000 rows of 12
+columns) and `bulk_update` builds a CASE expression per row and field in
+Python. For the hot paths (the daily scan, bulk signal ingestion) one
+`executemany` of the same INSERT ... ON CONFLICT or UPDATE is simpler and
+several times faster. The SQL is built from model metadata and is the same
+on SQLite (3.24+) and PostgreSQL; values go through each field's own
+`get_db_prep_save`, so JSON, dates and decimals are adapted as the ORM would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connections, models
+
+
+def _prepared(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]], using: str):
+    connection = connections[using]
+    model_fields = [model._meta.get_field(name) for name in fields]
+    return [
+        [field.get_db_prep_save(value, connection) for field, value in zip(model_fields, row, strict=True)]
+        for row in rows
+    ]
+
+
+def upsert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str],
+    using: str = "default",
+) -> None:
+    """INSERT the rows; where `conflict` (a unique key) matches, SET the `update` fields."""
+    if not rows:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = [quote(meta.get_field(f).column) for f in fields]
+    conflict_cols = ", ".join(quote(meta.get_field(f).column) for f in conflict)
+    assignments = ", ".join(
+        f"{quote(meta.get_field(f).column)} = excluded.{quote(meta.get_field(f).column)}" for f in update
+    )
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({conflict_cols}) DO UPDATE SET {assignments}"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, _prepared(model, fields, rows, using))
+
+
+def update_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    using: str = "default",
+) -> None:
+    """UPDATE `fields` of many rows; each row is the field values followed by the pk."""
+    if not rows:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    assignments = ", ".join(f"{quote(meta.get_field(f).column)} = %s" for f in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, _prepared(model, [*fields, meta.pk.name], rows, using))
