@@ -1,7 +1,6 @@
 import json
 
 from django.contrib import admin
-from django.db.models import Q
 from django.utils.html import format_html
 
 from agents_core.models import AgentRun
@@ -54,12 +53,7 @@ class AgentRunAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        user = request.user
-        if user.is_superuser or user.has_perm("csm.view_all_accounts"):
-            return qs
-        # A CSM sees what they started and the scheduled runs of the whole team.
-        return qs.filter(Q(requested_by=user) | Q(trigger=AgentRun.Trigger.SCHEDULE))
+        return super().get_queryset(request).visible_to(request.user)
 
     def has_add_permission(self, request):
         return False

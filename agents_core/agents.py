@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[[dict[str, Any], "AgentRun"], Mapping[str, Any] | None]
 PayloadCleaner = Callable[[dict[str, Any]], dict[str, Any]]
+# (clean payload, user) -> payload limited to what the user may touch.
+PayloadScoper = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class AgentError(Exception):
@@ -34,6 +36,10 @@ class InvalidPayload(AgentError):
     pass
 
 
+class NotVisible(AgentError):
+    """The payload names objects the requesting user may not see (answered as 404)."""
+
+
 def no_payload(payload: dict[str, Any]) -> dict[str, Any]:
     if payload:
         raise InvalidPayload(f"this task takes no payload, got keys {sorted(payload)}")
@@ -47,6 +53,9 @@ class TaskType:
     # caller hears about a bad payload at once, not from a failed run later.
     clean_payload: PayloadCleaner = no_payload
     description: str = ""
+    # Applied when a person starts the task (admin, API, command as a user):
+    # limits the work to what they may see, or raises NotVisible.
+    scope_payload: PayloadScoper | None = None
 
 
 @dataclass(frozen=True)
@@ -75,12 +84,16 @@ class Agent:
                 f"Agent '{self.id}' has no task type '{task_type}'. Known task types: {known}."
             ) from None
 
-    def clean_payload(self, task_type: str, payload: Any) -> dict[str, Any]:
+    def clean_payload(self, task_type: str, payload: Any, user=None) -> dict[str, Any]:
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
             raise InvalidPayload(f"payload must be a JSON object, got {type(payload).__name__}")
-        return self.task(task_type).clean_payload(dict(payload))
+        task = self.task(task_type)
+        clean = task.clean_payload(dict(payload))
+        if user is not None and task.scope_payload is not None:
+            clean = task.scope_payload(clean, user)
+        return clean
 
 
 class Registry:

@@ -52,7 +52,7 @@ def enqueue(
     same code the cluster runs); `None` follows `Q_CLUSTER["sync"]`.
     """
     agent = registry.get(agent_id)
-    clean = agent.clean_payload(task_type, payload)
+    clean = agent.clean_payload(task_type, payload, user=requested_by)
     run = AgentRun.objects.create(
         agent=agent.id,
         task_type=task_type,

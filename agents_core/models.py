@@ -1,5 +1,19 @@
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
+
+from agents_core.visibility import sees_everything
+
+
+class AgentRunQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AgentRunQuerySet:
+        """Managers see every run; others the runs they started and the scheduled ones."""
+        if sees_everything(user):
+            return self
+        if not user.is_active:
+            return self.none()
+        return self.filter(models.Q(requested_by=user) | models.Q(trigger=AgentRun.Trigger.SCHEDULE))
 
 
 class AgentRun(models.Model):
@@ -41,6 +55,8 @@ class AgentRun(models.Model):
     # payload) never runs twice at once, e.g. a slow 07:00 scan and the next
     # day's. Unique: a second run cannot take it. Cleared when the run ends.
     lock = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+
+    objects = AgentRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

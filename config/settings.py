@@ -39,6 +39,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "agents_core",
     "csm",
@@ -153,15 +157,48 @@ else:
 # --- Django REST framework ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "agents_core.api.common.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "agents_core.api.common.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="1200/minute")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tend API",
+    "DESCRIPTION": "Accounts, scoring inputs, health scores and agent runs of a Tend install.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Served from this install's static files: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {"RagEnum": "csm.models.RAG"},
+}
+# Largest request body read (a 10,000-row bulk signals upsert is about 3 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=5 * 1024 * 1024)
 
 # --- Tend ------------------------------------------------------------------
 # Accounts scored per batch in the daily scan: one read, one bulk upsert and
 # one bulk update per batch, whatever the batch holds.
 TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
+# Rows one bulk signals request may carry.
+TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
+# Who sees every account (and every run), not only their own.
+TEND_VIEW_ALL_PERMISSION = "csm.view_all_accounts"
 
 LOGGING = {
     "version": 1,

@@ -1,12 +1,32 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
+from csm.api.views import AccountViewSet, BulkSignalsView
 
 admin.site.site_header = "Tend"
 admin.site.site_title = "Tend"
 admin.site.index_title = "Customer success"
 
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("accounts", AccountViewSet, basename="account")
+
+api_v1 = [
+    *router.urls,
+    path("signals/bulk/", BulkSignalsView.as_view(), name="signals-bulk"),
+    path("agents/", AgentListView.as_view(), name="agent-list"),
+    path("agents/<str:agent_id>/runs/", AgentRunsView.as_view(), name="agent-runs"),
+    path("runs/<int:pk>/", RunDetailView.as_view(), name="run-detail"),
+]
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

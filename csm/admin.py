@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from agents_core.agents import AgentError
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
+from agents_core.visibility import sees_everything
 from csm import scoring
 from csm.inputs import stamp_sources
 from csm.models import Account, AccountSignals, HealthScore, ScoringProfile
@@ -31,10 +32,6 @@ def rag_badge(rag: str) -> str:
         RAG_COLOURS.get(rag, "#5f6368"),
         rag,
     )
-
-
-def can_see_all(user) -> bool:
-    return user.is_superuser or user.has_perm("csm.view_all_accounts")
 
 
 class RenewalWindowFilter(admin.SimpleListFilter):
@@ -157,7 +154,7 @@ class AccountAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if not can_see_all(request.user):
+        if not sees_everything(request.user):
             # A CSM cannot hand an account to someone else (and lose sight of it).
             fields.append("owner")
         return fields
@@ -269,7 +266,7 @@ class HealthScoreAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
-        if can_see_all(request.user):
+        if sees_everything(request.user):
             return qs
         return qs.filter(account__owner=request.user)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents_core.agents import Agent, InvalidPayload, Schedule, TaskType, registry
+from agents_core.agents import Agent, InvalidPayload, NotVisible, Schedule, TaskType, registry
+from agents_core.visibility import sees_everything
+from csm.models import Account
 from csm.scan import scan_health
 
 
@@ -25,6 +27,26 @@ def clean_account_ids(payload: dict[str, Any]) -> dict[str, Any]:
     return {"account_ids": sorted(set(ids))}
 
 
+def scope_to_visible_accounts(payload: dict[str, Any], user) -> dict[str, Any]:
+    """A person works on the accounts they can see: named ids must all be
+    visible (else NotVisible, a 404 over the API), and "every account"
+    means every account of theirs unless they see everything."""
+    visible = Account.objects.visible_to(user)
+    if "account_ids" in payload:
+        ids = payload["account_ids"]
+        found = set(visible.filter(pk__in=ids).values_list("pk", flat=True))
+        missing = sorted(set(ids) - found)
+        if missing:
+            raise NotVisible(f"No such account(s): {', '.join(map(str, missing))}")
+        return payload
+    if sees_everything(user):
+        return payload
+    ids = sorted(visible.scannable().values_list("pk", flat=True))
+    if not ids:
+        raise InvalidPayload("You have no accounts to run this task on.")
+    return {**payload, "account_ids": ids}
+
+
 def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
     return scan_health(account_ids=payload.get("account_ids"))
 
@@ -37,6 +59,7 @@ agent = registry.register(
             "health_scan": TaskType(
                 health_scan,
                 clean_payload=clean_account_ids,
+                scope_payload=scope_to_visible_accounts,
                 description="Score every active account's health for today.",
             ),
         },

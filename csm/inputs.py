@@ -45,13 +45,8 @@ def days_between(earlier: date | None, later: date) -> int | None:
     return None if earlier is None else (later - earlier).days
 
 
-def derive_inputs(
-    account: Mapping[str, Any],
-    signals: Mapping[str, Any],
-    today: date,
-    no_data_defaults: Mapping[str, Any],
-) -> tuple[dict[str, Any], list[str]]:
-    """The account's inputs as of `today`, and the required ones that were defaulted.
+def raw_inputs(account: Mapping[str, Any], signals: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """The 13 inputs as of `today`, None where the account never reported one.
 
     `account` holds ACCOUNT_FIELDS, `signals` SIGNAL_FIELDS (blank strings and
     missing keys mean "never reported"). Values are not validated here;
@@ -69,7 +64,17 @@ def derive_inputs(
         account.get("seats_purchased"), account.get("seats_used")
     )
     inputs["tam_health_rag"] = account.get("tam_health_rag") or None
+    return inputs
 
+
+def derive_inputs(
+    account: Mapping[str, Any],
+    signals: Mapping[str, Any],
+    today: date,
+    no_data_defaults: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """The inputs to score, and the required ones that took the profile's no-data default."""
+    inputs = raw_inputs(account, signals, today)
     defaulted = []
     for name in scoring.REQUIRED_INPUTS:
         if inputs[name] is None:

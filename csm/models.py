@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from agents_core.visibility import sees_everything
 from csm import scoring
 
 
@@ -38,11 +39,9 @@ class Segment(models.TextChoices):
 class AccountQuerySet(models.QuerySet):
     def visible_to(self, user) -> AccountQuerySet:
         """What a user may see: their own book, or all of it with the permission."""
-        if not user.is_active:
-            return self.none()
-        if user.is_superuser or user.has_perm("csm.view_all_accounts"):
+        if sees_everything(user):
             return self
-        return self.filter(owner=user)
+        return self.filter(owner=user) if user.is_active else self.none()
 
     def scannable(self) -> AccountQuerySet:
         """Accounts the daily scan scores: every customer not lost."""

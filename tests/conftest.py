@@ -82,3 +82,30 @@ def make_account(db):
         return account
 
     return make
+
+
+@pytest.fixture
+def api_book(make_user, make_account):
+    """Two CSMs with their own books and a manager who sees both."""
+    maya, tom = make_user("maya"), make_user("tom")
+    manager = make_user("morgan", view_all=True)
+    return {
+        "maya": maya,
+        "tom": tom,
+        "manager": manager,
+        "maya_accounts": [make_account(name=f"Maya Co {i}", owner=maya) for i in range(3)],
+        "tom_accounts": [make_account(name=f"Tom Co {i}", owner=tom) for i in range(2)],
+    }
+
+
+@pytest.fixture
+def api():
+    from rest_framework.test import APIClient
+
+    def client_for(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return client_for

@@ -1,0 +1,57 @@
+"""What every API endpoint shares: body limit, pagination, strict input, permissions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus a JSON answer for a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    DRF parses JSON from `request.body`, so Django refuses an oversized body
+    with RequestDataTooBig, which would otherwise become an HTML error page.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"Request body is larger than the {limit:,}-byte limit; send fewer rows per request."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    return drf_exception_handler(exc, context)
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class StrictSerializerMixin:
+    """Reject fields the serializer does not know, instead of ignoring them.
+
+    A typo in a field name (`renewal_data`) would otherwise be dropped
+    silently and the client would believe it was saved.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            known = set(self.fields)
+            unknown = sorted(set(data) - known)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class ModelPermissions(DjangoModelPermissions):
+    """Django's model permissions, with reading requiring the view permission too."""
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }

@@ -1,0 +1,18 @@
+import django_filters
+
+from csm.models import RAG, Account, ChurnRisk, Segment
+
+
+class AccountFilter(django_filters.FilterSet):
+    rag = django_filters.ChoiceFilter(choices=RAG.choices)
+    churn_risk = django_filters.ChoiceFilter(choices=ChurnRisk.choices)
+    segment = django_filters.ChoiceFilter(choices=Segment.choices)
+    status = django_filters.ChoiceFilter(choices=Account.Status.choices)
+    owner = django_filters.CharFilter(field_name="owner__username", help_text="The owner's username.")
+    renewal_before = django_filters.DateFilter(
+        field_name="renewal_date", lookup_expr="lt", help_text="Renewal date before this day."
+    )
+
+    class Meta:
+        model = Account
+        fields = ["rag", "churn_risk", "segment", "status", "owner", "renewal_before"]

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from agents_core.api.common import StrictSerializerMixin
+from agents_core.visibility import sees_everything
+from csm import scoring
+from csm.models import RAG, Account, HealthScore
+
+# Stored as "" for "none"; the API says null.
+_BLANK_AS_NULL = ("rag", "churn_risk", "churn_trigger", "tam_health_rag")
+
+
+class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="The owner's username. Defaults to you.",
+    )
+    tam_health_rag = serializers.ChoiceField(
+        choices=RAG.choices, required=False, allow_null=True, allow_blank=True
+    )
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "external_id",
+            "name",
+            "owner",
+            "segment",
+            "plan",
+            "arr",
+            "seats_purchased",
+            "seats_used",
+            "contract_start",
+            "renewal_date",
+            "primary_contact_email",
+            "status",
+            "tam_health_rag",
+            "notion_page_id",
+            "health_score",
+            "rag",
+            "churn_risk",
+            "churn_trigger",
+            "scored_at",
+        ]
+        read_only_fields = ["health_score", "rag", "churn_risk", "churn_trigger", "scored_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in _BLANK_AS_NULL:
+            data[name] = data[name] or None
+        return data
+
+    def validate_tam_health_rag(self, value):
+        return value or ""
+
+    def validate_owner(self, owner):
+        user = self.context["request"].user
+        if owner != user and not sees_everything(user):
+            raise serializers.ValidationError("You can only own accounts yourself.")
+        return owner
+
+    def validate(self, attrs):
+        contract_start = attrs.get("contract_start", getattr(self.instance, "contract_start", None))
+        renewal_date = attrs.get("renewal_date", getattr(self.instance, "renewal_date", None))
+        if contract_start and renewal_date and renewal_date < contract_start:
+            raise serializers.ValidationError({"renewal_date": ["Must not be before contract_start."]})
+        return attrs
+
+
+def _input_field(name: str) -> serializers.Field:
+    kind, _required, constraint = scoring.INPUT_SPEC[name]
+    if kind == "choice":
+        choices = RAG.choices if name == "tam_health_rag" else list(constraint)
+        return serializers.ChoiceField(choices=choices, allow_null=True, required=False)
+    low, high = constraint
+    cls = serializers.IntegerField if kind == "int" else serializers.FloatField
+    return cls(allow_null=True, required=False, min_value=low, max_value=high)
+
+
+class _SignalsBase(serializers.Serializer):
+    days_to_renewal = serializers.IntegerField(read_only=True, allow_null=True)
+    seats_utilization_rate = serializers.FloatField(read_only=True, allow_null=True)
+    sources = serializers.DictField(read_only=True, help_text="Per input: where and when it came from.")
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+# The 13 scoring inputs of SCORING.md, as of today. It documents the payload
+# in the schema; values are validated by csm.ingest, which bulk and CSV
+# ingestion share.
+SignalsSerializer = type(
+    "SignalsSerializer",
+    (_SignalsBase,),
+    {
+        name: _input_field(name)
+        for name in scoring.INPUT_NAMES
+        if name not in ("days_to_renewal", "seats_utilization_rate")
+    },
+)
+
+
+class BulkSignalsRowSerializer(SignalsSerializer):
+    external_id = serializers.CharField()
+
+
+class BulkSignalsResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+class HealthScoreSerializer(serializers.ModelSerializer):
+    churn_trigger = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HealthScore
+        fields = [
+            "scored_on",
+            "score",
+            "rag",
+            "churn_risk",
+            "churn_trigger",
+            "breakdown",
+            "inputs",
+            "defaulted_inputs",
+            "profile_version",
+        ]
+
+    def get_churn_trigger(self, obj) -> str | None:
+        return obj.churn_trigger or None

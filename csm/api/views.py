@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents_core.api.common import ModelPermissions
+from csm.api.filters import AccountFilter
+from csm.api.serializers import (
+    AccountSerializer,
+    BulkSignalsResultSerializer,
+    BulkSignalsRowSerializer,
+    HealthScoreSerializer,
+    SignalsSerializer,
+)
+from csm.ingest import BulkSignalsError, bulk_write_signals, clean_signals, write_signals
+from csm.inputs import SIGNAL_FIELDS, raw_inputs
+from csm.models import Account, AccountSignals
+
+
+def signals_representation(account: Account) -> dict:
+    signals = getattr(account, "signals", None) if _has_signals(account) else None
+    values = {f: getattr(signals, f) for f in SIGNAL_FIELDS} if signals else {}
+    facts = {
+        "renewal_date": account.renewal_date,
+        "seats_purchased": account.seats_purchased,
+        "seats_used": account.seats_used,
+        "tam_health_rag": account.tam_health_rag,
+    }
+    data = raw_inputs(facts, values, timezone.localdate())
+    data["sources"] = signals.sources if signals else {}
+    data["updated_at"] = signals.updated_at.isoformat() if signals else None
+    return data
+
+
+def _has_signals(account: Account) -> bool:
+    try:
+        account.signals  # noqa: B018 - the reverse one-to-one raises when missing
+    except AccountSignals.DoesNotExist:
+        return False
+    return True
+
+
+class AccountViewSet(viewsets.ModelViewSet):
+    """Accounts you can see (your own, or all with `csm.view_all_accounts`), with current health."""
+
+    serializer_class = AccountSerializer
+    permission_classes = [IsAuthenticated, ModelPermissions]
+    filterset_class = AccountFilter
+    search_fields = ["name", "external_id", "primary_contact_email"]
+    ordering_fields = ["name", "external_id", "arr", "health_score", "renewal_date", "scored_at", "id"]
+    ordering = ["name", "id"]
+
+    def get_queryset(self):
+        return Account.objects.visible_to(self.request.user).select_related("owner")
+
+    def perform_create(self, serializer):
+        if "owner" not in serializer.validated_data:
+            serializer.save(owner=self.request.user)
+        else:
+            serializer.save()
+
+    @extend_schema(
+        methods=["GET"], responses=SignalsSerializer, summary="The account's current scoring inputs"
+    )
+    @extend_schema(
+        methods=["PUT", "PATCH"],
+        request=SignalsSerializer,
+        responses={200: SignalsSerializer, 400: OpenApiResponse(description="Bad values, by field")},
+        summary="Set scoring inputs",
+        description="Sets the inputs you send; the others keep their values. Send null to clear one. "
+        "days_to_renewal and seats_utilization_rate are derived from the account and read-only.",
+    )
+    @action(detail=True, methods=["get", "put", "patch"], url_path="signals")
+    def signals(self, request, pk=None):
+        account = self.get_object()
+        if request.method in ("PUT", "PATCH"):
+            if not isinstance(request.data, dict):
+                raise ValidationError({"non_field_errors": ["Expected a JSON object of inputs."]})
+            clean, errors = clean_signals(request.data, today=timezone.localdate())
+            if errors:
+                raise ValidationError({name: [message] for name, message in errors.items()})
+            write_signals(account, clean, source="api", at=timezone.now(), by=request.user.get_username())
+            account = self.get_queryset().select_related("signals").get(pk=account.pk)
+        return Response(signals_representation(account))
+
+    @extend_schema(responses=HealthScoreSerializer(many=True), summary="Health history, newest first")
+    @action(detail=True, methods=["get"], url_path="health", filter_backends=[])
+    def health(self, request, pk=None):
+        account = self.get_object()
+        page = self.paginate_queryset(account.health_scores.order_by("-scored_on"))
+        return self.get_paginated_response(HealthScoreSerializer(page, many=True).data)
+
+
+class CanChangeAccounts(BasePermission):
+    def has_permission(self, request, view):
+        return request.user.has_perm("csm.change_account")
+
+
+class BulkSignalsView(APIView):
+    """Upsert scoring inputs for many accounts by `external_id`. All or nothing."""
+
+    permission_classes = [IsAuthenticated, CanChangeAccounts]
+
+    @extend_schema(
+        request=BulkSignalsRowSerializer(many=True),
+        responses={
+            200: BulkSignalsResultSerializer,
+            400: OpenApiResponse(description="Every bad row, by index, external_id and field"),
+        },
+        summary="Upsert signals for many accounts",
+    )
+    def post(self, request):
+        if not isinstance(request.data, list):
+            raise ValidationError({"non_field_errors": ["Expected a JSON array of rows."]})
+        try:
+            result = bulk_write_signals(
+                request.data,
+                accounts=Account.objects.visible_to(request.user),
+                source="api",
+                at=timezone.now(),
+                today=timezone.localdate(),
+                by=request.user.get_username(),
+            )
+        except BulkSignalsError as exc:
+            return Response(
+                {"detail": str(exc), "error_count": len(exc.errors), "errors": exc.errors[:500]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(result)

@@ -1,0 +1,211 @@
+"""Writing scoring inputs from outside: the API (one account or in bulk), and later CSV and Notion.
+
+Every value is checked against SCORING.md's ranges before anything is
+written. Derived inputs (days to renewal, seat utilisation) are read-only:
+they follow from account facts. "Days since" inputs are stored as the date
+of the event (today minus the days), so they keep ageing after the write.
+A bulk write is all-or-nothing: any bad row rejects the whole request, with
+every bad row named, and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+
+from agents_core.bulk import update_rows, upsert_rows
+from csm import scoring
+from csm.inputs import DATED_SIGNALS, DIRECT_SIGNALS, SIGNAL_FIELDS, stamp_sources
+from csm.models import Account, AccountSignals
+
+WRITABLE_INPUTS = (*DIRECT_SIGNALS, *DATED_SIGNALS, "tam_health_rag")
+READ_ONLY_INPUTS = {
+    "days_to_renewal": "read-only: derived from the account's renewal_date",
+    "seats_utilization_rate": "read-only: derived from the account's seats_used and seats_purchased",
+}
+# Choice inputs are stored as "" for "no data" (Django's convention for text).
+_TEXT_COLUMNS = {"usage_trend", "stakeholder_engagement", "invoice_payment_status", "avg_ticket_sentiment"}
+# IN (...) lists stay well under SQLite's 32,766-parameter limit.
+LOOKUP_CHUNK = 5000
+
+
+@dataclass
+class CleanSignals:
+    """Validated values by storage column, and the TAM rating (on the account)."""
+
+    columns: dict[str, Any] = field(default_factory=dict)
+    tam_health_rag: str | None = None
+    sets_tam: bool = False
+
+
+class BulkSignalsError(Exception):
+    def __init__(self, errors: list[dict[str, Any]]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} problem(s) in the rows; nothing was written")
+
+
+def clean_signals(data: Mapping[str, Any], *, today: date) -> tuple[CleanSignals, dict[str, str]]:
+    """Validate input values by SCORING.md name. Returns (clean values, errors by field)."""
+    clean, errors = CleanSignals(), {}
+    for name, value in data.items():
+        if name in READ_ONLY_INPUTS:
+            errors[name] = READ_ONLY_INPUTS[name]
+            continue
+        if name not in WRITABLE_INPUTS:
+            errors[name] = "unknown input"
+            continue
+        try:
+            scoring.validate_input(name, value)
+        except ValueError as exc:
+            errors[name] = str(exc).split(": ", 1)[-1]
+            continue
+        if name == "tam_health_rag":
+            clean.tam_health_rag, clean.sets_tam = value, True
+        elif name in DATED_SIGNALS:
+            clean.columns[DATED_SIGNALS[name]] = None if value is None else today - timedelta(days=value)
+        elif name in _TEXT_COLUMNS:
+            clean.columns[name] = value or ""
+        else:
+            clean.columns[name] = value
+    return clean, errors
+
+
+@transaction.atomic
+def write_signals(account: Account, clean: CleanSignals, *, source: str, at: datetime, by: str = "") -> None:
+    """Set one account's inputs; inputs not in `clean` keep their values."""
+    signals, _ = AccountSignals.objects.select_for_update().get_or_create(account=account)
+    for column, value in clean.columns.items():
+        setattr(signals, column, value)
+    touched = list(clean.columns) + (["tam_health_rag"] if clean.sets_tam else [])
+    signals.sources = stamp_sources(signals.sources, clean.columns, source=source, at=at, by=by)
+    if clean.sets_tam:
+        signals.sources = {**signals.sources, "tam_health_rag": {"source": source, "at": at.isoformat()}}
+        account.tam_health_rag = clean.tam_health_rag or ""
+        account.save(update_fields=["tam_health_rag", "updated_at"])
+    if touched:
+        signals.save()
+
+
+def bulk_write_signals(
+    rows: Sequence[Any],
+    *,
+    accounts: QuerySet[Account],
+    source: str,
+    at: datetime,
+    today: date,
+    by: str = "",
+) -> dict[str, int]:
+    """Upsert inputs for many accounts by external_id, all or nothing.
+
+    `accounts` is what the caller may write to; an external_id outside it is
+    reported as unknown, exactly like one that does not exist.
+    Raises BulkSignalsError naming every bad row (index, external_id, field).
+    """
+    max_rows = settings.TEND_BULK_MAX_ROWS
+    if len(rows) > max_rows:
+        raise BulkSignalsError(
+            [
+                {
+                    "index": None,
+                    "external_id": None,
+                    "field": None,
+                    "message": f"at most {max_rows} rows per request",
+                }
+            ]
+        )
+    errors: list[dict[str, Any]] = []
+    cleaned: list[tuple[int, str, CleanSignals]] = []
+    first_seen: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            errors.append(_error(index, None, None, "each row must be a JSON object"))
+            continue
+        external_id = row.get("external_id")
+        if not isinstance(external_id, str) or not external_id.strip():
+            errors.append(_error(index, None, "external_id", "required: the account's external_id"))
+            continue
+        if external_id in first_seen:
+            errors.append(
+                _error(
+                    index,
+                    external_id,
+                    "external_id",
+                    f"also in row {first_seen[external_id]}; send each account once",
+                )
+            )
+            continue
+        first_seen[external_id] = index
+        values = {k: v for k, v in row.items() if k != "external_id"}
+        clean, field_errors = clean_signals(values, today=today)
+        errors.extend(_error(index, external_id, name, msg) for name, msg in field_errors.items())
+        cleaned.append((index, external_id, clean))
+
+    with transaction.atomic():
+        known = _load_for_update(accounts, [ext for _i, ext, _c in cleaned])
+        for index, external_id, _clean in cleaned:
+            if external_id not in known:
+                errors.append(_error(index, external_id, "external_id", "no such account"))
+        if errors:
+            errors.sort(key=lambda e: (e["index"] is None, e["index"] or 0))
+            raise BulkSignalsError(errors)
+
+        signal_rows, tam_rows, created = [], [], 0
+        for _index, external_id, clean in cleaned:
+            account_id, existing = known[external_id]
+            created += existing is None
+            current = dict(existing or {column: None for column in SIGNAL_FIELDS})
+            sources = current.pop("sources", None) or {}
+            current.update(clean.columns)
+            sources = stamp_sources(sources, clean.columns, source=source, at=at, by=by)
+            if clean.sets_tam:
+                sources["tam_health_rag"] = {"source": source, "at": at.isoformat()}
+                tam_rows.append((clean.tam_health_rag or "", at, account_id))
+            for column in _TEXT_COLUMNS:
+                current[column] = current[column] or ""
+            signal_rows.append((account_id, *(current[c] for c in SIGNAL_FIELDS), sources, at))
+        upsert_rows(
+            AccountSignals,
+            ["account", *SIGNAL_FIELDS, "sources", "updated_at"],
+            signal_rows,
+            conflict=["account"],
+            update=[*SIGNAL_FIELDS, "sources", "updated_at"],
+        )
+        update_rows(Account, ["tam_health_rag", "updated_at"], tam_rows)
+    return {"received": len(rows), "created": created, "updated": len(rows) - created}
+
+
+def _error(
+    index: int | None, external_id: str | None, field_name: str | None, message: str
+) -> dict[str, Any]:
+    return {"index": index, "external_id": external_id, "field": field_name, "message": message}
+
+
+def _load_for_update(
+    accounts: QuerySet[Account], external_ids: list[str]
+) -> dict[str, tuple[int, dict | None]]:
+    """external_id -> (account id, current signal columns and sources, or None)."""
+    fields = [
+        "pk",
+        "external_id",
+        "signals__account",
+        *(f"signals__{c}" for c in SIGNAL_FIELDS),
+        "signals__sources",
+    ]
+    found: dict[str, tuple[int, dict | None]] = {}
+    for start in range(0, len(external_ids), LOOKUP_CHUNK):
+        chunk = external_ids[start : start + LOOKUP_CHUNK]
+        # Lock the accounts (not the outer-joined signals) so two writers of
+        # the same account cannot interleave their read and write.
+        rows = accounts.filter(external_id__in=chunk).select_for_update(of=("self",)).values_list(*fields)
+        for pk, external_id, has_signals, *values in rows:
+            existing = None
+            if has_signals is not None:
+                existing = dict(zip([*SIGNAL_FIELDS, "sources"], values, strict=True))
+            found[external_id] = (pk, existing)
+    return found
