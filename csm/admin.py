@@ -4,8 +4,10 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -14,6 +16,7 @@ from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
 from csm import scoring
+from csm.csv_import import import_accounts
 from csm.inputs import stamp_sources
 from csm.models import Account, AccountSignals, HealthScore, ScoringProfile
 from csm.profiles import publish_version
@@ -58,6 +61,13 @@ class RenewalWindowFilter(admin.SimpleListFilter):
 
 class OwnerFilter(admin.RelatedOnlyFieldListFilter):
     """Owners among the accounts the user may see (a CSM sees only themselves)."""
+
+
+class AccountImportForm(forms.Form):
+    file = forms.FileField(help_text="A CSV export from your CRM, UTF-8, with a header row.")
+    dry_run = forms.BooleanField(
+        required=False, initial=True, help_text="Check the file and show what would change; write nothing."
+    )
 
 
 class AccountSignalsInline(admin.StackedInline):
@@ -151,6 +161,51 @@ class AccountAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="csm_account_import"),
+            *super().get_urls(),
+        ]
+
+    def can_import(self, request) -> bool:
+        # The import matches any account by external_id, so it is for people
+        # who see the whole book.
+        user = request.user
+        return sees_everything(user) and user.has_perms(["csm.add_account", "csm.change_account"])
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import": self.can_import(request)}
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request):
+        if not self.can_import(request):
+            raise PermissionDenied
+        report = None
+        form = AccountImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            report = import_accounts(
+                form.cleaned_data["file"].read(),
+                dry_run=form.cleaned_data["dry_run"],
+                today=timezone.localdate(),
+                at=timezone.now(),
+                by=request.user.get_username(),
+            )
+            if report.written:
+                self.message_user(
+                    request,
+                    f"Imported: {report.created} created, {report.updated} updated, "
+                    f"{report.unchanged} unchanged.",
+                    messages.SUCCESS,
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import accounts from CSV",
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/csm/account/import.html", context)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -35,6 +35,22 @@ _TEXT_COLUMNS = {"usage_trend", "stakeholder_engagement", "invoice_payment_statu
 LOOKUP_CHUNK = 5000
 
 
+# How CRMs and Notion databases name the three ratings.
+RAG_WORDS = {
+    "green": "GREEN", "healthy": "GREEN", "on track": "GREEN", "good": "GREEN",
+    "amber": "AMBER", "yellow": "AMBER", "at risk": "AMBER", "warning": "AMBER", "fair": "AMBER",
+    "red": "RED", "off track": "RED", "critical": "RED", "poor": "RED", "unhealthy": "RED",
+}  # fmt: skip
+
+
+def normalize_rag(text: str | None) -> str | None:
+    """'Green', 'on track', '🟢 Healthy' -> 'GREEN'; None when not recognised."""
+    if not text:
+        return None
+    words = " ".join("".join(ch for ch in str(text).lower() if ch.isalnum() or ch.isspace()).split())
+    return RAG_WORDS.get(words)
+
+
 @dataclass
 class CleanSignals:
     """Validated values by storage column, and the TAM rating (on the account)."""
