@@ -36,6 +36,10 @@ class InvalidPayload(AgentError):
     pass
 
 
+class NotAllowed(AgentError):
+    """The requesting user may not start this task (answered as 403)."""
+
+
 class NotVisible(AgentError):
     """The payload names objects the requesting user may not see (answered as 404)."""
 

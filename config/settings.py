@@ -197,6 +197,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=5 * 1024 * 1024)
 TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
 # Rows one bulk signals request may carry.
 TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
+# Notion: the accounts database to sync (off while NOTION_TOKEN is empty), and
+# the names of its properties for Tend's fields, merged over the defaults of
+# csm.notion_sync.DEFAULT_PROPERTY_MAP, e.g. {"external_id": "Salesforce ID"}.
+NOTION_TOKEN = env.str("NOTION_TOKEN", default="")
+NOTION_ACCOUNTS_DATABASE_ID = env.str("NOTION_ACCOUNTS_DATABASE_ID", default="")
+NOTION_PROPERTY_MAP = env.json("NOTION_PROPERTY_MAP", default={})
 # Who sees every account (and every run), not only their own.
 TEND_VIEW_ALL_PERMISSION = "csm.view_all_accounts"
 

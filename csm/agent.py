@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents_core.agents import Agent, InvalidPayload, NotVisible, Schedule, TaskType, registry
+from django.conf import settings
+from django.utils import timezone
+
+from agents_core.agents import Agent, InvalidPayload, NotAllowed, NotVisible, Schedule, TaskType, registry
+from agents_core.integrations.notion import NotionGateway, notion_client
 from agents_core.visibility import sees_everything
 from csm.models import Account
+from csm.notion_sync import sync_accounts
 from csm.scan import scan_health
 
 
@@ -51,6 +56,28 @@ def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
     return scan_health(account_ids=payload.get("account_ids"))
 
 
+def for_managers_only(payload: dict[str, Any], user) -> dict[str, Any]:
+    """Tasks that touch the whole book are for people who see all of it."""
+    if not sees_everything(user):
+        raise NotAllowed("Only managers (csm.view_all_accounts) may run this task.")
+    return payload
+
+
+def sync_notion(payload: dict[str, Any], run) -> dict[str, Any]:
+    client = notion_client()
+    if client is None or not settings.NOTION_ACCOUNTS_DATABASE_ID:
+        return {
+            "skipped": True,
+            "reason": "Notion is not configured: set NOTION_TOKEN and NOTION_ACCOUNTS_DATABASE_ID.",
+        }
+    return sync_accounts(
+        NotionGateway(client),
+        database_id=settings.NOTION_ACCOUNTS_DATABASE_ID,
+        today=timezone.localdate(),
+        at=timezone.now(),
+    )
+
+
 agent = registry.register(
     Agent(
         id="csm",
@@ -61,6 +88,11 @@ agent = registry.register(
                 clean_payload=clean_account_ids,
                 scope_payload=scope_to_visible_accounts,
                 description="Score every active account's health for today.",
+            ),
+            "sync_notion": TaskType(
+                sync_notion,
+                scope_payload=for_managers_only,
+                description="Upsert accounts and inputs from the Notion accounts database.",
             ),
         },
         schedules=[Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *")],

@@ -47,6 +47,7 @@ ACCOUNT_COLUMNS: dict[str, list[str]] = {
     "primary_contact_email": ["primary contact email", "contact email", "primary contact", "email"],
     "status": ["status", "lifecycle status", "account status"],
     "tam_health_rag": ["tam health", "tam health rag", "health status", "technical health"],
+    "notion_page_id": ["notion page id"],
 }  # fmt: skip
 SIGNAL_ALIASES: dict[str, list[str]] = {
     "nps_score": ["nps"],
@@ -91,7 +92,7 @@ for _name in SIGNAL_COLUMNS:
 
 @dataclass
 class Problem:
-    line: int
+    line: int | str  # the CSV line, or the Notion page id
     column: str
     message: str
 
@@ -102,6 +103,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0
     dry_run: bool = False
     written: bool = False
     mapping: dict[str, str] = field(default_factory=dict)
@@ -233,16 +235,44 @@ def import_accounts(
     if "external_id" not in columns.values():
         report.problems.append(Problem(1, "", "no external_id column (e.g. 'Account ID' or 'external_id')"))
         return report
+    rows = [
+        # The header is line 1.
+        (
+            offset + 2,
+            {
+                columns[i]: (str(v).strip() if v is not None else "")
+                for i, v in enumerate(raw)
+                if i in columns
+            },
+        )
+        for offset, raw in enumerate(table)
+    ]
+    return import_rows(rows, report=report, today=today, at=at, by=by, progress=progress, source="csv")
+
+
+def import_rows(
+    rows: list[tuple[int | str, dict[str, str]]],
+    *,
+    report: ImportReport,
+    today: date,
+    at: datetime,
+    by: str = "",
+    source: str,
+    skip_bad_rows: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Check and write rows of text cells keyed by field name (see HEADER_MAP's targets).
+
+    All or nothing unless `skip_bad_rows`, which writes the good rows and
+    counts the bad ones as skipped; every problem is in the report either way.
+    """
 
     owners = _owners()
-    parsed: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = []
-    seen: dict[str, int] = {}
-    for offset, raw in enumerate(table):
-        line = offset + 2  # the header is line 1
+    parsed: list[tuple[int | str, str, dict[str, Any], dict[str, Any]]] = []
+    seen: dict[str, int | str] = {}
+    for line, row_cells in rows:
         report.rows += 1
-        cells = {
-            columns[i]: (str(v).strip() if v is not None else "") for i, v in enumerate(raw) if i in columns
-        }
+        cells = dict(row_cells)
         external_id = cells.pop("external_id", "")
         if not external_id:
             report.problems.append(Problem(line, "external_id", "empty"))
@@ -279,6 +309,8 @@ def import_accounts(
     }
     new_accounts: list[Account] = []
     updated: list[Account] = []
+    bad_lines = {p.line for p in report.problems}
+    good: list[tuple[int | str, str, dict[str, Any], dict[str, Any]]] = []
     for line, external_id, values, signal_values in parsed:
         account = existing.get(external_id)
         if account is None:
@@ -298,6 +330,9 @@ def import_accounts(
             for name, messages in exc.message_dict.items():
                 report.problems.append(Problem(line, name, "; ".join(messages)))
             continue
+        if line in bad_lines:  # checked in full above for the report, but not written
+            continue
+        good.append((line, external_id, values, signal_values))
         if action == "create":
             new_accounts.append(account)
         elif changed:
@@ -314,8 +349,9 @@ def import_accounts(
                  "fields": changed + sorted(signal_values)}
             )  # fmt: skip
 
-    if report.problems or dry_run:
-        report.problems.sort(key=lambda p: (p.line, p.column))
+    report.problems.sort(key=lambda p: (str(p.line).zfill(12), p.column))
+    report.skipped = len({p.line for p in report.problems})
+    if (report.problems and not skip_bad_rows) or report.dry_run:
         return report
 
     with transaction.atomic():
@@ -328,10 +364,10 @@ def import_accounts(
                 for a in updated
             ],
         )
-        signal_rows = [{"external_id": ext, **sig} for _l, ext, _a, sig in parsed if sig]
+        signal_rows = [{"external_id": ext, **sig} for _l, ext, _a, sig in good if sig]
         if signal_rows:
             bulk_write_signals(
-                signal_rows, accounts=Account.objects.all(), source="csv", at=at, today=today, by=by
+                signal_rows, accounts=Account.objects.all(), source=source, at=at, today=today, by=by
             )
     report.written = True
     return report

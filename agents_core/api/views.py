@@ -3,10 +3,17 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from agents_core.agents import InvalidPayload, NotVisible, UnknownAgent, UnknownTaskType, registry
+from agents_core.agents import (
+    InvalidPayload,
+    NotAllowed,
+    NotVisible,
+    UnknownAgent,
+    UnknownTaskType,
+    registry,
+)
 from agents_core.api.serializers import AgentRunSerializer, AgentSerializer, StartRunSerializer
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
@@ -87,6 +94,8 @@ class AgentRunsView(generics.ListAPIView):
             raise ValidationError({"payload": [str(exc)]}) from exc
         except NotVisible as exc:
             raise NotFound(str(exc)) from exc
+        except NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
         return Response(AgentRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
