@@ -29,6 +29,14 @@ READ_ONLY_INPUTS = {
     "days_to_renewal": "read-only: derived from the account's renewal_date",
     "seats_utilization_rate": "read-only: derived from the account's seats_used and seats_purchased",
 }
+# SCORING.md sets no upper bound on these; storage does (a date a million
+# days back does not exist; counts are 32-bit). Far beyond any real value.
+STORAGE_MAX = {
+    "login_frequency_days": 36_500,
+    "days_since_last_interaction": 36_500,
+    "open_ticket_count": 1_000_000,
+    "escalation_count_90_days": 1_000_000,
+}
 # Choice inputs are stored as "" for "no data" (Django's convention for text).
 _TEXT_COLUMNS = {"usage_trend", "stakeholder_engagement", "invoice_payment_status", "avg_ticket_sentiment"}
 # IN (...) lists stay well under SQLite's 32,766-parameter limit.
@@ -80,6 +88,9 @@ def clean_signals(data: Mapping[str, Any], *, today: date) -> tuple[CleanSignals
             scoring.validate_input(name, value)
         except ValueError as exc:
             errors[name] = str(exc).split(": ", 1)[-1]
+            continue
+        if value is not None and name in STORAGE_MAX and value > STORAGE_MAX[name]:
+            errors[name] = f"must be <= {STORAGE_MAX[name]:,}, got {value!r}"
             continue
         if name == "tam_health_rag":
             clean.tam_health_rag, clean.sets_tam = value, True

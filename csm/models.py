@@ -108,7 +108,11 @@ class Account(models.Model):
         ordering = ["name", "id"]
         permissions = [("view_all_accounts", "Can see every account, not only their own")]
         indexes = [
+            # The default ordering of every list: without it, each page sorts the book.
+            models.Index(fields=["name", "id"]),
             models.Index(fields=["owner", "name"]),
+            # "RED accounts, worst first": the CSM's first question of the day.
+            models.Index(fields=["rag", "health_score"]),
             models.Index(fields=["segment"]),
             models.Index(fields=["status"]),
         ]

@@ -74,6 +74,8 @@ def test_put_creates_signals_for_an_account_without_any(api, api_book, make_acco
         ({"nps_score": "9"}, "nps_score"),
         ({"open_ticket_count": -2}, "open_ticket_count"),
         ({"login_frequency_days": 3.5}, "login_frequency_days"),
+        ({"login_frequency_days": 10**12}, "login_frequency_days"),
+        ({"open_ticket_count": 2**40}, "open_ticket_count"),
         ({"days_to_renewal": 30}, "days_to_renewal"),
         ({"seats_utilization_rate": 0.5}, "seats_utilization_rate"),
         ({"mood": "sunny"}, "mood"),

@@ -19,3 +19,15 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures():
     assert HealthScore.objects.count() == scannable
     assert f"Accounts scored:        {scannable} (floor {scannable})" in report
     assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
+
+
+@pytest.mark.django_db
+def test_api_benchmark_runs_bulk_and_list_requests():
+    out = io.StringIO()
+    call_command("benchmark_api", accounts=40, rows_per_request=15, requests=2, repeat=2, stdout=out)
+    report = out.getvalue()
+    assert "Bulk signals: 30 rows in 2 requests of 15" in report
+    assert "accounts, RED by score" in report and "failed" not in report
+    from csm.models import AccountSignals
+
+    assert AccountSignals.objects.filter(sources__usage_trend__source="api").count() == 30
