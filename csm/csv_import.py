@@ -277,6 +277,9 @@ def import_rows(
         if not external_id:
             report.problems.append(Problem(line, "external_id", "empty"))
             continue
+        if "\x00" in external_id:
+            report.problems.append(Problem(line, "external_id", "contains a NUL character"))
+            continue
         if external_id in seen:
             report.problems.append(Problem(line, "external_id", f"also on line {seen[external_id]}"))
             continue
@@ -285,6 +288,9 @@ def import_rows(
         for name, text in cells.items():
             if text == "":
                 continue  # empty: leave the stored value alone
+            if "\x00" in text:
+                report.problems.append(Problem(line, name, "contains a NUL character"))
+                continue
             try:
                 if name == "owner":
                     if text.lower() not in owners:

@@ -39,6 +39,7 @@ STORAGE_MAX = {
 }
 # Choice inputs are stored as "" for "no data" (Django's convention for text).
 _TEXT_COLUMNS = {"usage_trend", "stakeholder_engagement", "invoice_payment_status", "avg_ticket_sentiment"}
+EXTERNAL_ID_MAX = Account._meta.get_field("external_id").max_length
 # IN (...) lists stay well under SQLite's 32,766-parameter limit.
 LOOKUP_CHUNK = 5000
 
@@ -156,6 +157,16 @@ def bulk_write_signals(
         external_id = row.get("external_id")
         if not isinstance(external_id, str) or not external_id.strip():
             errors.append(_error(index, None, "external_id", "required: the account's external_id"))
+            continue
+        if "\x00" in external_id or len(external_id) > EXTERNAL_ID_MAX:
+            errors.append(
+                _error(
+                    index,
+                    None,
+                    "external_id",
+                    f"not an external_id (NUL, or over {EXTERNAL_ID_MAX} characters)",
+                )
+            )
             continue
         if external_id in first_seen:
             errors.append(

@@ -75,3 +75,14 @@ def test_tokens_from_the_command_and_the_admin(api_book, client, admin_user):
     assert client.get("/api/v1/accounts/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
     client.force_login(admin_user)
     assert client.get("/admin/authtoken/tokenproxy/add/").status_code == 200
+
+
+def test_nul_characters_are_a_400_everywhere_not_a_database_error(api, api_book):
+    """PostgreSQL refuses NUL in text; each edge must refuse it first."""
+    client = api(api_book["maya"])
+    assert client.get("/api/v1/accounts/", {"search": "a\x00b"}).status_code == 400
+    assert client.get("/api/v1/accounts/", {"owner": "a\x00b"}).status_code == 400
+    response = client.post("/api/v1/signals/bulk/", [{"external_id": "A\x00", "nps_score": 1}], format="json")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "external_id"
+    response = client.post("/api/v1/accounts/", {"external_id": "N\x00", "name": "x"}, format="json")
+    assert response.status_code == 400 and "external_id" in response.json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from rest_framework import serializers, status
+from rest_framework import filters, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
@@ -24,6 +24,16 @@ def exception_handler(exc, context):
             status=status.HTTP_400_BAD_REQUEST,
         )
     return drf_exception_handler(exc, context)
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's search, refusing NUL characters (PostgreSQL cannot compare them) with a 400."""
+
+    def get_search_terms(self, request):
+        terms = super().get_search_terms(request)
+        if any("\x00" in term for term in terms):
+            raise serializers.ValidationError({self.search_param: ["Must not contain NUL characters."]})
+        return terms
 
 
 class Pagination(PageNumberPagination):

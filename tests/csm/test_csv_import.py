@@ -103,6 +103,7 @@ def test_bad_rows_are_listed_by_line_and_column_and_nothing_is_written(owners):
         (b"", "empty"),
         (b"Name,Plan\nAcme,Growth\n", "no external_id column"),
         ("Account ID,Name\nA1,Caf\xe9\n".encode("latin-1"), "not UTF-8"),
+        (b"Account ID,Name\nA\x001,Acme\n", "NUL"),
     ],
 )
 def test_unreadable_files_are_refused_clearly(owners, content, message):
