@@ -203,6 +203,10 @@ TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
 NOTION_TOKEN = env.str("NOTION_TOKEN", default="")
 NOTION_ACCOUNTS_DATABASE_ID = env.str("NOTION_ACCOUNTS_DATABASE_ID", default="")
 NOTION_PROPERTY_MAP = env.json("NOTION_PROPERTY_MAP", default={})
+# Gmail drafts (off while neither is set): a service account with domain-wide
+# delegation for the gmail.compose scope, as its JSON key or a path to it.
+GMAIL_SERVICE_ACCOUNT_JSON = env.str("GMAIL_SERVICE_ACCOUNT_JSON", default="")
+GMAIL_SERVICE_ACCOUNT_FILE = env.str("GMAIL_SERVICE_ACCOUNT_FILE", default="")
 # Who sees every account (and every run), not only their own.
 TEND_VIEW_ALL_PERMISSION = "csm.view_all_accounts"
 

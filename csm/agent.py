@@ -8,10 +8,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents_core.agents import Agent, InvalidPayload, NotAllowed, NotVisible, Schedule, TaskType, registry
+from agents_core.dispatch import enqueue
 from agents_core.integrations.notion import NotionGateway, notion_client
 from agents_core.visibility import sees_everything
 from csm.models import Account
 from csm.notion_sync import sync_accounts
+from csm.opportunities import check_expansion
 from csm.scan import scan_health
 
 
@@ -53,7 +55,16 @@ def scope_to_visible_accounts(payload: dict[str, Any], user) -> dict[str, Any]:
 
 
 def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
-    return scan_health(account_ids=payload.get("account_ids"))
+    result = scan_health(account_ids=payload.get("account_ids"))
+    if "account_ids" not in payload:
+        # The whole book was scored: look for expansion on today's health.
+        follow_up = enqueue("csm", "check_expansion", {}, trigger=run.trigger)
+        result["followed_by"] = {"check_expansion": follow_up.pk}
+    return result
+
+
+def expansion(payload: dict[str, Any], run) -> dict[str, Any]:
+    return check_expansion(payload.get("account_ids"), run=run)
 
 
 def for_managers_only(payload: dict[str, Any], user) -> dict[str, Any]:
@@ -88,6 +99,12 @@ agent = registry.register(
                 clean_payload=clean_account_ids,
                 scope_payload=scope_to_visible_accounts,
                 description="Score every active account's health for today.",
+            ),
+            "check_expansion": TaskType(
+                expansion,
+                clean_payload=clean_account_ids,
+                scope_payload=scope_to_visible_accounts,
+                description="Find seat, module and integration opportunities (at most 5 new per run).",
             ),
             "sync_notion": TaskType(
                 sync_notion,

@@ -87,6 +87,12 @@ class Account(models.Model):
         help_text="The technical account manager's rating; caps the score.",
     )
     notion_page_id = models.CharField(max_length=64, blank=True)
+    addons = models.ManyToManyField(
+        "AddOn",
+        blank=True,
+        related_name="accounts",
+        help_text="Modules bought and integrations connected beyond the plan.",
+    )
 
     # Current health, kept on the row so lists filter and sort without joins.
     health_score = models.FloatField(null=True, blank=True, editable=False, db_index=True)
@@ -276,3 +282,103 @@ class HealthScore(models.Model):
     @property
     def is_partial(self) -> bool:
         return bool(self.defaulted_inputs)
+
+
+class AddOn(models.Model):
+    """Something an account can buy beyond its plan: a module or an integration."""
+
+    class Kind(models.TextChoices):
+        MODULE = "module", "Module"
+        INTEGRATION = "integration", "Integration"
+
+    key = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    price_per_seat = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0"), help_text="Per seat per year (modules)."
+    )
+    flat_price = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), help_text="Per year (integrations)."
+    )
+    pitch = models.TextField(help_text="One or two sentences for the customer: what it does for them.")
+    order = models.PositiveSmallIntegerField(default=0, help_text="Offered first when lower.")
+
+    class Meta:
+        ordering = ["order", "key"]
+        verbose_name = "add-on"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Plan(models.Model):
+    """Pricing for an account's `plan` (matched by name, case-insensitively)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    seat_price = models.DecimalField(max_digits=10, decimal_places=2, help_text="Per seat per year.")
+    included = models.ManyToManyField(AddOn, blank=True, related_name="plans")
+
+    class Meta:
+        ordering = ["seat_price", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+OPEN_STATUSES = ("open", "drafted")
+
+
+class ExpansionOpportunity(models.Model):
+    """A chance to sell more to an account, with the evidence a rep can quote."""
+
+    class Kind(models.TextChoices):
+        SEATS = "seats", "Seats"
+        MODULE = "module", "Module"
+        INTEGRATION = "integration", "Integration"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DRAFTED = "drafted", "Drafted"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        DISMISSED = "dismissed", "Dismissed"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="opportunities")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    addon = models.ForeignKey(AddOn, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    evidence = models.JSONField(default=dict, blank=True, help_text="The numbers behind it.")
+    summary = models.TextField(blank=True, help_text="The evidence in one sentence a rep can quote.")
+    estimated_arr_impact = models.DecimalField(
+        "estimated ARR impact", max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    talk_track = models.TextField(blank=True, help_text="Internal guidance for the rep; never sent.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_by = models.CharField(max_length=150, help_text="The agent or the person who found it.")
+    created_by_run = models.ForeignKey(
+        "agents_core.AgentRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "expansion opportunities"
+        constraints = [
+            # One live opportunity per account and kind; closed ones stay as history.
+            models.UniqueConstraint(
+                fields=["account", "kind"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="one_open_opportunity_per_account_and_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.account}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES

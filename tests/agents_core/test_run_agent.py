@@ -26,10 +26,17 @@ def run_agent():
 def test_a_successful_run_prints_its_outcome(run_agent, make_account):
     make_account()
     out = run_agent("csm", "health_scan")
-    run = AgentRun.objects.get()
+    run = AgentRun.objects.get(task_type="health_scan")
     assert run.status == "succeeded" and run.trigger == "command"
     assert f"Run {run.pk}: csm.health_scan succeeded" in out
     assert '"scored": 1' in out
+    # A whole-book scan is followed by the expansion check, through the same entry point.
+    follow_up = AgentRun.objects.get(pk=run.result["followed_by"]["check_expansion"])
+    assert (follow_up.task_type, follow_up.status, follow_up.trigger) == (
+        "check_expansion",
+        "succeeded",
+        "command",
+    )
 
 
 def test_account_ids_payload_is_passed_through(run_agent, make_account):

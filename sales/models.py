@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class OutreachDraft(models.Model):
+    """The outreach email for one expansion opportunity. Exactly one per opportunity.
+
+    Tend never sends it: it becomes a Gmail draft in the owner's mailbox (or
+    stays local when Gmail is not configured) for a person to review.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CREATED = "created", "Created in Gmail"
+        LOCAL = "local", "Local (Gmail not configured)"
+        FAILED = "failed", "Failed"
+
+    opportunity = models.OneToOneField(
+        "csm.ExpansionOpportunity", on_delete=models.CASCADE, related_name="draft"
+    )
+    to = models.EmailField(blank=True, help_text="The account's primary contact.")
+    sender = models.EmailField(blank=True, help_text="The owner, in whose mailbox the draft is made.")
+    subject = models.CharField(max_length=250)
+    body = models.TextField()
+    # Set before Gmail is called and written into the message, so a retry
+    # after a crash can find the draft it already made instead of making two.
+    message_id = models.CharField(max_length=250, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    gmail_draft_id = models.CharField(max_length=100, blank=True)
+    gmail_message_id = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(
+        "agents_core.AgentRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The run that wrote it.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_retry_at"])]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def gmail_url(self) -> str:
+        if not self.gmail_message_id:
+            return ""
+        return f"https://mail.google.com/mail/u/{self.sender}/#drafts?compose={self.gmail_message_id}"
