@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
-from csm.api.views import AccountViewSet, BulkSignalsView
+from csm.api.views import AccountViewSet, BulkSignalsView, OpportunityViewSet
+from sales.api import DraftViewSet
 
 admin.site.site_header = "Tend"
 admin.site.site_title = "Tend"
@@ -14,6 +15,8 @@ admin.site.index_title = "Customer success"
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("accounts", AccountViewSet, basename="account")
+router.register("opportunities", OpportunityViewSet, basename="opportunity")
+router.register("drafts", DraftViewSet, basename="draft")
 
 api_v1 = [
     *router.urls,

@@ -4,10 +4,11 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -18,7 +19,8 @@ from agents_core.visibility import sees_everything
 from csm import scoring
 from csm.csv_import import import_accounts
 from csm.inputs import stamp_sources
-from csm.models import Account, AccountSignals, HealthScore, ScoringProfile
+from csm.models import Account, AccountSignals, AddOn, ExpansionOpportunity, HealthScore, Plan, ScoringProfile
+from csm.opportunities import close
 from csm.profiles import publish_version
 
 HISTORY_DAYS_SHOWN = 30
@@ -454,3 +456,116 @@ class ScoringProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ExpansionOpportunity)
+class ExpansionOpportunityAdmin(admin.ModelAdmin):
+    list_display = (
+        "account",
+        "kind",
+        "estimated_arr_impact",
+        "status",
+        "draft_status",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("status", "kind")
+    search_fields = ("account__name", "account__external_id", "summary")
+    list_select_related = ("account", "draft")
+    show_full_result_count = False
+    actions = ["mark_won", "mark_lost", "dismiss"]
+    readonly_fields = (
+        "evidence_table",
+        "status",
+        "draft_link",
+        "created_by",
+        "created_by_run",
+        "created_at",
+        "closed_at",
+        "closed_by",
+    )
+    fields = ("account", "kind", "addon", "estimated_arr_impact", "summary", "talk_track", *readonly_fields)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if sees_everything(request.user):
+            return qs
+        return qs.filter(account__owner=request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # the finding itself is history; its status moves by the actions
+            return (*self.readonly_fields, "account", "kind", "addon")
+        return self.readonly_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account":
+            kwargs["queryset"] = Account.objects.visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user.get_username()
+        try:
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+        except IntegrityError:
+            self.message_user(
+                request, "This account already has an open opportunity of that kind.", messages.ERROR
+            )
+
+    @admin.display(description="Draft")
+    def draft_status(self, obj):
+        draft = getattr(obj, "draft", None) if _has_draft(obj) else None
+        return draft.get_status_display() if draft else "—"
+
+    @admin.display(description="Outreach draft")
+    def draft_link(self, obj):
+        if not obj or not _has_draft(obj):
+            return "Not written yet."
+        url = reverse("admin:sales_outreachdraft_change", args=[obj.draft.pk])
+        return format_html('<a href="{}">{}</a> ({})', url, obj.draft.subject, obj.draft.get_status_display())
+
+    @admin.display(description="Evidence")
+    def evidence_table(self, obj):
+        if not obj or not obj.evidence:
+            return obj.summary if obj else "—"
+        return render_to_string(
+            "admin/csm/expansionopportunity/evidence.html", {"summary": obj.summary, "evidence": obj.evidence}
+        )
+
+    def _close(self, request, queryset, status):
+        for opportunity in queryset:
+            close(opportunity, status, user=request.user)
+        self.message_user(request, f"Marked {queryset.count()} opportunit(ies) {status}.", messages.SUCCESS)
+
+    @admin.action(description="Mark won")
+    def mark_won(self, request, queryset):
+        self._close(request, queryset, ExpansionOpportunity.Status.WON)
+
+    @admin.action(description="Mark lost")
+    def mark_lost(self, request, queryset):
+        self._close(request, queryset, ExpansionOpportunity.Status.LOST)
+
+    @admin.action(description="Dismiss")
+    def dismiss(self, request, queryset):
+        self._close(request, queryset, ExpansionOpportunity.Status.DISMISSED)
+
+
+def _has_draft(opportunity) -> bool:
+    try:
+        opportunity.draft  # noqa: B018 - the reverse one-to-one raises when missing
+    except ObjectDoesNotExist:
+        return False
+    return True
+
+
+@admin.register(AddOn)
+class AddOnAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "kind", "price_per_seat", "flat_price", "order")
+    list_filter = ("kind",)
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "seat_price")
+    filter_horizontal = ("included",)

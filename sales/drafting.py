@@ -167,3 +167,25 @@ def due_for_retry(limit: int = 50) -> list[OutreachDraft]:
             | Q(status__in=RETRYABLE, claimed_at__lt=now - CLAIM_TIMEOUT)
         ).order_by("next_retry_at", "pk")[:limit]
     )
+
+
+class NotRetryable(Exception):
+    pass
+
+
+def request_retry(draft: OutreachDraft, *, trigger: str, user=None):
+    """Queue another attempt now (from the admin or the API), whatever the backoff says."""
+    from agents_core.dispatch import enqueue
+
+    if draft.status not in RETRYABLE:
+        raise NotRetryable(
+            f"The draft is {draft.get_status_display().lower()}; only failed drafts are retried."
+        )
+    OutreachDraft.objects.filter(pk=draft.pk).update(next_retry_at=None)
+    return enqueue(
+        "sales",
+        "handle_expansion_opportunity",
+        {"opportunity_id": draft.opportunity_id},
+        trigger=trigger,
+        requested_by=user,
+    )

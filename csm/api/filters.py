@@ -1,6 +1,6 @@
 import django_filters
 
-from csm.models import RAG, Account, ChurnRisk, Segment
+from csm.models import RAG, Account, ChurnRisk, ExpansionOpportunity, Segment
 
 
 class AccountFilter(django_filters.FilterSet):
@@ -16,3 +16,9 @@ class AccountFilter(django_filters.FilterSet):
     class Meta:
         model = Account
         fields = ["rag", "churn_risk", "segment", "status", "owner", "renewal_before"]
+
+
+class OpportunityFilter(django_filters.FilterSet):
+    class Meta:
+        model = ExpansionOpportunity
+        fields = ["account", "kind", "status"]

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from agents_core.api.common import StrictSerializerMixin
 from agents_core.visibility import sees_everything
 from csm import scoring
-from csm.models import RAG, Account, HealthScore
+from csm.models import RAG, Account, ExpansionOpportunity, HealthScore
 
 # Stored as "" for "none"; the API says null.
 _BLANK_AS_NULL = ("rag", "churn_risk", "churn_trigger", "tam_health_rag")
@@ -133,3 +133,43 @@ class HealthScoreSerializer(serializers.ModelSerializer):
 
     def get_churn_trigger(self, obj) -> str | None:
         return obj.churn_trigger or None
+
+
+class OpportunitySerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
+
+    class Meta:
+        model = ExpansionOpportunity
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "addon",
+            "evidence",
+            "summary",
+            "estimated_arr_impact",
+            "talk_track",
+            "status",
+            "created_by",
+            "created_at",
+            "closed_at",
+        ]
+        read_only_fields = ["created_by", "created_at", "closed_at"]
+        # The database's one-open-per-kind constraint decides; the view turns
+        # a refusal into a 400 that says why.
+        validators = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # Only the caller's accounts can be chosen; others read as "does not exist".
+            self.fields["account"].queryset = Account.objects.visible_to(request.user)
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            for name in ("account", "kind", "addon"):  # what was found is history; PATCH changes the rest
+                self.fields[name].read_only = True
+
+    def validate_estimated_arr_impact(self, value):
+        if value < 0:
+            raise serializers.ValidationError("Must not be negative.")
+        return value

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -10,17 +11,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents_core.api.common import ModelPermissions
-from csm.api.filters import AccountFilter
+from csm.api.filters import AccountFilter, OpportunityFilter
 from csm.api.serializers import (
     AccountSerializer,
     BulkSignalsResultSerializer,
     BulkSignalsRowSerializer,
     HealthScoreSerializer,
+    OpportunitySerializer,
     SignalsSerializer,
 )
 from csm.ingest import BulkSignalsError, bulk_write_signals, clean_signals, write_signals
 from csm.inputs import SIGNAL_FIELDS, raw_inputs
-from csm.models import Account, AccountSignals
+from csm.models import Account, AccountSignals, ExpansionOpportunity
+from csm.opportunities import close
 
 
 def signals_representation(account: Account) -> dict:
@@ -95,6 +98,51 @@ class AccountViewSet(viewsets.ModelViewSet):
         account = self.get_object()
         page = self.paginate_queryset(account.health_scores.order_by("-scored_on"))
         return self.get_paginated_response(HealthScoreSerializer(page, many=True).data)
+
+
+class OpportunityViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Expansion opportunities on your accounts. A new one (found by the agent or
+    added here) gets its outreach draft from the Sales agent."""
+
+    serializer_class = OpportunitySerializer
+    permission_classes = [IsAuthenticated, ModelPermissions]
+    filterset_class = OpportunityFilter
+    search_fields = ["account__name", "summary"]
+    ordering_fields = ["created_at", "estimated_arr_impact", "id"]
+    ordering = ["-created_at", "-id"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return ExpansionOpportunity.objects.filter(
+            account__in=Account.objects.visible_to(self.request.user)
+        ).select_related("account")
+
+    def perform_create(self, serializer):
+        try:
+            with transaction.atomic():
+                serializer.save(created_by=self.request.user.get_username())
+        except IntegrityError:
+            raise ValidationError(
+                {"kind": ["This account already has an open opportunity of this kind."]}
+            ) from None
+
+    def perform_update(self, serializer):
+        status_value = serializer.validated_data.pop("status", None)
+        opportunity = serializer.save()
+        if status_value and status_value != opportunity.status:
+            try:
+                with transaction.atomic():
+                    close(opportunity, status_value, user=self.request.user)
+            except IntegrityError:
+                raise ValidationError(
+                    {"status": ["Another open opportunity of this kind exists for the account."]}
+                ) from None
 
 
 class CanChangeAccounts(BasePermission):

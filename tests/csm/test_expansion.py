@@ -78,13 +78,19 @@ def test_integration_rule_needs_a_team_and_engagement():
 def test_at_most_five_per_run_highest_impact_first_and_the_rest_wait(make_account, settings):
     settings.GMAIL_SERVICE_ACCOUNT_JSON = ""
     # Seat-bound accounts of growing size: seats opportunities of growing impact.
+    plain = dict(
+        feature_adoption_rate=0.5,
+        usage_trend="stable",
+        stakeholder_engagement="medium",
+        invoice_payment_status="current",
+        open_ticket_count=0,
+        avg_ticket_sentiment="positive",
+        escalation_count_90_days=0,
+    )
     accounts = [
-        make_account(plan="Starter", seats_purchased=10 * (i + 1), seats_used=10 * (i + 1),
-                     signals=dict(feature_adoption_rate=0.5, usage_trend="stable", stakeholder_engagement="medium",
-                                  invoice_payment_status="current", open_ticket_count=0,
-                                  avg_ticket_sentiment="positive", escalation_count_90_days=0))
+        make_account(plan="Starter", seats_purchased=10 * (i + 1), seats_used=10 * (i + 1), signals=plain)
         for i in range(7)
-    ]  # fmt: skip
+    ]
     scan_health()
     first = check_expansion()
     assert first["candidates"] == 7 and len(first["created"]) == 5 and first["waiting"] == 2
@@ -99,7 +105,8 @@ def test_at_most_five_per_run_highest_impact_first_and_the_rest_wait(make_accoun
 @pytest.mark.django_db
 def test_check_expansion_limits_itself_to_account_ids(make_account, settings):
     settings.GMAIL_SERVICE_ACCOUNT_JSON = ""
-    a, b = make_account(seats_used=10), make_account(seats_used=10)
+    make_account(seats_used=10)
+    b = make_account(seats_used=10)
     scan_health()
     result = check_expansion([b.pk])
     assert result["accounts_checked"] == 1
