@@ -9,13 +9,14 @@ BENCH_ACCOUNTS ?= 100000
 # The benchmark seeds and scans its own database, never your working one.
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 
-.PHONY: help install setup run test lint suite bench bench-api clean
+.PHONY: help install setup run test lint suite bench bench-api bench-handoff clean
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
 	@echo "make test   set up and run ruff, the migrations check and the test suite"
 	@echo "make bench  time the daily scan on BENCH_ACCOUNTS accounts against the raw-driver floor"
 	@echo "make bench-api  bulk signal ingestion (rows/s) and list-endpoint latency at BENCH_ACCOUNTS"
+	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +58,12 @@ bench-api: install
 	@mkdir -p var
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_api --accounts $(BENCH_ACCOUNTS)
+
+bench-handoff: install
+	@mkdir -p var
+	rm -f var/handoff.sqlite3*
+	DATABASE_URL=sqlite:///$(CURDIR)/var/handoff.sqlite3 $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=sqlite:///$(CURDIR)/var/handoff.sqlite3 $(BIN)/python manage.py benchmark_handoff
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
