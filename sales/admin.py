@@ -63,6 +63,10 @@ class OutreachDraftAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # The draft is the opportunity's one draft; deleting it would let a second be made.
+        return False
+
     @admin.display(description="Account")
     def account(self, obj):
         return obj.opportunity.account
