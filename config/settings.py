@@ -195,6 +195,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=5 * 1024 * 1024)
 # Accounts scored per batch in the daily scan: one read, one bulk upsert and
 # one bulk update per batch, whatever the batch holds.
 TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
+# Churn alerts: no second alert for an account within the cooldown; at most
+# the cap go out per scan (highest ARR first), the rest are recorded, held back.
+TEND_ALERT_COOLDOWN_DAYS = env.int("TEND_ALERT_COOLDOWN_DAYS", default=7)
+TEND_ALERT_CAP_PER_RUN = env.int("TEND_ALERT_CAP_PER_RUN", default=5)
+# Event bus: also POST each event as JSON to this URL (optional).
+EVENT_WEBHOOK_URL = env.str("EVENT_WEBHOOK_URL", default="")
 # Rows one bulk signals request may carry.
 TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
 # Notion: the accounts database to sync (off while NOTION_TOKEN is empty), and

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
-from csm.api.views import AccountViewSet, BulkSignalsView, OpportunityViewSet
+from csm.api.views import AccountViewSet, AlertViewSet, BulkSignalsView, OpportunityViewSet
 from sales.api import DraftViewSet
 
 admin.site.site_header = "Tend"
@@ -17,6 +17,7 @@ router.include_root_view = False
 router.register("accounts", AccountViewSet, basename="account")
 router.register("opportunities", OpportunityViewSet, basename="opportunity")
 router.register("drafts", DraftViewSet, basename="draft")
+router.register("alerts", AlertViewSet, basename="alert")
 
 api_v1 = [
     *router.urls,

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,9 +18,20 @@ from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
 from csm import scoring
+from csm.alerting import acknowledge, retry_now, snooze
 from csm.csv_import import import_accounts
 from csm.inputs import stamp_sources
-from csm.models import Account, AccountSignals, AddOn, ExpansionOpportunity, HealthScore, Plan, ScoringProfile
+from csm.models import (
+    Account,
+    AccountSignals,
+    AddOn,
+    AlertDelivery,
+    ChurnAlert,
+    ExpansionOpportunity,
+    HealthScore,
+    Plan,
+    ScoringProfile,
+)
 from csm.opportunities import close
 from csm.profiles import publish_version
 
@@ -360,6 +372,7 @@ class _ScoringProfileFormBase(forms.ModelForm):
             "amber_threshold",
             "churn_window_days",
             "behavioral_login_days",
+            "alert_drop_points",
             "tam_multipliers",
             "rules",
             "no_data_defaults",
@@ -569,3 +582,128 @@ class AddOnAdmin(admin.ModelAdmin):
 class PlanAdmin(admin.ModelAdmin):
     list_display = ("name", "seat_price")
     filter_horizontal = ("included",)
+
+
+class AlertStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("acknowledged", "Acknowledged"), ("snoozed", "Snoozed")]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        awake = Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=today)
+        if self.value() == "open":
+            return queryset.filter(awake, acknowledged_at__isnull=True)
+        if self.value() == "acknowledged":
+            return queryset.filter(acknowledged_at__isnull=False)
+        if self.value() == "snoozed":
+            return queryset.filter(acknowledged_at__isnull=True, snoozed_until__gt=today)
+        return queryset
+
+
+class AlertDeliveryInline(admin.TabularInline):
+    model = AlertDelivery
+    extra = 0
+    can_delete = False
+    fields = ("channel", "status", "attempts", "error", "external_id", "delivered_at", "next_retry_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ChurnAlert)
+class ChurnAlertAdmin(admin.ModelAdmin):
+    list_display = ("account_link", "reason", "change", "rag_display", "churn_risk", "arr", "raised_at",
+                    "held_back", "acknowledged_display", "deliveries_summary")  # fmt: skip
+    list_filter = (AlertStateFilter, "reason", "held_back", "raised_on")
+    search_fields = ("account__name", "account__external_id")
+    list_select_related = ("account",)
+    show_full_result_count = False
+    actions = ["acknowledge_alerts", "snooze_week"]
+    inlines = [AlertDeliveryInline]
+    fields = ("account_link", "explanation", ("score", "previous_score", "rag", "churn_risk"), "reasons",
+              ("arr", "renewal_date"), ("raised_at", "held_back"), ("acknowledged_at", "acknowledged_by"),
+              "snoozed_until")  # fmt: skip
+    readonly_fields = (
+        "account_link", "explanation", "score", "previous_score", "rag", "churn_risk", "reasons", "arr",
+        "renewal_date", "raised_at", "held_back", "acknowledged_at", "acknowledged_by", "snoozed_until",
+    )  # fmt: skip
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).prefetch_related("deliveries")
+        return qs if sees_everything(request.user) else qs.filter(account__owner=request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        # A CSM's morning view: open alerts first.
+        if "state" not in request.GET and not request.GET.get("_changelist_filters"):
+            query = request.GET.copy()
+            query["state"] = "open"
+            request.GET = query
+            request.META["QUERY_STRING"] = query.urlencode()
+        return super().changelist_view(request, extra_context)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Account", ordering="account__name")
+    def account_link(self, obj):
+        url = reverse("admin:csm_account_change", args=[obj.account_id])
+        return format_html('<a href="{}">{}</a>', url, obj.account)
+
+    @admin.display(description="Score")
+    def change(self, obj):
+        if obj.previous_score is None:
+            return f"{obj.score:.1f}"
+        return f"{obj.previous_score:.1f} → {obj.score:.1f}"
+
+    @admin.display(description="RAG", ordering="rag")
+    def rag_display(self, obj):
+        return rag_badge(obj.rag)
+
+    @admin.display(description="Acknowledged", boolean=True)
+    def acknowledged_display(self, obj):
+        return obj.acknowledged
+
+    @admin.display(description="Deliveries")
+    def deliveries_summary(self, obj):
+        return ", ".join(f"{d.channel}: {d.status}" for d in obj.deliveries.all()) or "—"
+
+    @admin.action(description="Acknowledge")
+    def acknowledge_alerts(self, request, queryset):
+        for alert in queryset:
+            acknowledge(alert, request.user)
+        self.message_user(request, f"Acknowledged {queryset.count()} alert(s).", messages.SUCCESS)
+
+    @admin.action(description="Snooze for a week")
+    def snooze_week(self, request, queryset):
+        for alert in queryset:
+            snooze(alert, 7)
+        self.message_user(request, f"Snoozed {queryset.count()} alert(s) for 7 days.", messages.SUCCESS)
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("alert", "channel", "status", "attempts", "error", "next_retry_at", "delivered_at")
+    list_filter = ("status", "channel")
+    list_select_related = ("alert__account",)
+    actions = ["retry"]
+    readonly_fields = ("alert", "channel", "status", "attempts", "error", "external_id", "next_retry_at",
+                       "delivered_at")  # fmt: skip
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if sees_everything(request.user) else qs.filter(alert__account__owner=request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry the selected failed deliveries now")
+    def retry(self, request, queryset):
+        outcomes = [retry_now(d) for d in queryset.filter(status=AlertDelivery.Status.FAILED)]
+        self.message_user(request, f"Retried {len(outcomes)}: {', '.join(outcomes) or 'nothing failed'}.")

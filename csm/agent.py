@@ -11,6 +11,7 @@ from agents_core.agents import Agent, InvalidPayload, NotAllowed, NotVisible, Sc
 from agents_core.dispatch import enqueue
 from agents_core.integrations.notion import NotionGateway, notion_client
 from agents_core.visibility import sees_everything
+from csm.alerting import deliver_due
 from csm.models import Account
 from csm.notion_sync import sync_accounts
 from csm.opportunities import check_expansion
@@ -63,6 +64,22 @@ def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
     return result
 
 
+def clean_alert_ids(payload: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(payload) - {"alert_ids"})
+    if unknown:
+        raise InvalidPayload(f"unknown payload keys: {', '.join(unknown)}")
+    ids = payload.get("alert_ids")
+    if ids is not None and (
+        not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    ):
+        raise InvalidPayload("alert_ids must be a list of alert ids")
+    return payload
+
+
+def deliver_alerts(payload: dict[str, Any], run) -> dict[str, Any]:
+    return deliver_due(payload.get("alert_ids"))
+
+
 def expansion(payload: dict[str, Any], run) -> dict[str, Any]:
     return check_expansion(payload.get("account_ids"), run=run)
 
@@ -106,12 +123,21 @@ agent = registry.register(
                 scope_payload=scope_to_visible_accounts,
                 description="Find seat, module and integration opportunities (at most 5 new per run).",
             ),
+            "deliver_alerts": TaskType(
+                deliver_alerts,
+                clean_payload=clean_alert_ids,
+                scope_payload=for_managers_only,
+                description="Deliver churn alerts on every channel; retries failed deliveries when due.",
+            ),
             "sync_notion": TaskType(
                 sync_notion,
                 scope_payload=for_managers_only,
                 description="Upsert accounts and inputs from the Notion accounts database.",
             ),
         },
-        schedules=[Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *")],
+        schedules=[
+            Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *"),
+            Schedule(name="csm.retry_alert_deliveries", task_type="deliver_alerts", cron="*/5 * * * *"),
+        ],
     )
 )

@@ -200,6 +200,11 @@ class ScoringProfile(models.Model):
         default=30,
         help_text="Declining usage with no login for longer than this is a behavioural risk.",
     )
+    alert_drop_points = models.FloatField(
+        default=15,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="A fall of this many points since the last score raises a churn alert.",
+    )
     tam_multipliers = models.JSONField(help_text="Score multiplier per TAM rating.")
     rules = models.JSONField(help_text="Point tables per signal group (see SCORING.md).")
     no_data_defaults = models.JSONField(
@@ -382,3 +387,89 @@ class ExpansionOpportunity(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+class ChurnAlert(models.Model):
+    """A warning that an account's health changed for the worse, raised by the scan."""
+
+    class Reason(models.TextChoices):
+        ENTERED_RED = "entered_red", "Entered RED"
+        CHURN_RISING = "churn_rising", "Churn risk rising"
+        SHARP_DROP = "sharp_drop", "Sharp drop"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")
+    raised_on = models.DateField()
+    raised_at = models.DateTimeField()
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    reasons = models.JSONField(default=list, help_text="Every trigger that fired.")
+    explanation = models.TextField(help_text="Why, in plain words.")
+    score = models.FloatField()
+    previous_score = models.FloatField(null=True, blank=True)
+    rag = models.CharField("RAG", max_length=5, choices=RAG.choices)
+    churn_risk = models.CharField(max_length=10, choices=ChurnRisk.choices)
+    churn_trigger = models.CharField(max_length=20, choices=ChurnTrigger.choices, blank=True)
+    moved = models.JSONField(default=list, help_text="[group, points] that moved the score most.")
+    arr = models.DecimalField("ARR at stake", max_digits=14, decimal_places=2, default=Decimal("0"))
+    renewal_date = models.DateField(null=True, blank=True)
+    held_back = models.BooleanField(
+        default=False, help_text="Over the run's cap: recorded here, not sent on the other channels."
+    )
+    dispatched = models.BooleanField(default=False, editable=False)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snoozed_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "raised_on"], name="one_churn_alert_per_account_per_day"
+            )
+        ]
+        indexes = [models.Index(fields=["acknowledged_at", "raised_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()}: {self.account}"
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+
+class AlertDelivery(models.Model):
+    """One channel's delivery of one alert: each fails, and is retried, on its own."""
+
+    class Channel(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        EVENT = "event", "Event bus"
+        GMAIL = "gmail", "Gmail draft to the owner"
+        CHAT = "chat", "Google Chat"
+        NOTION = "notion", "Notion account page"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped (not configured)"
+        FAILED = "failed", "Failed"
+
+    alert = models.ForeignKey(ChurnAlert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    external_id = models.CharField(max_length=250, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["alert", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "channel"], name="one_delivery_per_alert_and_channel")
+        ]
+        indexes = [models.Index(fields=["status", "next_retry_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.get_status_display()}"

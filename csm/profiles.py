@@ -16,6 +16,7 @@ class ActiveProfiles:
     """The active profile per segment, with the default for the rest."""
 
     by_segment: dict[str, tuple[int, scoring.Profile]]
+    drop_points: dict[int, float]  # profile pk -> alert_drop_points
 
     def for_segment(self, segment: str) -> tuple[int, scoring.Profile]:
         """(profile pk, engine profile) for an account of this segment."""
@@ -23,12 +24,13 @@ class ActiveProfiles:
 
 
 def load_active_profiles() -> ActiveProfiles:
-    by_segment = {p.segment: (p.pk, p.to_profile()) for p in ScoringProfile.objects.active()}
+    profiles = list(ScoringProfile.objects.active())
+    by_segment = {p.segment: (p.pk, p.to_profile()) for p in profiles}
     if "" not in by_segment:
         raise ScoringProfile.DoesNotExist(
             "No active default scoring profile. Run migrations, or activate one in the admin."
         )
-    return ActiveProfiles(by_segment)
+    return ActiveProfiles(by_segment, {p.pk: p.alert_drop_points for p in profiles})
 
 
 def profile_fields(profile: scoring.Profile) -> dict:

@@ -22,23 +22,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents_core.bulk import update_rows, upsert_rows
-from csm import scoring
+from csm import alerts, scoring
+from csm.alerting import AlertCandidate, build_alerts, dispatch_alerts
 from csm.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs
-from csm.models import Account, HealthScore
+from csm.models import Account, ChurnAlert, HealthScore
 from csm.profiles import ActiveProfiles, load_active_profiles
 
 # Failures listed in a run's result; the count covers all of them.
 MAX_LISTED_FAILURES = 50
 
+# The current health before this scan, to see what changed; and what is at stake.
+_PREVIOUS_FIELDS = ("health_score", "rag", "churn_risk", "arr")
 _READ_FIELDS = (
     "pk",
     "external_id",
     "segment",
+    *_PREVIOUS_FIELDS,
     *ACCOUNT_FIELDS,
     *(f"signals__{name}" for name in SIGNAL_FIELDS),
 )
-_SIGNAL_SLICE = slice(3 + len(ACCOUNT_FIELDS), None)
-_ACCOUNT_SLICE = slice(3, 3 + len(ACCOUNT_FIELDS))
+_PREVIOUS_SLICE = slice(3, 3 + len(_PREVIOUS_FIELDS))
+_ACCOUNT_SLICE = slice(_PREVIOUS_SLICE.stop, _PREVIOUS_SLICE.stop + len(ACCOUNT_FIELDS))
+_SIGNAL_SLICE = slice(_ACCOUNT_SLICE.stop, None)
 
 SCORE_UPDATE_FIELDS = [
     "score",
@@ -99,16 +104,19 @@ def score_rows(
     now: Any,
     profiles: ActiveProfiles,
     tally: ScanTally,
-) -> tuple[list[tuple], list[tuple]]:
+) -> tuple[list[tuple], list[tuple], list[AlertCandidate]]:
     """Score one batch of rows read by `_batches`.
 
-    Returns the day's HealthScore rows (values of SCORE_FIELDS) and, per
-    account, the values of HEALTH_FIELDS followed by the account id.
+    Returns the day's HealthScore rows (values of SCORE_FIELDS); per account,
+    the values of HEALTH_FIELDS followed by the account id; and the accounts
+    whose change deserves a churn alert.
     """
     scores: list[tuple] = []
     accounts: list[tuple] = []
+    candidates: list[AlertCandidate] = []
     for row in rows:
         account_id, external_id, segment = row[0], row[1], row[2]
+        previous_score, previous_rag, previous_churn, arr = row[_PREVIOUS_SLICE]
         account = dict(zip(ACCOUNT_FIELDS, row[_ACCOUNT_SLICE], strict=True))
         signals = dict(zip(SIGNAL_FIELDS, row[_SIGNAL_SLICE], strict=True))
         profile_pk, profile = profiles.for_segment(segment)
@@ -136,21 +144,38 @@ def score_rows(
             )
         )
         accounts.append((result.score, result.rag, result.churn_risk, trigger, now, account_id))
+        reasons = alerts.triggers(
+            previous_score=previous_score,
+            previous_rag=previous_rag,
+            previous_churn=previous_churn,
+            score=result.score,
+            rag=result.rag,
+            churn_risk=result.churn_risk,
+            drop_points=profiles.drop_points[profile_pk],
+        )
+        if reasons:
+            candidates.append(
+                AlertCandidate(account_id, reasons, result, previous_score, arr, account["renewal_date"])
+            )
         tally.scored += 1
         tally.partial += bool(defaulted)
         tally.by_rag[result.rag] += 1
         tally.by_churn_risk[result.churn_risk] += 1
-    return scores, accounts
+    return scores, accounts, candidates
 
 
-def write_batch(scores: list[tuple], accounts: list[tuple]) -> None:
-    """Upsert the day's scores and set each account's current health, atomically.
+def write_batch(scores: list[tuple], accounts: list[tuple], new_alerts: Sequence[ChurnAlert] = ()) -> None:
+    """Upsert the day's scores, set each account's current health and record its alerts, atomically.
 
-    Two statements per batch, each one `executemany` (see agents_core.bulk).
+    Two statements per batch, each one `executemany` (see agents_core.bulk),
+    and one insert of alerts when there are any: a crash cannot leave a
+    scored change without its alert.
     """
     if not scores:
         return
     with transaction.atomic():
+        if new_alerts:
+            ChurnAlert.objects.bulk_create(new_alerts, ignore_conflicts=True)
         upsert_rows(
             HealthScore,
             SCORE_FIELDS,
@@ -174,10 +199,14 @@ def scan_health(
     batch_size = batch_size or settings.TEND_SCAN_BATCH_SIZE
     profiles = load_active_profiles()
     tally = ScanTally()
+    raised = 0
     for rows in _batches(account_ids, batch_size):
-        scores, accounts = score_rows(rows, today=today, now=now, profiles=profiles, tally=tally)
-        write_batch(scores, accounts)
+        scores, accounts, candidates = score_rows(rows, today=today, now=now, profiles=profiles, tally=tally)
+        new_alerts = build_alerts(candidates, today=today, now=now) if candidates else []
+        write_batch(scores, accounts, new_alerts)
+        raised += len(new_alerts)
         tally.batches += 1
+    dispatched = dispatch_alerts(today, cap=settings.TEND_ALERT_CAP_PER_RUN) if raised else {}
     elapsed = time.monotonic() - started
     return {
         "scored_on": today.isoformat(),
@@ -187,6 +216,7 @@ def scan_health(
         "failures": tally.failures,
         "by_rag": {rag: tally.by_rag.get(rag, 0) for rag in scoring.RAGS},
         "by_churn_risk": {lvl: tally.by_churn_risk.get(lvl, 0) for lvl in scoring.CHURN_LEVELS},
+        "alerts": {"raised": raised, **dispatched},
         "batches": tally.batches,
         "duration_seconds": round(elapsed, 3),
     }

@@ -1,6 +1,6 @@
 import django_filters
 
-from csm.models import RAG, Account, ChurnRisk, ExpansionOpportunity, Segment
+from csm.models import RAG, Account, ChurnAlert, ChurnRisk, ExpansionOpportunity, Segment
 
 
 class AccountFilter(django_filters.FilterSet):
@@ -22,3 +22,13 @@ class OpportunityFilter(django_filters.FilterSet):
     class Meta:
         model = ExpansionOpportunity
         fields = ["account", "kind", "status"]
+
+
+class AlertFilter(django_filters.FilterSet):
+    acknowledged = django_filters.BooleanFilter(
+        field_name="acknowledged_at", lookup_expr="isnull", exclude=True, help_text="true or false"
+    )
+
+    class Meta:
+        model = ChurnAlert
+        fields = ["account", "acknowledged", "reason", "held_back"]

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from agents_core.api.common import StrictSerializerMixin
 from agents_core.visibility import sees_everything
 from csm import scoring
-from csm.models import RAG, Account, ExpansionOpportunity, HealthScore
+from csm.models import RAG, Account, AlertDelivery, ChurnAlert, ExpansionOpportunity, HealthScore
 
 # Stored as "" for "none"; the API says null.
 _BLANK_AS_NULL = ("rag", "churn_risk", "churn_trigger", "tam_health_rag")
@@ -173,3 +173,39 @@ class OpportunitySerializer(StrictSerializerMixin, serializers.ModelSerializer):
         if value < 0:
             raise serializers.ValidationError("Must not be negative.")
         return value
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AlertDelivery
+        fields = ["channel", "status", "error", "attempts", "external_id", "delivered_at"]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    acknowledged = serializers.BooleanField(read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    deliveries = DeliverySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ChurnAlert
+        fields = [
+            "id",
+            "account",
+            "raised_at",
+            "reason",
+            "reasons",
+            "explanation",
+            "score",
+            "previous_score",
+            "rag",
+            "churn_risk",
+            "arr",
+            "renewal_date",
+            "held_back",
+            "acknowledged",
+            "acknowledged_at",
+            "acknowledged_by",
+            "snoozed_until",
+            "deliveries",
+        ]
+        read_only_fields = fields

@@ -11,9 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents_core.api.common import ModelPermissions
-from csm.api.filters import AccountFilter, OpportunityFilter
+from csm.alerting import acknowledge
+from csm.api.filters import AccountFilter, AlertFilter, OpportunityFilter
 from csm.api.serializers import (
     AccountSerializer,
+    AlertSerializer,
     BulkSignalsResultSerializer,
     BulkSignalsRowSerializer,
     HealthScoreSerializer,
@@ -22,7 +24,7 @@ from csm.api.serializers import (
 )
 from csm.ingest import BulkSignalsError, bulk_write_signals, clean_signals, write_signals
 from csm.inputs import SIGNAL_FIELDS, raw_inputs
-from csm.models import Account, AccountSignals, ExpansionOpportunity
+from csm.models import Account, AccountSignals, ChurnAlert, ExpansionOpportunity
 from csm.opportunities import close
 
 
@@ -143,6 +145,30 @@ class OpportunityViewSet(
                 raise ValidationError(
                     {"status": ["Another open opportunity of this kind exists for the account."]}
                 ) from None
+
+
+class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Churn alerts on your accounts, newest first, with each channel's delivery."""
+
+    serializer_class = AlertSerializer
+    permission_classes = [IsAuthenticated, ModelPermissions]
+    filterset_class = AlertFilter
+    search_fields = ["account__name", "explanation"]
+    ordering_fields = ["raised_at", "arr", "id"]
+    ordering = ["-raised_at", "-id"]
+
+    def get_queryset(self):
+        return (
+            ChurnAlert.objects.filter(account__in=Account.objects.visible_to(self.request.user))
+            .prefetch_related("deliveries")
+            .select_related("acknowledged_by")
+        )
+
+    @extend_schema(request=None, responses=AlertSerializer, summary="Acknowledge an alert")
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def acknowledge(self, request, pk=None):
+        alert = acknowledge(self.get_object(), request.user)
+        return Response(AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
 
 class CanChangeAccounts(BasePermission):

@@ -1,0 +1,95 @@
+"""When a score change deserves a churn alert, and how to say why. Plain data, no Django.
+
+An alert is raised on a change, not on a state: the account entered RED, its
+churn risk rose to high or critical, or its score fell by the profile's
+`alert_drop_points` (15 by default) since the previous score. A state that
+persists raises nothing the next day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+CHURN_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+REASON_ORDER = ("entered_red", "churn_rising", "sharp_drop")
+TRIGGER_WORDS = {
+    "contract_proximity": "renewal inside the churn window",
+    "behavioral": "declining usage",
+    "both": "renewal inside the churn window and declining usage",
+}
+
+
+def triggers(
+    *,
+    previous_score: float | None,
+    previous_rag: str,
+    previous_churn: str,
+    score: float,
+    rag: str,
+    churn_risk: str,
+    drop_points: float,
+) -> list[str]:
+    """The reasons to alert, in REASON_ORDER; empty when nothing changed for the worse.
+
+    A first score (no previous one) raises nothing: it is a state, not a
+    change, and a new install's first scan would otherwise alert on every
+    weak account at once. The admin shows those accounts anyway.
+    """
+    if previous_score is None:
+        return []
+    reasons = []
+    if rag == "RED" and previous_rag != "RED":
+        reasons.append("entered_red")
+    if CHURN_RANK[churn_risk] >= CHURN_RANK["high"] and CHURN_RANK[churn_risk] > CHURN_RANK.get(
+        previous_churn, -1
+    ):
+        reasons.append("churn_rising")
+    if previous_score - score >= drop_points:
+        reasons.append("sharp_drop")
+    return reasons
+
+
+def _points(value: float) -> str:
+    return f"{value:+.1f}"
+
+
+def explain(
+    *,
+    reasons: Sequence[str],
+    score: float,
+    previous_score: float,
+    churn_risk: str,
+    churn_trigger: str,
+    moved: Sequence[tuple[str, float]],
+    renewal_date: date | None,
+    today: date,
+    arr: Decimal,
+) -> str:
+    """The alert in plain words: what happened, how far it moved, why, and what is at stake."""
+    what = []
+    if "entered_red" in reasons:
+        what.append("Entered RED")
+    if "churn_rising" in reasons:
+        cause = TRIGGER_WORDS.get(churn_trigger)
+        what.append(f"churn risk rose to {churn_risk}" + (f" ({cause})" if cause else ""))
+    if "sharp_drop" in reasons:
+        what.append("the score fell sharply")
+    sentence = ", ".join(what)
+    parts = [sentence[:1].upper() + sentence[1:] + "."]
+    parts.append(f"Score {score:.1f}, {_points(score - previous_score)} from {previous_score:.1f}.")
+    falling = [(group, points) for group, points in moved if points < 0]
+    if falling:
+        parts.append(
+            "Biggest moves: "
+            + ", ".join(f"{group.replace('_', ' ')} {_points(points)}" for group, points in falling[:3])
+            + "."
+        )
+    if renewal_date is not None:
+        days = (renewal_date - today).days
+        when = f"in {days} days" if days >= 0 else f"{-days} days ago"
+        parts.append(f"Renewal {renewal_date.isoformat()} ({when}); ARR at stake {arr:,.0f}.")
+    else:
+        parts.append(f"ARR at stake {arr:,.0f}.")
+    return " ".join(parts)
