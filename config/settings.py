@@ -199,6 +199,12 @@ TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
 # the cap go out per scan (highest ARR first), the rest are recorded, held back.
 TEND_ALERT_COOLDOWN_DAYS = env.int("TEND_ALERT_COOLDOWN_DAYS", default=7)
 TEND_ALERT_CAP_PER_RUN = env.int("TEND_ALERT_CAP_PER_RUN", default=5)
+# Google Chat: the incoming webhook of the team's space (alerts off there if empty).
+CHAT_WEBHOOK_URL = env.str("CHAT_WEBHOOK_URL", default="")
+# The text property of a Notion account page that receives its latest alert.
+NOTION_ALERT_PROPERTY = env.str("NOTION_ALERT_PROPERTY", default="Tend alert")
+# Where people reach this install (links in alerts), e.g. https://tend.example.com
+TEND_BASE_URL = env.str("TEND_BASE_URL", default="http://127.0.0.1:8000")
 # Event bus: also POST each event as JSON to this URL (optional).
 EVENT_WEBHOOK_URL = env.str("EVENT_WEBHOOK_URL", default="")
 # Rows one bulk signals request may carry.

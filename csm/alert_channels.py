@@ -7,10 +7,20 @@ exception when it fails (recorded on the delivery and retried).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
+import httpx
+from django.conf import settings
+from django.template.loader import render_to_string
+
 from agents_core import events
+from agents_core.integrations import gmail
+from agents_core.integrations.notion import NotionGateway, notion_client
 from csm.models import AlertDelivery, ChurnAlert
+
+CHAT_TIMEOUT = 10.0
+NOTION_TEXT_LIMIT = 2000  # characters in one rich-text item
 
 EVENT_TYPE = "csm.churn_alert"
 
@@ -43,7 +53,92 @@ def event_bus(alert: ChurnAlert, delivery: AlertDelivery) -> str:
     )
 
 
-# Channel -> sender. Gmail, Google Chat and the Notion page join here.
+def _text(alert: ChurnAlert) -> dict[str, str]:
+    context = {"alert": alert, "account": alert.account, "admin_url": _admin_url(alert)}
+    return {
+        "subject": " ".join(render_to_string("csm/alerts/subject.txt", context).split()),
+        "body": render_to_string("csm/alerts/body.txt", context).strip() + "\n",
+    }
+
+
+def _admin_url(alert: ChurnAlert) -> str:
+    base = settings.TEND_BASE_URL.rstrip("/")
+    return f"{base}/admin/csm/churnalert/{alert.pk}/change/" if base else ""
+
+
+def gmail_draft(alert: ChurnAlert, delivery: AlertDelivery) -> str:
+    """A draft in the owner's own mailbox, addressed to them: the alert where they read mail."""
+    if not gmail.gmail_configured():
+        raise ChannelSkipped("Gmail is not configured (GMAIL_SERVICE_ACCOUNT_JSON or _FILE).")
+    owner = alert.account.owner
+    if owner is None or not owner.email:
+        raise ChannelSkipped("The account has no owner with an email address.")
+    digest = hashlib.sha256(f"{settings.SECRET_KEY}:alert:{alert.pk}".encode()).hexdigest()[:16]
+    domain = owner.email.rsplit("@", 1)[-1]
+    text = _text(alert)
+    made = gmail.make_draft(
+        owner.email,
+        to=owner.email,
+        subject=text["subject"],
+        body=text["body"],
+        message_id=f"<tend-alert-{alert.pk}-{digest}@{domain}>",  # found again, not made twice, on a retry
+    )
+    return made["id"]
+
+
+def google_chat(alert: ChurnAlert, delivery: AlertDelivery) -> str:
+    """A message in the team's Google Chat space, through its incoming webhook."""
+    if not settings.CHAT_WEBHOOK_URL:
+        raise ChannelSkipped("Google Chat is not configured (CHAT_WEBHOOK_URL).")
+    text = _text(alert)
+    # A client-assigned message id makes the post idempotent: Chat answers 409
+    # ALREADY_EXISTS to a repeat, e.g. a retry after a worker died before it
+    # could record the first post.
+    message_id = f"client-tend-alert-{alert.pk}"
+    link = _admin_url(alert)
+    response = httpx.post(
+        settings.CHAT_WEBHOOK_URL,
+        params={
+            "messageId": message_id,
+            "threadKey": f"tend-alert-{alert.pk}",
+            "messageReplyOption": "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD",
+        },
+        json={"text": f"*{text['subject']}*\n{alert.explanation}" + (f"\n{link}" if link else "")},
+        timeout=CHAT_TIMEOUT,
+    )
+    if response.status_code == 409:
+        return message_id
+    response.raise_for_status()
+    try:
+        return response.json().get("name", "") or message_id
+    except ValueError:
+        return message_id
+
+
+def notion_page(alert: ChurnAlert, delivery: AlertDelivery) -> str:
+    """The account's Notion page gets the alert in its NOTION_ALERT_PROPERTY (a text property).
+
+    Setting a property is idempotent, so a retry can never add a second copy.
+    """
+    client = notion_client()
+    if client is None:
+        raise ChannelSkipped("Notion is not configured (NOTION_TOKEN).")
+    page_id = alert.account.notion_page_id
+    if not page_id:
+        raise ChannelSkipped("The account has no Notion page.")
+    content = f"{alert.raised_on.isoformat()}: {alert.explanation}"[:NOTION_TEXT_LIMIT]
+    NotionGateway(client).call(
+        client.pages.update,
+        page_id=page_id,
+        properties={settings.NOTION_ALERT_PROPERTY: {"rich_text": [{"text": {"content": content}}]}},
+    )
+    return page_id
+
+
+# Channel -> sender, besides the admin (delivered by the alert existing).
 CHANNELS: dict[str, Callable[[ChurnAlert, AlertDelivery], str]] = {
     AlertDelivery.Channel.EVENT: event_bus,
+    AlertDelivery.Channel.GMAIL: gmail_draft,
+    AlertDelivery.Channel.CHAT: google_chat,
+    AlertDelivery.Channel.NOTION: notion_page,
 }

@@ -120,6 +120,14 @@ def test_a_change_raises_one_alert_explained_and_delivered(
     assert [group for group, _points in alert.moved][:2] == ["usage_trend", "feature_adoption_rate"]
     deliveries = {d.channel: d for d in alert.deliveries.all()}
     assert deliveries["admin"].status == "sent"
+    # Not configured here: skipped, and saying so; not failures.
+    assert {
+        c: (d.status, d.error.split(" (")[0]) for c, d in deliveries.items() if d.status == "skipped"
+    } == {
+        "gmail": ("skipped", "Gmail is not configured"),
+        "chat": ("skipped", "Google Chat is not configured"),
+        "notion": ("skipped", "Notion is not configured"),
+    }
     assert (
         deliveries["event"].status == "sent" and deliveries["event"].external_id == f"churn-alert-{alert.pk}"
     )
@@ -132,7 +140,7 @@ def test_a_change_raises_one_alert_explained_and_delivered(
         again = scan_health(today=DAY)
         scan_health(today=DAY + timedelta(days=1))
     assert again["alerts"]["raised"] == 0
-    assert ChurnAlert.objects.count() == 1 and AlertDelivery.objects.count() == 2 and len(received) == 1
+    assert ChurnAlert.objects.count() == 1 and AlertDelivery.objects.count() == 5 and len(received) == 1
 
 
 @pytest.mark.django_db
@@ -267,6 +275,9 @@ def test_alerts_api_and_acknowledge(api, api_book, django_capture_on_commit_call
     assert {(d["channel"], d["status"]) for d in alert["deliveries"]} == {
         ("admin", "sent"),
         ("event", "sent"),
+        ("gmail", "skipped"),
+        ("chat", "skipped"),
+        ("notion", "skipped"),
     }
     theirs_alert = ChurnAlert.objects.get(account=theirs)
     assert client.post(f"/api/v1/alerts/{theirs_alert.pk}/acknowledge/").status_code == 404
