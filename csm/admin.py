@@ -30,6 +30,7 @@ from csm.models import (
     ExpansionOpportunity,
     HealthScore,
     Plan,
+    QBRDue,
     ScoringProfile,
 )
 from csm.opportunities import close
@@ -707,3 +708,19 @@ class AlertDeliveryAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         outcomes = [retry_now(d) for d in queryset.filter(status=AlertDelivery.Status.FAILED)]
         self.message_user(request, f"Retried {len(outcomes)}: {', '.join(outcomes) or 'nothing failed'}.")
+
+
+@admin.register(QBRDue)
+class QBRDueAdmin(admin.ModelAdmin):
+    list_display = ("account", "contract_end", "due_on", "fulfilled_at")
+    list_filter = ("fulfilled_at",)
+    date_hierarchy = "due_on"
+    list_select_related = ("account",)
+    readonly_fields = ("account", "contract_end", "due_on", "created_at", "fulfilled_at")
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if sees_everything(request.user) else qs.filter(account__owner=request.user)
+
+    def has_add_permission(self, request):
+        return False

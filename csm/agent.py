@@ -12,6 +12,7 @@ from agents_core.dispatch import enqueue
 from agents_core.integrations.notion import NotionGateway, notion_client
 from agents_core.visibility import sees_everything
 from csm.alerting import deliver_due
+from csm.contract_check import contract_check
 from csm.models import Account
 from csm.notion_sync import sync_accounts
 from csm.opportunities import check_expansion
@@ -80,6 +81,10 @@ def deliver_alerts(payload: dict[str, Any], run) -> dict[str, Any]:
     return deliver_due(payload.get("alert_ids"))
 
 
+def contract(payload: dict[str, Any], run) -> dict[str, Any]:
+    return contract_check(account_ids=payload.get("account_ids"))
+
+
 def expansion(payload: dict[str, Any], run) -> dict[str, Any]:
     return check_expansion(payload.get("account_ids"), run=run)
 
@@ -123,6 +128,12 @@ agent = registry.register(
                 scope_payload=scope_to_visible_accounts,
                 description="Find seat, module and integration opportunities (at most 5 new per run).",
             ),
+            "contract_check": TaskType(
+                contract,
+                clean_payload=clean_account_ids,
+                scope_payload=scope_to_visible_accounts,
+                description="Alert on renewals near with weak health; record QBRs due before contract end.",
+            ),
             "deliver_alerts": TaskType(
                 deliver_alerts,
                 clean_payload=clean_alert_ids,
@@ -137,6 +148,7 @@ agent = registry.register(
         },
         schedules=[
             Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *"),
+            Schedule(name="csm.daily_contract_check", task_type="contract_check", cron="0 8 * * *"),
             Schedule(name="csm.retry_alert_deliveries", task_type="deliver_alerts", cron="*/5 * * * *"),
         ],
     )

@@ -93,3 +93,14 @@ def explain(
     else:
         parts.append(f"ARR at stake {arr:,.0f}.")
     return " ".join(parts)
+
+
+def explain_renewal(
+    *, rag: str, score: float, churn_risk: str, renewal_date: date, today: date, arr: Decimal
+) -> str:
+    """The contract check's alert: a renewal inside the churn window with weak health."""
+    days = (renewal_date - today).days
+    return (
+        f"Renewal in {days} days ({renewal_date.isoformat()}) with {rag} health: "
+        f"score {score:.1f}, churn risk {churn_risk}. ARR at stake {arr:,.0f}."
+    )

@@ -396,6 +396,7 @@ class ChurnAlert(models.Model):
         ENTERED_RED = "entered_red", "Entered RED"
         CHURN_RISING = "churn_rising", "Churn risk rising"
         SHARP_DROP = "sharp_drop", "Sharp drop"
+        RENEWAL_NEAR = "renewal_near", "Renewal near with weak health"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")
     raised_on = models.DateField()
@@ -473,3 +474,28 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.get_status_display()}"
+
+
+class QBRDue(models.Model):
+    """A QBR owed to an account 90 days before its contract ends (found by the contract check).
+
+    Recorded so that nothing is lost until the QBR is written; `fulfilled_at`
+    is set when it is.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="qbrs_due")
+    contract_end = models.DateField()
+    due_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        verbose_name = "QBR due"
+        verbose_name_plural = "QBRs due"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "contract_end"], name="one_qbr_due_per_contract_end")
+        ]
+
+    def __str__(self) -> str:
+        return f"QBR due for {self.account} (contract ends {self.contract_end})"
