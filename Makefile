@@ -52,7 +52,7 @@ test: install
 bench: install
 	@mkdir -p var
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(BENCH_ACCOUNTS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(BENCH_ACCOUNTS) --alerts
 
 bench-api: install
 	@mkdir -p var

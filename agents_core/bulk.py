@@ -36,7 +36,10 @@ def upsert_rows(
     update: Sequence[str],
     using: str = "default",
 ) -> None:
-    """INSERT the rows; where `conflict` (a unique key) matches, SET the `update` fields."""
+    """INSERT the rows; where `conflict` (a unique key) matches, SET the `update` fields.
+
+    With no `update` fields, rows that conflict are left alone (DO NOTHING).
+    """
     if not rows:
         return
     connection = connections[using]
@@ -47,10 +50,11 @@ def upsert_rows(
     assignments = ", ".join(
         f"{quote(meta.get_field(f).column)} = excluded.{quote(meta.get_field(f).column)}" for f in update
     )
+    action = f"DO UPDATE SET {assignments}" if update else "DO NOTHING"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
         f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({conflict_cols}) DO UPDATE SET {assignments}"
+        f"ON CONFLICT ({conflict_cols}) {action}"
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, _prepared(model, fields, rows, using))

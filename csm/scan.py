@@ -60,6 +60,8 @@ SCORE_UPDATE_FIELDS = [
 # Order matters: score_rows builds its tuples in the order of these lists.
 SCORE_FIELDS = ["account", "scored_on", *SCORE_UPDATE_FIELDS]
 HEALTH_FIELDS = ["health_score", "rag", "churn_risk", "churn_trigger", "scored_at"]
+_ALERT_COLUMNS = [f for f in ChurnAlert._meta.concrete_fields if not f.primary_key]
+ALERT_FIELDS = [f.name for f in _ALERT_COLUMNS]
 
 
 def _batches(account_ids: Sequence[int] | None, batch_size: int) -> Iterator[list[tuple]]:
@@ -104,6 +106,7 @@ def score_rows(
     now: Any,
     profiles: ActiveProfiles,
     tally: ScanTally,
+    raise_alerts: bool = True,
 ) -> tuple[list[tuple], list[tuple], list[AlertCandidate]]:
     """Score one batch of rows read by `_batches`.
 
@@ -144,7 +147,7 @@ def score_rows(
             )
         )
         accounts.append((result.score, result.rag, result.churn_risk, trigger, now, account_id))
-        reasons = alerts.triggers(
+        reasons = raise_alerts and alerts.triggers(
             previous_score=previous_score,
             previous_rag=previous_rag,
             previous_churn=previous_churn,
@@ -175,7 +178,14 @@ def write_batch(scores: list[tuple], accounts: list[tuple], new_alerts: Sequence
         return
     with transaction.atomic():
         if new_alerts:
-            ChurnAlert.objects.bulk_create(new_alerts, ignore_conflicts=True)
+            # One statement however many; a second alert for an account today is ignored.
+            upsert_rows(
+                ChurnAlert,
+                ALERT_FIELDS,
+                [[getattr(a, f.attname) for f in _ALERT_COLUMNS] for a in new_alerts],
+                conflict=["account", "raised_on"],
+                update=[],
+            )
         upsert_rows(
             HealthScore,
             SCORE_FIELDS,
@@ -191,8 +201,12 @@ def scan_health(
     account_ids: Sequence[int] | None = None,
     today: date | None = None,
     batch_size: int | None = None,
+    raise_alerts: bool = True,
 ) -> dict[str, Any]:
-    """Score every scannable account (or those of `account_ids`) for `today`."""
+    """Score every scannable account (or those of `account_ids`) for `today`.
+
+    `raise_alerts=False` only scores (the benchmark's baseline).
+    """
     started = time.monotonic()
     today = today or timezone.localdate()
     now = timezone.now()
@@ -201,7 +215,9 @@ def scan_health(
     tally = ScanTally()
     raised = 0
     for rows in _batches(account_ids, batch_size):
-        scores, accounts, candidates = score_rows(rows, today=today, now=now, profiles=profiles, tally=tally)
+        scores, accounts, candidates = score_rows(
+            rows, today=today, now=now, profiles=profiles, tally=tally, raise_alerts=raise_alerts
+        )
         new_alerts = build_alerts(candidates, today=today, now=now) if candidates else []
         write_batch(scores, accounts, new_alerts)
         raised += len(new_alerts)

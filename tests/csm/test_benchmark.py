@@ -11,14 +11,17 @@ from csm.models import Account, HealthScore
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_benchmark_scores_with_both_paths_and_reports_the_figures():
     out = io.StringIO()
-    call_command("benchmark_scan", accounts=60, batch_size=25, stdout=out)
+    call_command("benchmark_scan", accounts=60, batch_size=25, alerts=True, stdout=out)
     report = out.getvalue()
     scannable = Account.objects.scannable().count()
     assert Account.objects.count() == 60
-    # Both paths wrote the same day's rows: still one per account.
-    assert HealthScore.objects.count() == scannable
+    # Both paths wrote today's rows: still one per account (the alerts comparison adds yesterday's).
+    from django.utils import timezone
+
+    assert HealthScore.objects.filter(scored_on=timezone.localdate()).count() == scannable
     assert f"Accounts scored:        {scannable} (floor {scannable})" in report
     assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
+    assert "scan without alerts" in report and "alerts raised" in report
 
 
 @pytest.mark.django_db
