@@ -15,23 +15,10 @@ CSM_PERMISSIONS = {
 
 
 def create_csm_group(apps, schema_editor):
-    # Permissions are normally made after all migrations ran; make them now
-    # so the group can be given them in the same migrate.
-    from django.contrib.auth.management import create_permissions
+    from agents_core.migration_helpers import grant_to_group
 
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name="CSM")
     for app_label, codenames in CSM_PERMISSIONS.items():
-        perms = Permission.objects.filter(
-            content_type__app_label=app_label, codename__in=codenames
-        )
-        group.permissions.add(*perms)
+        grant_to_group(apps, "CSM", app_label, codenames)
 
 
 class Migration(migrations.Migration):

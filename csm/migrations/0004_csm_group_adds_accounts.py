@@ -3,12 +3,9 @@ from django.db import migrations
 
 def allow_adding_accounts(apps, schema_editor):
     # CSMs create accounts they own through the API (and CSV import).
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group = Group.objects.filter(name="CSM").first()
-    perm = Permission.objects.filter(content_type__app_label="csm", codename="add_account").first()
-    if group and perm:
-        group.permissions.add(perm)
+    from agents_core.migration_helpers import grant_to_group
+
+    grant_to_group(apps, "CSM", "csm", ["add_account"])
 
 
 class Migration(migrations.Migration):

@@ -42,25 +42,15 @@ def create_catalogue(apps, schema_editor):
 
 
 def csm_group_works_opportunities(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
+    from agents_core.migration_helpers import grant_to_group
 
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group = Group.objects.filter(name="CSM").first()
-    if group:
-        group.permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label="csm",
-                codename__in=[
-                    "view_expansionopportunity", "add_expansionopportunity",
-                    "change_expansionopportunity", "view_addon", "view_plan",
-                ],
-            )
-        )  # fmt: skip
+    grant_to_group(
+        apps,
+        "CSM",
+        "csm",
+        ["view_expansionopportunity", "add_expansionopportunity", "change_expansionopportunity", "view_addon",
+         "view_plan"],
+    )  # fmt: skip
 
 
 class Migration(migrations.Migration):

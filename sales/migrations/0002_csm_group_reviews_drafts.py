@@ -2,21 +2,9 @@ from django.db import migrations
 
 
 def csm_group_reviews_drafts(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
+    from agents_core.migration_helpers import grant_to_group
 
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group = Group.objects.filter(name="CSM").first()
-    if group:
-        group.permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label="sales", codename__in=["view_outreachdraft", "change_outreachdraft"]
-            )
-        )
+    grant_to_group(apps, "CSM", "sales", ["view_outreachdraft", "change_outreachdraft"])
 
 
 class Migration(migrations.Migration):
