@@ -5,7 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
-from csm.api.views import AccountViewSet, AlertViewSet, BulkSignalsView, OpportunityViewSet
+from csm.api.views import (
+    AccountViewSet,
+    AlertViewSet,
+    BulkFeatureUsageView,
+    BulkSignalsView,
+    OpportunityViewSet,
+)
 from sales.api import DraftViewSet
 
 admin.site.site_header = "Tend"
@@ -22,6 +28,7 @@ router.register("alerts", AlertViewSet, basename="alert")
 api_v1 = [
     *router.urls,
     path("signals/bulk/", BulkSignalsView.as_view(), name="signals-bulk"),
+    path("feature-usage/bulk/", BulkFeatureUsageView.as_view(), name="feature-usage-bulk"),
     path("agents/", AgentListView.as_view(), name="agent-list"),
     path("agents/<str:agent_id>/runs/", AgentRunsView.as_view(), name="agent-runs"),
     path("runs/<int:pk>/", RunDetailView.as_view(), name="run-detail"),

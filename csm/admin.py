@@ -20,6 +20,7 @@ from agents_core.visibility import sees_everything
 from csm import scoring
 from csm.alerting import acknowledge, retry_now, snooze
 from csm.csv_import import import_accounts
+from csm.feature_adoption import scorecard
 from csm.inputs import stamp_sources
 from csm.models import (
     Account,
@@ -28,6 +29,7 @@ from csm.models import (
     AlertDelivery,
     ChurnAlert,
     ExpansionOpportunity,
+    Feature,
     HealthScore,
     Plan,
     QBRDue,
@@ -163,6 +165,7 @@ class AccountAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Feature adoption", {"fields": ("adoption_scorecard",)}),
     )
     readonly_fields = (
         "health_score",
@@ -172,10 +175,20 @@ class AccountAdmin(admin.ModelAdmin):
         "scored_at",
         "score_movement",
         "health_history",
+        "adoption_scorecard",
     )
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    @admin.display(description="Scorecard")
+    def adoption_scorecard(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        card = scorecard(obj)
+        if card.rate is None and not any(f["active_users"] for f in card.features):
+            return "No feature usage tracked for this account; its adoption rate is typed in."
+        return render_to_string("admin/csm/account/scorecard.html", {"card": card})
 
     def get_urls(self):
         return [
@@ -724,3 +737,10 @@ class QBRDueAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(Feature)
+class FeatureAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "module")
+    list_filter = ("module",)
+    search_fields = ("name", "key")

@@ -13,6 +13,7 @@ from agents_core.integrations.notion import NotionGateway, notion_client
 from agents_core.visibility import sees_everything
 from csm.alerting import deliver_due
 from csm.contract_check import contract_check
+from csm.feature_adoption import track_adoption
 from csm.models import Account
 from csm.notion_sync import sync_accounts
 from csm.opportunities import check_expansion
@@ -81,6 +82,10 @@ def deliver_alerts(payload: dict[str, Any], run) -> dict[str, Any]:
     return deliver_due(payload.get("alert_ids"))
 
 
+def feature_adoption(payload: dict[str, Any], run) -> dict[str, Any]:
+    return track_adoption(account_ids=payload.get("account_ids"))
+
+
 def contract(payload: dict[str, Any], run) -> dict[str, Any]:
     return contract_check(account_ids=payload.get("account_ids"))
 
@@ -128,6 +133,12 @@ agent = registry.register(
                 scope_payload=scope_to_visible_accounts,
                 description="Find seat, module and integration opportunities (at most 5 new per run).",
             ),
+            "track_feature_adoption": TaskType(
+                feature_adoption,
+                clean_payload=clean_account_ids,
+                scope_payload=scope_to_visible_accounts,
+                description="Derive each tracked account's adoption rate from its feature usage.",
+            ),
             "contract_check": TaskType(
                 contract,
                 clean_payload=clean_account_ids,
@@ -147,6 +158,10 @@ agent = registry.register(
             ),
         },
         schedules=[
+            # Adoption first, so that the 07:00 scan scores today's usage.
+            Schedule(
+                name="csm.daily_feature_adoption", task_type="track_feature_adoption", cron="45 6 * * *"
+            ),
             Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *"),
             Schedule(name="csm.daily_contract_check", task_type="contract_check", cron="0 8 * * *"),
             Schedule(name="csm.retry_alert_deliveries", task_type="deliver_alerts", cron="*/5 * * * *"),

@@ -29,6 +29,7 @@ READ_ONLY_INPUTS = {
     "days_to_renewal": "read-only: derived from the account's renewal_date",
     "seats_utilization_rate": "read-only: derived from the account's seats_used and seats_purchased",
 }
+TRACKED_ADOPTION = "read-only: this account's adoption is measured from its feature usage"
 # SCORING.md sets no upper bound on these; storage does (a date a million
 # days back does not exist; counts are 32-bit). Far beyond any real value.
 STORAGE_MAX = {
@@ -186,9 +187,18 @@ def bulk_write_signals(
 
     with transaction.atomic():
         known = _load_for_update(accounts, [ext for _i, ext, _c in cleaned])
+        tracked = set(
+            accounts.filter(
+                external_id__in=[ext for _i, ext, c in cleaned if "feature_adoption_rate" in c.columns]
+            )
+            .exclude(tracked_adoption_rate=None)
+            .values_list("external_id", flat=True)
+        )
         for index, external_id, _clean in cleaned:
             if external_id not in known:
                 errors.append(_error(index, external_id, "external_id", "no such account"))
+            elif external_id in tracked:
+                errors.append(_error(index, external_id, "feature_adoption_rate", TRACKED_ADOPTION))
         if errors:
             errors.sort(key=lambda e: (e["index"] is None, e["index"] or 0))
             raise BulkSignalsError(errors)
@@ -247,3 +257,96 @@ def _load_for_update(
                 existing = dict(zip([*SIGNAL_FIELDS, "sources"], values, strict=True))
             found[external_id] = (pk, existing)
     return found
+
+
+USAGE_FIELDS = ("active_users", "events_30d", "last_used_on")
+USAGE_MAX = 2_000_000_000
+
+
+def _usage_errors(row: Mapping[str, Any], today: date) -> dict[str, str]:
+    errors = {}
+    for name in ("active_users", "events_30d"):
+        value = row.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= USAGE_MAX:
+            errors[name] = f"must be a whole number from 0 to {USAGE_MAX:,}, got {value!r}"
+    last = row.get("last_used_on")
+    if last is not None:
+        try:
+            when = last if isinstance(last, date) else date.fromisoformat(str(last))
+        except ValueError:
+            errors["last_used_on"] = f"must be a date (YYYY-MM-DD) or null, got {last!r}"
+        else:
+            if when > today:
+                errors["last_used_on"] = "must not be in the future"
+    unknown = sorted(set(row) - {"external_id", "feature", *USAGE_FIELDS})
+    errors.update({name: "unknown field" for name in unknown})
+    return errors
+
+
+def bulk_write_usage(
+    rows: Sequence[Any], *, accounts: QuerySet[Account], source: str, at: datetime, today: date
+) -> dict[str, int]:
+    """Upsert feature usage by (external_id, feature key), all or nothing; errors name every bad row."""
+    from csm.models import Feature, FeatureUsage
+
+    if len(rows) > settings.TEND_BULK_MAX_ROWS:
+        raise BulkSignalsError(
+            [_error(None, None, None, f"at most {settings.TEND_BULK_MAX_ROWS} rows per request")]
+        )
+    errors: list[dict[str, Any]] = []
+    features = dict(Feature.objects.values_list("key", "pk"))
+    external_ids = {r.get("external_id") for r in rows if isinstance(r, Mapping)}
+    known = {}
+    ids = [e for e in external_ids if isinstance(e, str) and "\x00" not in e]
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        known.update(
+            accounts.filter(external_id__in=ids[start : start + LOOKUP_CHUNK]).values_list(
+                "external_id", "pk"
+            )
+        )
+    clean, seen = [], {}
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            errors.append(_error(index, None, None, "each row must be a JSON object"))
+            continue
+        external_id, feature = row.get("external_id"), row.get("feature")
+        if external_id not in known:
+            errors.append(
+                _error(
+                    index,
+                    external_id if isinstance(external_id, str) else None,
+                    "external_id",
+                    "no such account",
+                )
+            )
+            continue
+        if feature not in features:
+            errors.append(_error(index, external_id, "feature", f"no such feature: {feature!r}"))
+            continue
+        if (external_id, feature) in seen:
+            errors.append(
+                _error(index, external_id, "feature", f"also in row {seen[(external_id, feature)]}")
+            )
+            continue
+        seen[(external_id, feature)] = index
+        field_errors = _usage_errors(row, today)
+        errors.extend(_error(index, external_id, name, message) for name, message in field_errors.items())
+        if not field_errors:
+            last = row.get("last_used_on")
+            clean.append(
+                (
+                    known[external_id],
+                    features[feature],
+                    row.get("active_users", 0),
+                    row.get("events_30d", 0),
+                    last if last is None or isinstance(last, date) else date.fromisoformat(str(last)),
+                    source,
+                    at,
+                )
+            )
+    if errors:
+        raise BulkSignalsError(errors)
+    columns = ["account", "feature", *USAGE_FIELDS, "source", "updated_at"]
+    with transaction.atomic():
+        upsert_rows(FeatureUsage, columns, clean, conflict=["account", "feature"], update=columns[2:])
+    return {"received": len(rows), "written": len(clean)}

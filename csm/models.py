@@ -104,6 +104,10 @@ class Account(models.Model):
     )
     churn_trigger = models.CharField(max_length=20, choices=ChurnTrigger.choices, blank=True, editable=False)
     scored_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Derived from feature usage by `track_feature_adoption`; where set, the
+    # scan uses it instead of a typed-in feature_adoption_rate.
+    tracked_adoption_rate = models.FloatField(null=True, blank=True, editable=False)
+    adoption_tracked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -499,3 +503,48 @@ class QBRDue(models.Model):
 
     def __str__(self) -> str:
         return f"QBR due for {self.account} (contract ends {self.contract_end})"
+
+
+class Feature(models.Model):
+    """A feature of the product, in the core or in a module (an add-on of kind module)."""
+
+    key = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120)
+    module = models.ForeignKey(
+        AddOn,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="features",
+        limit_choices_to={"kind": AddOn.Kind.MODULE},
+        help_text="Blank for the core product every plan has.",
+    )
+
+    class Meta:
+        ordering = ["module__order", "key"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FeatureUsage(models.Model):
+    """How one account uses one feature, as last reported."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="feature_usage")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="usage")
+    active_users = models.PositiveIntegerField(default=0)
+    events_30d = models.PositiveIntegerField("events (30 days)", default=0)
+    last_used_on = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=30, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account", "feature"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "feature"], name="one_usage_row_per_account_and_feature"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} / {self.feature}"

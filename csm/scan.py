@@ -31,8 +31,9 @@ from csm.profiles import ActiveProfiles, load_active_profiles
 # Failures listed in a run's result; the count covers all of them.
 MAX_LISTED_FAILURES = 50
 
-# The current health before this scan, to see what changed; and what is at stake.
-_PREVIOUS_FIELDS = ("health_score", "rag", "churn_risk", "arr")
+# The current health before this scan (to see what changed), what is at stake,
+# and the adoption rate measured from feature usage, where it is tracked.
+_PREVIOUS_FIELDS = ("health_score", "rag", "churn_risk", "arr", "tracked_adoption_rate")
 _READ_FIELDS = (
     "pk",
     "external_id",
@@ -119,9 +120,11 @@ def score_rows(
     candidates: list[AlertCandidate] = []
     for row in rows:
         account_id, external_id, segment = row[0], row[1], row[2]
-        previous_score, previous_rag, previous_churn, arr = row[_PREVIOUS_SLICE]
+        previous_score, previous_rag, previous_churn, arr, tracked_adoption = row[_PREVIOUS_SLICE]
         account = dict(zip(ACCOUNT_FIELDS, row[_ACCOUNT_SLICE], strict=True))
         signals = dict(zip(SIGNAL_FIELDS, row[_SIGNAL_SLICE], strict=True))
+        if tracked_adoption is not None:  # measured from feature usage: it wins over a typed-in value
+            signals["feature_adoption_rate"] = tracked_adoption
         profile_pk, profile = profiles.for_segment(segment)
         try:
             inputs, defaulted = derive_inputs(account, signals, today, profile.no_data_defaults)

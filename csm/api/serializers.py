@@ -84,6 +84,9 @@ def _input_field(name: str) -> serializers.Field:
 
 
 class _SignalsBase(serializers.Serializer):
+    feature_adoption_tracked = serializers.BooleanField(
+        read_only=True, help_text="true: feature_adoption_rate is measured from feature usage (read-only)."
+    )
     days_to_renewal = serializers.IntegerField(read_only=True, allow_null=True)
     seats_utilization_rate = serializers.FloatField(read_only=True, allow_null=True)
     sources = serializers.DictField(read_only=True, help_text="Per input: where and when it came from.")
@@ -209,3 +212,11 @@ class AlertSerializer(serializers.ModelSerializer):
             "deliveries",
         ]
         read_only_fields = fields
+
+
+class FeatureUsageRowSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    feature = serializers.CharField(help_text="The feature's key.")
+    active_users = serializers.IntegerField(min_value=0, required=False)
+    events_30d = serializers.IntegerField(min_value=0, required=False)
+    last_used_on = serializers.DateField(allow_null=True, required=False)

@@ -18,11 +18,19 @@ from csm.api.serializers import (
     AlertSerializer,
     BulkSignalsResultSerializer,
     BulkSignalsRowSerializer,
+    FeatureUsageRowSerializer,
     HealthScoreSerializer,
     OpportunitySerializer,
     SignalsSerializer,
 )
-from csm.ingest import BulkSignalsError, bulk_write_signals, clean_signals, write_signals
+from csm.ingest import (
+    TRACKED_ADOPTION,
+    BulkSignalsError,
+    bulk_write_signals,
+    bulk_write_usage,
+    clean_signals,
+    write_signals,
+)
 from csm.inputs import SIGNAL_FIELDS, raw_inputs
 from csm.models import Account, AccountSignals, ChurnAlert, ExpansionOpportunity
 from csm.opportunities import close
@@ -37,7 +45,10 @@ def signals_representation(account: Account) -> dict:
         "seats_used": account.seats_used,
         "tam_health_rag": account.tam_health_rag,
     }
+    if account.tracked_adoption_rate is not None:
+        values["feature_adoption_rate"] = account.tracked_adoption_rate
     data = raw_inputs(facts, values, timezone.localdate())
+    data["feature_adoption_tracked"] = account.tracked_adoption_rate is not None
     data["sources"] = signals.sources if signals else {}
     data["updated_at"] = signals.updated_at.isoformat() if signals else None
     return data
@@ -88,6 +99,8 @@ class AccountViewSet(viewsets.ModelViewSet):
             if not isinstance(request.data, dict):
                 raise ValidationError({"non_field_errors": ["Expected a JSON object of inputs."]})
             clean, errors = clean_signals(request.data, today=timezone.localdate())
+            if account.tracked_adoption_rate is not None and "feature_adoption_rate" in request.data:
+                errors["feature_adoption_rate"] = TRACKED_ADOPTION
             if errors:
                 raise ValidationError({name: [message] for name, message in errors.items()})
             write_signals(account, clean, source="api", at=timezone.now(), by=request.user.get_username())
@@ -174,6 +187,36 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 class CanChangeAccounts(BasePermission):
     def has_permission(self, request, view):
         return request.user.has_perm("csm.change_account")
+
+
+class BulkFeatureUsageView(APIView):
+    """Upsert feature usage (active users, events over 30 days, last used) by external_id and feature."""
+
+    permission_classes = [IsAuthenticated, CanChangeAccounts]
+
+    @extend_schema(
+        request=FeatureUsageRowSerializer(many=True),
+        responses={200: OpenApiResponse(description="received and written counts"),
+                   400: OpenApiResponse(description="Every bad row, by index, external_id and field")},
+        summary="Upsert feature usage for many accounts",
+    )  # fmt: skip
+    def post(self, request):
+        if not isinstance(request.data, list):
+            raise ValidationError({"non_field_errors": ["Expected a JSON array of rows."]})
+        try:
+            result = bulk_write_usage(
+                request.data,
+                accounts=Account.objects.visible_to(request.user),
+                source="api",
+                at=timezone.now(),
+                today=timezone.localdate(),
+            )
+        except BulkSignalsError as exc:
+            return Response(
+                {"detail": str(exc), "error_count": len(exc.errors), "errors": exc.errors[:500]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(result)
 
 
 class BulkSignalsView(APIView):

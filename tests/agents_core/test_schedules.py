@@ -9,7 +9,14 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from agents_core import dispatch
-from agents_core.schedules import ensure_schedules
+from agents_core.schedules import ensure_schedules as ensure_all
+
+
+def ensure_schedules():
+    """The daily health scan's (schedule, created) first, then the others."""
+    results = ensure_all()
+    return sorted(results, key=lambda pair: pair[0].name != "csm.daily_health_scan")
+
 
 pytestmark = pytest.mark.django_db
 
