@@ -11,6 +11,7 @@ from csm.api.views import (
     BulkFeatureUsageView,
     BulkSignalsView,
     OpportunityViewSet,
+    QBRViewSet,
 )
 from sales.api import DraftViewSet
 
@@ -24,6 +25,7 @@ router.register("accounts", AccountViewSet, basename="account")
 router.register("opportunities", OpportunityViewSet, basename="opportunity")
 router.register("drafts", DraftViewSet, basename="draft")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("qbrs", QBRViewSet, basename="qbr")
 
 api_v1 = [
     *router.urls,

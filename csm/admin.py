@@ -7,11 +7,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from agents_core.agents import AgentError
 from agents_core.dispatch import enqueue
@@ -23,6 +25,7 @@ from csm.csv_import import import_accounts
 from csm.feature_adoption import scorecard
 from csm.inputs import stamp_sources
 from csm.models import (
+    QBR,
     Account,
     AccountSignals,
     AddOn,
@@ -31,12 +34,14 @@ from csm.models import (
     ExpansionOpportunity,
     Feature,
     HealthScore,
+    OutcomeGoal,
     Plan,
     QBRDue,
     ScoringProfile,
 )
 from csm.opportunities import close
 from csm.profiles import publish_version
+from csm.qbr_render import render_qbr_markdown
 
 HISTORY_DAYS_SHOWN = 30
 
@@ -140,6 +145,10 @@ class AccountAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ["rescore"]
     inlines = [AccountSignalsInline]
+
+    def get_inlines(self, request, obj):
+        return [AccountSignalsInline, OutcomeGoalInline]
+
     fieldsets = (
         (None, {"fields": ("name", "external_id", "owner", "segment", "plan", "status")}),
         (
@@ -744,3 +753,97 @@ class FeatureAdmin(admin.ModelAdmin):
     list_display = ("name", "key", "module")
     list_filter = ("module",)
     search_fields = ("name", "key")
+
+
+def trend_chart(trend: list, width: int = 640, height: int = 140) -> str:
+    """The quarter's daily scores as an inline SVG over the RAG bands (no JavaScript, no CDN)."""
+    if not trend:
+        return "No scores in this quarter yet."
+
+    def y(score: float) -> float:
+        return round(height - score * height / 100, 1)
+
+    step = width / max(len(trend) - 1, 1)
+    points = " ".join(f"{round(i * step, 1)},{y(score)}" for i, (_day, score) in enumerate(trend))
+    bands = (
+        f'<rect x="0" y="0" width="{width}" height="{y(70)}" fill="#e6f4ea"/>'
+        f'<rect x="0" y="{y(70)}" width="{width}" height="{y(40) - y(70)}" fill="#fef7e0"/>'
+        f'<rect x="0" y="{y(40)}" width="{width}" height="{height - y(40)}" fill="#fce8e6"/>'
+    )
+    return mark_safe(
+        f'<svg role="img" aria-label="Health score over the quarter" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{bands}'
+        f'<polyline fill="none" stroke="#1a73e8" stroke-width="2" points="{points}"/></svg>'
+        f'<div style="font-size:11px;color:#5f6368">{trend[0][0]} to {trend[-1][0]}: '
+        f"{trend[0][1]:.1f} → {trend[-1][1]:.1f}</div>"
+    )
+
+
+@admin.register(QBR)
+class QBRAdmin(admin.ModelAdmin):
+    list_display = ("account", "quarter", "trigger", "status", "generated_at", "markdown_link")
+    list_filter = ("quarter", "trigger", "status")
+    search_fields = ("account__name", "account__external_id")
+    list_select_related = ("account",)
+    show_full_result_count = False
+    actions = ["regenerate"]
+    fields = ("account", "quarter", "trigger", "status", "generated_at", "markdown_link", "document")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if sees_everything(request.user) else qs.filter(account__owner=request.user)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/markdown/", self.admin_site.admin_view(self.markdown_view), name="csm_qbr_markdown"
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def markdown_view(self, request, pk):
+        qbr = self.get_queryset(request).filter(pk=pk).select_related("account").first()
+        if qbr is None:
+            raise PermissionDenied
+        response = HttpResponse(render_qbr_markdown(qbr), content_type="text/markdown; charset=utf-8")
+        filename = f"QBR {qbr.account.name} {qbr.quarter}.md".replace('"', "")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @admin.display(description="Markdown")
+    def markdown_link(self, obj):
+        return format_html('<a href="{}">Download</a>', reverse("admin:csm_qbr_markdown", args=[obj.pk]))
+
+    @admin.display(description="The review")
+    def document(self, obj):
+        return render_to_string(
+            "admin/csm/qbr/document.html",
+            {
+                "qbr": obj,
+                "s": obj.sections,
+                "chart": trend_chart(obj.sections.get("health_summary", {}).get("trend", [])),
+            },
+        )
+
+    @admin.action(description="Regenerate from today's data")
+    def regenerate(self, request, queryset):
+        for quarter in sorted(set(queryset.values_list("quarter", flat=True))):
+            ids = list(queryset.filter(quarter=quarter).values_list("account_id", flat=True))
+            enqueue(
+                "csm", "generate_qbr", {"account_ids": ids, "quarter": quarter, "trigger": "manual"},
+                trigger=AgentRun.Trigger.ADMIN, requested_by=request.user,
+            )  # fmt: skip
+        self.message_user(request, "Queued the selected QBRs to be written again.", messages.SUCCESS)
+
+
+class OutcomeGoalInline(admin.TabularInline):
+    model = OutcomeGoal
+    extra = 0
+    fields = ("name", "unit", "baseline", "target", "current")

@@ -11,12 +11,14 @@ from agents_core.agents import Agent, InvalidPayload, NotAllowed, NotVisible, Sc
 from agents_core.dispatch import enqueue
 from agents_core.integrations.notion import NotionGateway, notion_client
 from agents_core.visibility import sees_everything
+from csm import quarters
 from csm.alerting import deliver_due
 from csm.contract_check import contract_check
 from csm.feature_adoption import track_adoption
 from csm.models import Account
 from csm.notion_sync import sync_accounts
 from csm.opportunities import check_expansion
+from csm.qbr import generate as generate_qbrs
 from csm.scan import scan_health
 
 
@@ -82,6 +84,38 @@ def deliver_alerts(payload: dict[str, Any], run) -> dict[str, Any]:
     return deliver_due(payload.get("alert_ids"))
 
 
+QBR_TRIGGERS = ("quarterly", "contract", "manual")
+
+
+def clean_qbr_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """`{}`, `account_ids`, `quarter` ("Q3 2026", or "previous": the quarter before today's,
+    which is what the quarterly schedule asks for) and `trigger`."""
+    extra = {k: payload.pop(k) for k in ("quarter", "trigger") if k in payload}
+    clean = clean_account_ids(payload)
+    quarter = extra.get("quarter")
+    if quarter is not None and quarter != "previous":
+        try:
+            quarters.bounds(quarter)
+        except ValueError as exc:
+            raise InvalidPayload(str(exc)) from None
+    if extra.get("trigger", "manual") not in QBR_TRIGGERS:
+        raise InvalidPayload(f"trigger must be one of {', '.join(QBR_TRIGGERS)}")
+    return {**clean, **extra}
+
+
+def qbrs(payload: dict[str, Any], run) -> dict[str, Any]:
+    today = timezone.localdate()
+    quarter = payload.get("quarter") or quarters.quarter_of(today)
+    if quarter == "previous":
+        quarter = quarters.previous(today)
+    return generate_qbrs(
+        quarter=quarter,
+        trigger=payload.get("trigger", "manual"),
+        account_ids=payload.get("account_ids"),
+        run=run,
+    )
+
+
 def feature_adoption(payload: dict[str, Any], run) -> dict[str, Any]:
     return track_adoption(account_ids=payload.get("account_ids"))
 
@@ -133,6 +167,12 @@ agent = registry.register(
                 scope_payload=scope_to_visible_accounts,
                 description="Find seat, module and integration opportunities (at most 5 new per run).",
             ),
+            "generate_qbr": TaskType(
+                qbrs,
+                clean_payload=clean_qbr_payload,
+                scope_payload=scope_to_visible_accounts,
+                description="Write (or rewrite) each account's QBR for a quarter (default: the current one).",
+            ),
             "track_feature_adoption": TaskType(
                 feature_adoption,
                 clean_payload=clean_account_ids,
@@ -164,6 +204,13 @@ agent = registry.register(
             ),
             Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *"),
             Schedule(name="csm.daily_contract_check", task_type="contract_check", cron="0 8 * * *"),
+            # The quarter just ended, reviewed on the first day of the next.
+            Schedule(
+                name="csm.quarterly_qbrs",
+                task_type="generate_qbr",
+                cron="0 4 1 1,4,7,10 *",
+                payload={"quarter": "previous", "trigger": "quarterly"},
+            ),
             Schedule(name="csm.retry_alert_deliveries", task_type="deliver_alerts", cron="*/5 * * * *"),
         ],
     )

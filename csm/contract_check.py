@@ -89,7 +89,21 @@ def contract_check(*, today: date | None = None, account_ids: list[int] | None =
         QBRDue.objects.bulk_create(due, ignore_conflicts=True)
         qbrs_recorded = QBRDue.objects.count() - before
     dispatched = dispatch_alerts(today, cap=settings.TEND_ALERT_CAP_PER_RUN) if new_alerts else {}
+    owed = list(
+        QBRDue.objects.filter(fulfilled_at__isnull=True, due_on__lte=today, account__in=accounts).values_list(
+            "account_id", flat=True
+        )
+    )
+    qbr_run = None
+    if owed:
+        from agents_core.dispatch import enqueue
+
+        qbr_run = enqueue(
+            "csm", "generate_qbr", {"account_ids": sorted(owed), "trigger": "contract"}, trigger="schedule"
+        ).pk
     return {
+        "qbrs_queued": len(owed),
+        "qbr_run": qbr_run,
         "renewals_in_window_with_weak_health": len(in_window),
         "alerts": {"raised": len(new_alerts), **dispatched},
         "qbrs_due_recorded": qbrs_recorded,

@@ -548,3 +548,64 @@ class FeatureUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} / {self.feature}"
+
+
+class OutcomeGoal(models.Model):
+    """An outcome the customer cares about, with where it started, where it should get, and where it is."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="goals")
+    name = models.CharField(max_length=150, help_text="e.g. Hours saved per week on reporting")
+    unit = models.CharField(max_length=30, blank=True)
+    baseline = models.DecimalField(max_digits=14, decimal_places=2)
+    target = models.DecimalField(max_digits=14, decimal_places=2)
+    current = models.DecimalField(max_digits=14, decimal_places=2)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def progress(self) -> float | None:
+        """Share of the way from baseline to target (may pass 1.0)."""
+        span = self.target - self.baseline
+        return None if span == 0 else round(float((self.current - self.baseline) / span), 4)
+
+
+class QBR(models.Model):
+    """One quarterly business review of an account, generated from its data, editable before presenting."""
+
+    class Trigger(models.TextChoices):
+        QUARTERLY = "quarterly", "Quarterly"
+        CONTRACT = "contract", "90 days before contract end"
+        MANUAL = "manual", "On request"
+
+    class Status(models.TextChoices):
+        GENERATED = "generated", "Generated"
+        PUBLISHED = "published", "Published to Notion"
+        PUBLISH_FAILED = "publish_failed", "Publishing failed"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="qbrs")
+    quarter = models.CharField(max_length=7, help_text='e.g. "Q3 2026"')
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.QUARTERLY)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATED)
+    sections = models.JSONField(default=dict)
+    generated_at = models.DateTimeField()
+    generated_by_run = models.ForeignKey(
+        "agents_core.AgentRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notion_page_id = models.CharField(max_length=64, blank=True)
+    notion_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-generated_at", "-id"]
+        verbose_name = "QBR"
+        verbose_name_plural = "QBRs"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "quarter"], name="one_qbr_per_account_per_quarter")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.quarter}"

@@ -1,6 +1,6 @@
 import django_filters
 
-from csm.models import RAG, Account, ChurnAlert, ChurnRisk, ExpansionOpportunity, Segment
+from csm.models import QBR, RAG, Account, ChurnAlert, ChurnRisk, ExpansionOpportunity, Segment
 
 
 class AccountFilter(django_filters.FilterSet):
@@ -32,3 +32,9 @@ class AlertFilter(django_filters.FilterSet):
     class Meta:
         model = ChurnAlert
         fields = ["account", "acknowledged", "reason", "held_back"]
+
+
+class QBRFilter(django_filters.FilterSet):
+    class Meta:
+        model = QBR
+        fields = ["account", "quarter", "trigger"]

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from agents_core.api.common import StrictSerializerMixin
 from agents_core.visibility import sees_everything
 from csm import scoring
-from csm.models import RAG, Account, AlertDelivery, ChurnAlert, ExpansionOpportunity, HealthScore
+from csm.models import QBR, RAG, Account, AlertDelivery, ChurnAlert, ExpansionOpportunity, HealthScore
 
 # Stored as "" for "none"; the API says null.
 _BLANK_AS_NULL = ("rag", "churn_risk", "churn_trigger", "tam_health_rag")
@@ -220,3 +220,19 @@ class FeatureUsageRowSerializer(serializers.Serializer):
     active_users = serializers.IntegerField(min_value=0, required=False)
     events_30d = serializers.IntegerField(min_value=0, required=False)
     last_used_on = serializers.DateField(allow_null=True, required=False)
+
+
+class QBRSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = QBR
+        fields = [
+            "id",
+            "account",
+            "quarter",
+            "trigger",
+            "status",
+            "sections",
+            "notion_page_id",
+            "generated_at",
+        ]
+        read_only_fields = fields

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from agents_core.api.common import ModelPermissions
 from csm.alerting import acknowledge
-from csm.api.filters import AccountFilter, AlertFilter, OpportunityFilter
+from csm.api.filters import AccountFilter, AlertFilter, OpportunityFilter, QBRFilter
 from csm.api.serializers import (
     AccountSerializer,
     AlertSerializer,
@@ -21,6 +21,7 @@ from csm.api.serializers import (
     FeatureUsageRowSerializer,
     HealthScoreSerializer,
     OpportunitySerializer,
+    QBRSerializer,
     SignalsSerializer,
 )
 from csm.ingest import (
@@ -32,7 +33,7 @@ from csm.ingest import (
     write_signals,
 )
 from csm.inputs import SIGNAL_FIELDS, raw_inputs
-from csm.models import Account, AccountSignals, ChurnAlert, ExpansionOpportunity
+from csm.models import QBR, Account, AccountSignals, ChurnAlert, ExpansionOpportunity
 from csm.opportunities import close
 
 
@@ -182,6 +183,21 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def acknowledge(self, request, pk=None):
         alert = acknowledge(self.get_object(), request.user)
         return Response(AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
+
+
+class QBRViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """QBRs of your accounts, with their four sections. Start one with POST agents/csm/runs/
+    {"task_type": "generate_qbr", "payload": {"account_ids": [...], "quarter": "Q3 2026"}}."""
+
+    serializer_class = QBRSerializer
+    permission_classes = [IsAuthenticated, ModelPermissions]
+    filterset_class = QBRFilter
+    search_fields = ["account__name"]
+    ordering_fields = ["generated_at", "quarter", "id"]
+    ordering = ["-generated_at", "-id"]
+
+    def get_queryset(self):
+        return QBR.objects.filter(account__in=Account.objects.visible_to(self.request.user))
 
 
 class CanChangeAccounts(BasePermission):

@@ -241,6 +241,11 @@ def test_editing_signals_in_the_admin_records_where_they_came_from(client, book)
             "signals-MAX_NUM_FORMS": "1",
             "signals-0-account": account.pk,
             "signals-0-usage_trend": "declining",
+            # The outcome goals inline, empty.
+            "goals-TOTAL_FORMS": "0",
+            "goals-INITIAL_FORMS": "0",
+            "goals-MIN_NUM_FORMS": "0",
+            "goals-MAX_NUM_FORMS": "1000",
         }
     )
     response = client.post(url, data)
