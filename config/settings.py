@@ -215,6 +215,9 @@ TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
 NOTION_TOKEN = env.str("NOTION_TOKEN", default="")
 NOTION_ACCOUNTS_DATABASE_ID = env.str("NOTION_ACCOUNTS_DATABASE_ID", default="")
 NOTION_PROPERTY_MAP = env.json("NOTION_PROPERTY_MAP", default={})
+# QBRs are published as pages of this database (off while empty); its title property.
+NOTION_QBR_DATABASE_ID = env.str("NOTION_QBR_DATABASE_ID", default="")
+NOTION_QBR_TITLE_PROPERTY = env.str("NOTION_QBR_TITLE_PROPERTY", default="Name")
 # Gmail drafts (off while neither is set): a service account with domain-wide
 # delegation for the gmail.compose scope, as its JSON key or a path to it.
 GMAIL_SERVICE_ACCOUNT_JSON = env.str("GMAIL_SERVICE_ACCOUNT_JSON", default="")

@@ -19,6 +19,7 @@ from csm.models import Account
 from csm.notion_sync import sync_accounts
 from csm.opportunities import check_expansion
 from csm.qbr import generate as generate_qbrs
+from csm.qbr_notion import publish_pending
 from csm.scan import scan_health
 
 
@@ -116,6 +117,20 @@ def qbrs(payload: dict[str, Any], run) -> dict[str, Any]:
     )
 
 
+def clean_qbr_ids(payload: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(payload) - {"qbr_ids"})
+    if unknown:
+        raise InvalidPayload(f"unknown payload keys: {', '.join(unknown)}")
+    ids = payload.get("qbr_ids")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+        raise InvalidPayload("qbr_ids must be a list of QBR ids")
+    return payload
+
+
+def publish_qbrs(payload: dict[str, Any], run) -> dict[str, Any]:
+    return publish_pending(payload.get("qbr_ids"))
+
+
 def feature_adoption(payload: dict[str, Any], run) -> dict[str, Any]:
     return track_adoption(account_ids=payload.get("account_ids"))
 
@@ -173,6 +188,12 @@ agent = registry.register(
                 scope_payload=scope_to_visible_accounts,
                 description="Write (or rewrite) each account's QBR for a quarter (default: the current one).",
             ),
+            "publish_qbrs": TaskType(
+                publish_qbrs,
+                clean_payload=clean_qbr_ids,
+                scope_payload=for_managers_only,
+                description="Publish QBRs not yet in Notion (or whose publish failed) to the QBR database.",
+            ),
             "track_feature_adoption": TaskType(
                 feature_adoption,
                 clean_payload=clean_account_ids,
@@ -204,6 +225,7 @@ agent = registry.register(
             ),
             Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *"),
             Schedule(name="csm.daily_contract_check", task_type="contract_check", cron="0 8 * * *"),
+            Schedule(name="csm.publish_qbrs", task_type="publish_qbrs", cron="20 * * * *"),
             # The quarter just ended, reviewed on the first day of the next.
             Schedule(
                 name="csm.quarterly_qbrs",

@@ -50,14 +50,17 @@ class NotionGateway:
                 self.sleep(wait)
         self._last_request = self.clock()
 
-    def call(self, function: Callable[..., Any], **kwargs: Any) -> Any:
+    def call(self, function: Callable[..., Any], *, retry_server_errors: bool = True, **kwargs: Any) -> Any:
+        """Call the client, paced; retry 429 always, and 5xx unless the call is a write
+        that may have happened (`retry_server_errors=False`): the caller converges instead."""
         for attempt in range(self.max_retries + 1):
             self._pace()
             self.requests_made += 1
             try:
                 return function(**kwargs)
             except (APIResponseError, HTTPResponseError) as exc:
-                if exc.status not in RETRYABLE_STATUS or attempt == self.max_retries:
+                retryable = exc.status == 429 or (retry_server_errors and exc.status in RETRYABLE_STATUS)
+                if not retryable or attempt == self.max_retries:
                     raise NotionUnavailable(f"Notion answered {exc.status} ({exc.code}): {exc}") from exc
                 self.sleep(self._delay(exc.headers, attempt))
             except (RequestTimeoutError, httpx.TransportError) as exc:
