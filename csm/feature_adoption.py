@@ -22,11 +22,16 @@ from csm.models import Account, Feature, FeatureUsage, Plan
 BATCH_SIZE = 2000
 
 
-def _owned_modules(account_ids: list[int]) -> dict[int, set[str]]:
-    """Module keys each account has: its plan's and its own add-ons."""
-    plans = {
+def plan_modules() -> dict[str, set[str]]:
+    """Plan name (lower case) -> the module keys it includes."""
+    return {
         p.name.lower(): {a.key for a in p.included.all()} for p in Plan.objects.prefetch_related("included")
     }
+
+
+def _owned_modules(account_ids: list[int], plans: dict[str, set[str]] | None = None) -> dict[int, set[str]]:
+    """Module keys each account has: its plan's and its own add-ons."""
+    plans = plan_modules() if plans is None else plans
     owned: dict[int, set[str]] = {}
     for pk, plan in Account.objects.filter(pk__in=account_ids).values_list("pk", "plan"):
         owned[pk] = set(plans.get((plan or "").lower(), set()))
@@ -77,13 +82,34 @@ class Scorecard:
     unused_paid: list[str] = field(default_factory=list)
 
 
-def scorecard(account: Account, *, today: date | None = None) -> Scorecard:
+@dataclass
+class ScorecardContext:
+    """What every account's scorecard in one run shares: read once, not per account."""
+
+    plans: dict[str, set[str]]
+    features: list[Feature]
+    peers: dict[str, list[float]]  # segment -> tracked adoption rates
+
+    @classmethod
+    def load(cls) -> ScorecardContext:
+        peers: dict[str, list[float]] = defaultdict(list)
+        for segment, rate in Account.objects.filter(tracked_adoption_rate__isnull=False).values_list(
+            "segment", "tracked_adoption_rate"
+        ):
+            peers[segment].append(rate)
+        return cls(plan_modules(), list(Feature.objects.select_related("module")), dict(peers))
+
+
+def scorecard(
+    account: Account, *, today: date | None = None, context: ScorecardContext | None = None
+) -> Scorecard:
     """Adoption per available feature, against the segment, and paid modules' features unused."""
     today = today or timezone.localdate()
-    owned = _owned_modules([account.pk]).get(account.pk, set())
+    context = context or ScorecardContext.load()
+    owned = _owned_modules([account.pk], context.plans).get(account.pk, set())
     usage = {u.feature_id: u for u in account.feature_usage.all()}
     rows = []
-    for feature in Feature.objects.select_related("module"):
+    for feature in context.features:
         if feature.module is not None and feature.module.key not in owned:
             continue
         used = usage.get(feature.pk)
@@ -97,11 +123,7 @@ def scorecard(account: Account, *, today: date | None = None) -> Scorecard:
                 "adopted": bool(used) and adoption.is_adopted(used.active_users, used.last_used_on, today),
             }
         )
-    peers = list(
-        Account.objects.filter(segment=account.segment, tracked_adoption_rate__isnull=False).values_list(
-            "tracked_adoption_rate", flat=True
-        )
-    )
+    peers = context.peers.get(account.segment, [])
     rate = account.tracked_adoption_rate
     return Scorecard(
         rate=rate,

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from csm import quarters, scoring
-from csm.feature_adoption import scorecard
+from csm.feature_adoption import ScorecardContext, scorecard
 from csm.models import OPEN_STATUSES, QBR, Account, QBRDue
 
 BATCH_SIZE = 500
@@ -83,8 +83,8 @@ def _roi(account: Account) -> dict[str, Any]:
     }
 
 
-def _feature_adoption(account: Account, today: date) -> dict[str, Any]:
-    card = scorecard(account, today=today)
+def _feature_adoption(account: Account, today: date, context: ScorecardContext | None) -> dict[str, Any]:
+    card = scorecard(account, today=today, context=context)
     return {
         "rate": card.rate,
         "segment_median": card.segment_median,
@@ -139,10 +139,12 @@ def _next_steps(account: Account, health: dict, adoption: dict, today: date) -> 
     }
 
 
-def build_sections(account: Account, quarter: str, *, today: date) -> dict[str, Any]:
+def build_sections(
+    account: Account, quarter: str, *, today: date, context: ScorecardContext | None = None
+) -> dict[str, Any]:
     start, end = quarters.bounds(quarter)
     health = _health_summary(account, start, min(end, today))
-    adoption = _feature_adoption(account, today)
+    adoption = _feature_adoption(account, today, context)
     return {
         "health_summary": health,
         "roi": _roi(account),
@@ -160,6 +162,7 @@ def generate(
     accounts = Account.objects.scannable().select_related("owner").prefetch_related("goals", "feature_usage")
     if account_ids is not None:
         accounts = accounts.filter(pk__in=account_ids)
+    context = ScorecardContext.load()
     created = updated = 0
     last = 0
     while True:
@@ -173,7 +176,7 @@ def generate(
                     account=account,
                     quarter=quarter,
                     defaults={
-                        "sections": build_sections(account, quarter, today=today),
+                        "sections": build_sections(account, quarter, today=today, context=context),
                         "generated_at": timezone.now(),
                         "generated_by_run": run,
                         "trigger": trigger,

@@ -43,3 +43,15 @@ def test_api_benchmark_runs_bulk_and_list_requests():
     from csm.models import AccountSignals
 
     assert AccountSignals.objects.filter(sources__usage_trend__source="api").count() == 30
+
+
+@pytest.mark.django_db
+def test_qbr_benchmark_reports_rate_and_the_notion_estimate():
+    out = io.StringIO()
+    call_command("benchmark_qbr", accounts=30, stdout=out)
+    report = out.getvalue()
+    from csm.models import QBR
+
+    made = QBR.objects.count()
+    assert made == Account.objects.scannable().count() and "QBRs for " in report
+    assert f": {made:,} in " in report and "requests/s takes about" in report
