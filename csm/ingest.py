@@ -295,7 +295,9 @@ def bulk_write_usage(
         )
     errors: list[dict[str, Any]] = []
     features = dict(Feature.objects.values_list("key", "pk"))
-    external_ids = {r.get("external_id") for r in rows if isinstance(r, Mapping)}
+    external_ids = {
+        r.get("external_id") for r in rows if isinstance(r, Mapping) and isinstance(r.get("external_id"), str)
+    }
     known = {}
     ids = [e for e in external_ids if isinstance(e, str) and "\x00" not in e]
     for start in range(0, len(ids), LOOKUP_CHUNK):
@@ -310,7 +312,7 @@ def bulk_write_usage(
             errors.append(_error(index, None, None, "each row must be a JSON object"))
             continue
         external_id, feature = row.get("external_id"), row.get("feature")
-        if external_id not in known:
+        if not isinstance(external_id, str) or external_id not in known:
             errors.append(
                 _error(
                     index,
@@ -320,7 +322,7 @@ def bulk_write_usage(
                 )
             )
             continue
-        if feature not in features:
+        if not isinstance(feature, str) or feature not in features:
             errors.append(_error(index, external_id, "feature", f"no such feature: {feature!r}"))
             continue
         if (external_id, feature) in seen:

@@ -521,7 +521,8 @@ class Feature(models.Model):
     )
 
     class Meta:
-        ordering = ["module__order", "key"]
+        # Core features (no module) first on every database: PostgreSQL sorts NULLs last by default.
+        ordering = [models.F("module__order").asc(nulls_first=True), "key"]
 
     def __str__(self) -> str:
         return self.name

@@ -184,3 +184,17 @@ def test_the_account_page_shows_the_scorecard(client, api_book, catalogue):
     client.force_login(api_book["maya"])
     page = client.get(f"/admin/csm/account/{account.pk}/change/").content.decode()
     assert "Scorecard" in page and "Dashboards" in page and "Adoption <strong>50%</strong>" in page
+
+
+@pytest.mark.django_db
+def test_bulk_usage_refuses_rows_whose_ids_are_not_strings(api, api_book, catalogue):
+    """Found by the fuzzer: an object as external_id or feature was a 500."""
+    response = api(api_book["maya"]).post(
+        "/api/v1/feature-usage/bulk/",
+        [{"external_id": {"a": 1}, "feature": "tasks"},
+         {"external_id": api_book["maya_accounts"][0].external_id, "feature": ["tasks"]}],
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    problems = {(e["index"], e["field"]) for e in response.json()["errors"]}
+    assert problems == {(0, "external_id"), (1, "feature")}

@@ -11,7 +11,7 @@ from notion_client import Client
 
 from agents_core.integrations.notion import NotionGateway
 from csm import quarters
-from csm.models import QBR, Feature, FeatureUsage
+from csm.models import QBR, ChurnAlert, Feature, FeatureUsage
 from csm.qbr import generate
 from csm.qbr_notion import MAX_CHILDREN, MAX_TEXT, blocks, publish
 
@@ -89,9 +89,13 @@ def notion(settings):
 
 @pytest.fixture
 def big_qbr(make_account):
-    """A QBR with more than 100 blocks: an account using 120 features."""
-    account = make_account(name="Initech " + "x" * 2500)  # a name longer than a Notion text
+    """A QBR with more than 100 blocks (an account using 120 features) and a text over Notion's limit."""
+    account = make_account(name="Initech")
     today = timezone.localdate()
+    ChurnAlert.objects.create(
+        account=account, raised_on=today, raised_at=timezone.now(), reason="sharp_drop",
+        explanation="It fell. " * 300, score=50, rag="AMBER", churn_risk="medium",
+    )  # fmt: skip
     features = Feature.objects.bulk_create(Feature(key=f"f{i:03}", name=f"Feature {i}") for i in range(120))
     FeatureUsage.objects.bulk_create(
         FeatureUsage(account=account, feature=f, active_users=1, last_used_on=today) for f in features
@@ -116,7 +120,7 @@ def test_a_long_qbr_is_sent_in_batches_of_at_most_100_and_a_429_is_waited_out(no
     for _m, _p, body in fake.requests:  # no request over Notion's limits
         assert len(body.get("children", [])) <= MAX_CHILDREN
         assert all(len(text) <= MAX_TEXT for text in texts(body))
-    assert any(len(text) == MAX_TEXT for text in texts({"r": fake.requests}))  # the long name was cut
+    assert any(len(text) == MAX_TEXT for text in texts({"r": fake.requests}))  # the long alert was cut
     big_qbr.refresh_from_db()
     assert (big_qbr.status, big_qbr.notion_page_id, big_qbr.notion_error) == ("published", "page-1", "")
 
