@@ -70,7 +70,7 @@ class CleanSignals:
     sets_tam: bool = False
 
 
-class BulkSignalsError(Exception):
+class BulkWriteError(Exception):
     def __init__(self, errors: list[dict[str, Any]]):
         self.errors = errors
         super().__init__(f"{len(errors)} problem(s) in the rows; nothing was written")
@@ -134,11 +134,11 @@ def bulk_write_signals(
 
     `accounts` is what the caller may write to; an external_id outside it is
     reported as unknown, exactly like one that does not exist.
-    Raises BulkSignalsError naming every bad row (index, external_id, field).
+    Raises BulkWriteError naming every bad row (index, external_id, field).
     """
     max_rows = settings.TEND_BULK_MAX_ROWS
     if len(rows) > max_rows:
-        raise BulkSignalsError(
+        raise BulkWriteError(
             [
                 {
                     "index": None,
@@ -201,7 +201,7 @@ def bulk_write_signals(
                 errors.append(_error(index, external_id, "feature_adoption_rate", TRACKED_ADOPTION))
         if errors:
             errors.sort(key=lambda e: (e["index"] is None, e["index"] or 0))
-            raise BulkSignalsError(errors)
+            raise BulkWriteError(errors)
 
         signal_rows, tam_rows, created = [], [], 0
         for _index, external_id, clean in cleaned:
@@ -290,7 +290,7 @@ def bulk_write_usage(
     from csm.models import Feature, FeatureUsage
 
     if len(rows) > settings.TEND_BULK_MAX_ROWS:
-        raise BulkSignalsError(
+        raise BulkWriteError(
             [_error(None, None, None, f"at most {settings.TEND_BULK_MAX_ROWS} rows per request")]
         )
     errors: list[dict[str, Any]] = []
@@ -347,7 +347,7 @@ def bulk_write_usage(
                 )
             )
     if errors:
-        raise BulkSignalsError(errors)
+        raise BulkWriteError(errors)
     columns = ["account", "feature", *USAGE_FIELDS, "source", "updated_at"]
     with transaction.atomic():
         upsert_rows(FeatureUsage, columns, clean, conflict=["account", "feature"], update=columns[2:])

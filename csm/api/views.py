@@ -26,7 +26,7 @@ from csm.api.serializers import (
 )
 from csm.ingest import (
     TRACKED_ADOPTION,
-    BulkSignalsError,
+    BulkWriteError,
     bulk_write_signals,
     bulk_write_usage,
     clean_signals,
@@ -205,64 +205,68 @@ class CanChangeAccounts(BasePermission):
         return request.user.has_perm("csm.change_account")
 
 
-class BulkFeatureUsageView(APIView):
-    """Upsert feature usage (active users, events over 30 days, last used) by external_id and feature."""
+class BulkUpsertView(APIView):
+    """A JSON array of rows in, all or nothing: 400 naming every bad row, or the counts."""
 
     permission_classes = [IsAuthenticated, CanChangeAccounts]
+
+    def write(self, request, rows: list) -> dict:
+        raise NotImplementedError
+
+    def post(self, request):
+        if not isinstance(request.data, list):
+            raise ValidationError({"non_field_errors": ["Expected a JSON array of rows."]})
+        try:
+            result = self.write(request, request.data)
+        except BulkWriteError as exc:
+            return Response(
+                {"detail": str(exc), "error_count": len(exc.errors), "errors": exc.errors[:500]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(result)
+
+
+BULK_ERRORS = OpenApiResponse(description="Every bad row, by index, external_id and field; nothing written")
+
+
+class BulkFeatureUsageView(BulkUpsertView):
+    """Upsert feature usage (active users, events over 30 days, last used) by external_id and feature."""
 
     @extend_schema(
         request=FeatureUsageRowSerializer(many=True),
-        responses={200: OpenApiResponse(description="received and written counts"),
-                   400: OpenApiResponse(description="Every bad row, by index, external_id and field")},
+        responses={200: OpenApiResponse(description="received and written counts"), 400: BULK_ERRORS},
         summary="Upsert feature usage for many accounts",
-    )  # fmt: skip
+    )
     def post(self, request):
-        if not isinstance(request.data, list):
-            raise ValidationError({"non_field_errors": ["Expected a JSON array of rows."]})
-        try:
-            result = bulk_write_usage(
-                request.data,
-                accounts=Account.objects.visible_to(request.user),
-                source="api",
-                at=timezone.now(),
-                today=timezone.localdate(),
-            )
-        except BulkSignalsError as exc:
-            return Response(
-                {"detail": str(exc), "error_count": len(exc.errors), "errors": exc.errors[:500]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        return Response(result)
+        return super().post(request)
+
+    def write(self, request, rows):
+        return bulk_write_usage(
+            rows,
+            accounts=Account.objects.visible_to(request.user),
+            source="api",
+            at=timezone.now(),
+            today=timezone.localdate(),
+        )
 
 
-class BulkSignalsView(APIView):
+class BulkSignalsView(BulkUpsertView):
     """Upsert scoring inputs for many accounts by `external_id`. All or nothing."""
-
-    permission_classes = [IsAuthenticated, CanChangeAccounts]
 
     @extend_schema(
         request=BulkSignalsRowSerializer(many=True),
-        responses={
-            200: BulkSignalsResultSerializer,
-            400: OpenApiResponse(description="Every bad row, by index, external_id and field"),
-        },
+        responses={200: BulkSignalsResultSerializer, 400: BULK_ERRORS},
         summary="Upsert signals for many accounts",
     )
     def post(self, request):
-        if not isinstance(request.data, list):
-            raise ValidationError({"non_field_errors": ["Expected a JSON array of rows."]})
-        try:
-            result = bulk_write_signals(
-                request.data,
-                accounts=Account.objects.visible_to(request.user),
-                source="api",
-                at=timezone.now(),
-                today=timezone.localdate(),
-                by=request.user.get_username(),
-            )
-        except BulkSignalsError as exc:
-            return Response(
-                {"detail": str(exc), "error_count": len(exc.errors), "errors": exc.errors[:500]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        return Response(result)
+        return super().post(request)
+
+    def write(self, request, rows):
+        return bulk_write_signals(
+            rows,
+            accounts=Account.objects.visible_to(request.user),
+            source="api",
+            at=timezone.now(),
+            today=timezone.localdate(),
+            by=request.user.get_username(),
+        )

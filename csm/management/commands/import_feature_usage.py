@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from csm.csv_import import CellError, read_table
-from csm.ingest import BulkSignalsError, bulk_write_usage
+from csm.ingest import BulkWriteError, bulk_write_usage
 from csm.models import Account
 
 INT_COLUMNS = ("active_users", "events_30d")
@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 at=timezone.now(),
                 today=timezone.localdate(),
             )
-        except BulkSignalsError as exc:
+        except BulkWriteError as exc:
             for e in exc.errors:
                 line = "-" if e["index"] is None else e["index"] + 2  # the header is line 1
                 self.stdout.write(f"  line {line}, {e['field'] or '-'}: {e['message']}")
