@@ -17,29 +17,22 @@ from django.utils import timezone
 
 from agents_core.bulk import update_rows
 from csm import adoption
-from csm.models import Account, Feature, FeatureUsage, Plan
+from csm.catalogue import PlanTerms, addons_of, owned, plan_terms
+from csm.models import Account, Feature, FeatureUsage
 
 BATCH_SIZE = 2000
 
 
-def plan_modules() -> dict[str, set[str]]:
-    """Plan name (lower case) -> the module keys it includes."""
+def _owned_modules(
+    account_ids: list[int], plans: dict[str, PlanTerms] | None = None
+) -> dict[int, frozenset[str]]:
+    """Add-on keys each account has (see csm.catalogue)."""
+    plans = plan_terms() if plans is None else plans
+    bought = addons_of(account_ids)
     return {
-        p.name.lower(): {a.key for a in p.included.all()} for p in Plan.objects.prefetch_related("included")
+        pk: owned(plans, plan, bought.get(pk, ()))
+        for pk, plan in Account.objects.filter(pk__in=account_ids).values_list("pk", "plan")
     }
-
-
-def _owned_modules(account_ids: list[int], plans: dict[str, set[str]] | None = None) -> dict[int, set[str]]:
-    """Module keys each account has: its plan's and its own add-ons."""
-    plans = plan_modules() if plans is None else plans
-    owned: dict[int, set[str]] = {}
-    for pk, plan in Account.objects.filter(pk__in=account_ids).values_list("pk", "plan"):
-        owned[pk] = set(plans.get((plan or "").lower(), set()))
-    for pk, key in Account.addons.through.objects.filter(account_id__in=account_ids).values_list(
-        "account_id", "addon__key"
-    ):
-        owned[pk].add(key)
-    return owned
 
 
 def _available(features: list[tuple[str, str | None]], modules: set[str]) -> set[str]:
@@ -86,7 +79,7 @@ class Scorecard:
 class ScorecardContext:
     """What every account's scorecard in one run shares: read once, not per account."""
 
-    plans: dict[str, set[str]]
+    plans: dict[str, PlanTerms]
     features: list[Feature]
     peers: dict[str, list[float]]  # segment -> tracked adoption rates
 
@@ -97,7 +90,7 @@ class ScorecardContext:
             "segment", "tracked_adoption_rate"
         ):
             peers[segment].append(rate)
-        return cls(plan_modules(), list(Feature.objects.select_related("module")), dict(peers))
+        return cls(plan_terms(), list(Feature.objects.select_related("module")), dict(peers))
 
 
 def scorecard(

@@ -388,10 +388,6 @@ class ExpansionOpportunity(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.account}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
 
 class ChurnAlert(models.Model):
     """A warning that an account's health changed for the worse, raised by the scan."""

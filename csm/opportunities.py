@@ -10,7 +10,6 @@ hears about it (sales/signals.py); csm never calls sales.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from csm.catalogue import addons_of, owned, plan_terms, terms_for
 from csm.expansion import (
     CALM_CHURN,
     HEALTHY_RAGS,
@@ -27,7 +27,7 @@ from csm.expansion import (
     Offer,
     find_opportunities,
 )
-from csm.models import OPEN_STATUSES, Account, AddOn, ExpansionOpportunity, Plan
+from csm.models import OPEN_STATUSES, Account, AddOn, ExpansionOpportunity
 
 MAX_NEW_PER_RUN = 5
 BATCH_SIZE = 2000
@@ -52,13 +52,6 @@ def catalogue() -> list[Offer]:
         Offer(a.key, a.name, a.kind, a.price_per_seat, a.flat_price)
         for a in AddOn.objects.order_by("order", "key")
     ]
-
-
-def _plans() -> dict[str, tuple[Decimal, frozenset[str]]]:
-    plans = {}
-    for plan in Plan.objects.prefetch_related("included"):
-        plans[plan.name.lower()] = (plan.seat_price, frozenset(a.key for a in plan.included.all()))
-    return plans
 
 
 def _batches(account_ids: Sequence[int] | None):
@@ -95,24 +88,20 @@ def find_in_book(account_ids: Sequence[int] | None = None, *, limit: int) -> tup
 
     Memory stays flat: only the best `limit` findings are kept as the book is read.
     """
-    offers, plans = catalogue(), _plans()
+    offers, plans = catalogue(), plan_terms()
     top: list[tuple] = []
     checked = candidates = 0
     for rows in _batches(account_ids):
         ids = [row[0] for row in rows]
         checked += len(ids)
-        bought: dict[int, set[str]] = defaultdict(set)
-        for account_id, key in Account.addons.through.objects.filter(account_id__in=ids).values_list(
-            "account_id", "addon__key"
-        ):
-            bought[account_id].add(key)
+        bought = addons_of(ids)
         open_pairs = set(
             ExpansionOpportunity.objects.filter(account_id__in=ids, status__in=OPEN_STATUSES).values_list(
                 "account_id", "kind"
             )
         )
         for pk, rag, churn, arr, purchased, used, plan, trend, adoption, engagement in rows:
-            price, included = plans.get((plan or "").lower(), (None, frozenset()))
+            terms = terms_for(plans, plan)
             facts = AccountFacts(
                 id=pk,
                 rag=rag,
@@ -120,11 +109,11 @@ def find_in_book(account_ids: Sequence[int] | None = None, *, limit: int) -> tup
                 arr=arr,
                 seats_purchased=purchased,
                 seats_used=used,
-                plan_seat_price=price,
+                plan_seat_price=terms.seat_price,
                 usage_trend=trend or None,
                 feature_adoption_rate=adoption,
                 stakeholder_engagement=engagement or None,
-                owned=included | frozenset(bought.get(pk, ())),
+                owned=owned(plans, plan, bought.get(pk, ())),
             )
             for finding in find_opportunities(facts, offers):
                 if (pk, finding.kind) in open_pairs:

@@ -33,12 +33,6 @@ def load_active_profiles() -> ActiveProfiles:
     return ActiveProfiles(by_segment, {p.pk: p.alert_drop_points for p in profiles})
 
 
-def profile_fields(profile: scoring.Profile) -> dict:
-    data = profile.as_dict()
-    data.pop("version")
-    return data
-
-
 @transaction.atomic
 def publish_version(draft: ScoringProfile, *, user=None) -> ScoringProfile:
     """Save `draft`'s settings as the next version of its segment and make it active.
