@@ -15,10 +15,6 @@ from csm.api.views import (
 )
 from sales.api import DraftViewSet
 
-admin.site.site_header = "Tend"
-admin.site.site_title = "Tend"
-admin.site.index_title = "Customer success"
-
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("accounts", AccountViewSet, basename="account")

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -12,19 +13,21 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 
 from agents_core.agents import AgentError
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
-from csm import scoring
+from config.admin import ActionRefused, OneClickActionsMixin, one_click
+from csm import charts, scoring
 from csm.alerting import acknowledge, retry_now, snooze
 from csm.csv_import import import_accounts
 from csm.feature_adoption import scorecard
 from csm.inputs import stamp_sources
 from csm.models import (
+    OPEN_STATUSES,
     QBR,
     Account,
     AccountSignals,
@@ -44,19 +47,15 @@ from csm.profiles import publish_version
 from csm.qbr_render import render_qbr_markdown
 
 HISTORY_DAYS_SHOWN = 30
-
-RAG_COLOURS = {"GREEN": "#188038", "AMBER": "#b06000", "RED": "#c5221f"}
+CHART_DAYS = 180
+SPARKLINE_DAYS = 30
 
 
 def rag_badge(rag: str) -> str:
+    """The RAG as a coloured label that also says its name (never colour alone)."""
     if not rag:
-        return "—"
-    return format_html(
-        '<span style="display:inline-block;min-width:4.5em;text-align:center;padding:1px 6px;'
-        'border-radius:9px;color:#fff;background:{};font-weight:600;font-size:11px">{}</span>',
-        RAG_COLOURS.get(rag, "#5f6368"),
-        rag,
-    )
+        return format_html('<span class="tend-muted">{}</span>', "Not scored")
+    return format_html('<span class="tend-rag tend-rag-{}">{}</span>', rag.lower(), rag)
 
 
 class RenewalWindowFilter(admin.SimpleListFilter):
@@ -79,6 +78,44 @@ class RenewalWindowFilter(admin.SimpleListFilter):
             end = today + timedelta(days=int(self.value()))
             return queryset.filter(renewal_date__gte=today, renewal_date__lte=end)
         return queryset
+
+
+class HealthFilter(admin.SimpleListFilter):
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("weak", "Weak (AMBER or RED, or high churn risk)"),
+            ("at_risk", "At risk (RED or high churn risk)"),
+        ]
+
+    def queryset(self, request, queryset):
+        from csm.workspace import AT_RISK, WEAK
+
+        if self.value() == "weak":
+            return queryset.filter(WEAK)
+        if self.value() == "at_risk":
+            return queryset.filter(AT_RISK)
+        return queryset
+
+
+class SparklineChangeList(ChangeList):
+    """Loads the last month of scores for the page's accounts in one query."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        since = timezone.localdate() - timedelta(days=SPARKLINE_DAYS)
+        by_account: dict[int, list[float]] = {}
+        rows = (
+            HealthScore.objects.filter(account_id__in=[a.pk for a in self.result_list], scored_on__gte=since)
+            .order_by("account_id", "scored_on")
+            .values_list("account_id", "score")
+        )
+        for account_id, score in rows:
+            by_account.setdefault(account_id, []).append(score)
+        for account in self.result_list:
+            account.recent_scores = by_account.get(account.pk, [])
 
 
 class OwnerFilter(admin.RelatedOnlyFieldListFilter):
@@ -119,19 +156,21 @@ class AccountSignalsInline(admin.StackedInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(OneClickActionsMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "owner",
         "segment",
         "score",
         "rag_display",
+        "trend",
         "churn_risk",
         "renewal_date",
         "arr",
     )
     list_filter = (
         ("rag", admin.ChoicesFieldListFilter),
+        HealthFilter,
         "churn_risk",
         "segment",
         ("owner", OwnerFilter),
@@ -152,6 +191,17 @@ class AccountAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "external_id", "owner", "segment", "plan", "status")}),
         (
+            "Health",
+            {
+                "fields": (
+                    ("health_score", "rag_display", "churn_risk", "churn_trigger"),
+                    ("scored_at", "rescan_button"),
+                    "health_chart",
+                    "score_movement",
+                )
+            },
+        ),
+        (
             "Contract",
             {
                 "fields": (
@@ -163,18 +213,8 @@ class AccountAdmin(admin.ModelAdmin):
             },
         ),
         ("Technical", {"fields": ("tam_health_rag", "notion_page_id")}),
-        (
-            "Health",
-            {
-                "fields": (
-                    ("health_score", "rag_display", "churn_risk", "churn_trigger"),
-                    "scored_at",
-                    "score_movement",
-                    "health_history",
-                )
-            },
-        ),
         ("Feature adoption", {"fields": ("adoption_scorecard",)}),
+        ("Daily scores", {"fields": ("health_history",), "classes": ("collapse",)}),
     )
     readonly_fields = (
         "health_score",
@@ -182,10 +222,15 @@ class AccountAdmin(admin.ModelAdmin):
         "churn_risk",
         "churn_trigger",
         "scored_at",
+        "rescan_button",
+        "health_chart",
         "score_movement",
         "health_history",
         "adoption_scorecard",
     )
+
+    def get_changelist(self, request, **kwargs):
+        return SparklineChangeList
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
@@ -279,12 +324,54 @@ class AccountAdmin(admin.ModelAdmin):
     def rag_display(self, obj):
         return rag_badge(obj.rag)
 
-    def _recent_scores(self, obj) -> list[HealthScore]:
-        if not hasattr(obj, "_recent_scores"):
-            obj._recent_scores = (
-                list(obj.health_scores.order_by("-scored_on")[:HISTORY_DAYS_SHOWN]) if obj.pk else []
+    @admin.display(description=f"Last {SPARKLINE_DAYS} days")
+    def trend(self, obj):
+        return charts.sparkline(getattr(obj, "recent_scores", []), rag=obj.rag)
+
+    def _chart_scores(self, obj) -> list[HealthScore]:
+        """The last CHART_DAYS scores, newest first: one query for the chart and the table."""
+        if not hasattr(obj, "_chart_scores"):
+            obj._chart_scores = (
+                list(obj.health_scores.select_related("profile").order_by("-scored_on")[:CHART_DAYS])
+                if obj.pk
+                else []
             )
-        return obj._recent_scores
+        return obj._chart_scores
+
+    def _recent_scores(self, obj) -> list[HealthScore]:
+        return self._chart_scores(obj)[:HISTORY_DAYS_SHOWN]
+
+    @admin.display(description=f"Health trend (last {CHART_DAYS} scores)")
+    def health_chart(self, obj):
+        scores = self._chart_scores(obj)
+        if not scores:
+            return charts.health_trend([])
+        first = scores[-1].scored_on
+        alerts = obj.alerts.filter(raised_on__gte=first).values_list("raised_on", "explanation")
+        profile = scores[0].profile
+        return charts.health_trend(
+            [(s.scored_on, s.score) for s in reversed(scores)],
+            alerts=list(alerts),
+            green=profile.green_threshold,
+            amber=profile.amber_threshold,
+        )
+
+    @admin.display(description="Score now")
+    def rescan_button(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return self.one_click_button(obj, "rescan")
+
+    @one_click("Re-score now")
+    def do_rescan(self, request, obj):
+        try:
+            run = enqueue(
+                "csm", "health_scan", {"account_ids": [obj.pk]},
+                trigger=AgentRun.Trigger.ADMIN, requested_by=request.user,
+            )  # fmt: skip
+        except AgentError as exc:
+            raise ActionRefused(str(exc)) from exc
+        return f"Queued health scan run {run.pk} for {obj}."
 
     @admin.display(description="What moved the score")
     def score_movement(self, obj):
@@ -495,7 +582,7 @@ class ScoringProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExpansionOpportunity)
-class ExpansionOpportunityAdmin(admin.ModelAdmin):
+class ExpansionOpportunityAdmin(OneClickActionsMixin, admin.ModelAdmin):
     list_display = (
         "account",
         "kind",
@@ -504,15 +591,17 @@ class ExpansionOpportunityAdmin(admin.ModelAdmin):
         "draft_status",
         "created_by",
         "created_at",
+        "decide",
     )
     list_filter = ("status", "kind")
     search_fields = ("account__name", "account__external_id", "summary")
-    list_select_related = ("account", "draft")
+    list_select_related = ("account", "draft", "closed_by")
     show_full_result_count = False
     actions = ["mark_won", "mark_lost", "dismiss"]
     readonly_fields = (
         "evidence_table",
         "status",
+        "decide",
         "draft_link",
         "created_by",
         "created_by_run",
@@ -568,6 +657,39 @@ class ExpansionOpportunityAdmin(admin.ModelAdmin):
         return render_to_string(
             "admin/csm/expansionopportunity/evidence.html", {"summary": obj.summary, "evidence": obj.evidence}
         )
+
+    @admin.display(description="Decide")
+    def decide(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        if obj.status not in OPEN_STATUSES:
+            return format_html(
+                '<span class="tend-muted">{} by {} on {}</span>',
+                obj.get_status_display(),
+                obj.closed_by or "someone",
+                date_format(timezone.localtime(obj.closed_at), "j M Y") if obj.closed_at else "?",
+            )
+        return format_html_join(
+            "", "{}", ((self.one_click_button(obj, a),) for a in ("won", "lost", "dismiss"))
+        )
+
+    def _decide(self, request, obj, status):
+        if obj.status not in OPEN_STATUSES:
+            raise ActionRefused(f"{obj} is already {obj.get_status_display().lower()}.")
+        close(obj, status, user=request.user)
+        return f"{obj}: marked {obj.get_status_display().lower()}."
+
+    @one_click("Won")
+    def do_won(self, request, obj):
+        return self._decide(request, obj, ExpansionOpportunity.Status.WON)
+
+    @one_click("Lost")
+    def do_lost(self, request, obj):
+        return self._decide(request, obj, ExpansionOpportunity.Status.LOST)
+
+    @one_click("Dismiss")
+    def do_dismiss(self, request, obj):
+        return self._decide(request, obj, ExpansionOpportunity.Status.DISMISSED)
 
     def _close(self, request, queryset, status):
         for opportunity in queryset:
@@ -630,17 +752,30 @@ class AlertDeliveryInline(admin.TabularInline):
     model = AlertDelivery
     extra = 0
     can_delete = False
-    fields = ("channel", "status", "attempts", "error", "external_id", "delivered_at", "next_retry_at")
+    fields = (
+        "channel",
+        "status",
+        "attempts",
+        "error",
+        "external_id",
+        "delivered_at",
+        "next_retry_at",
+        "retry",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Retry")
+    def retry(self, obj):
+        return self.admin_site._registry[AlertDelivery].retry_button(obj)
+
 
 @admin.register(ChurnAlert)
-class ChurnAlertAdmin(admin.ModelAdmin):
+class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
     list_display = ("account_link", "reason", "change", "rag_display", "churn_risk", "arr", "raised_at",
-                    "held_back", "acknowledged_display", "deliveries_summary")  # fmt: skip
+                    "held_back", "acknowledged_display", "deliveries_summary", "review")  # fmt: skip
     list_filter = (AlertStateFilter, "reason", "held_back", "raised_on")
     search_fields = ("account__name", "account__external_id")
     list_select_related = ("account",)
@@ -649,15 +784,38 @@ class ChurnAlertAdmin(admin.ModelAdmin):
     inlines = [AlertDeliveryInline]
     fields = ("account_link", "explanation", ("score", "previous_score", "rag", "churn_risk"), "reasons",
               ("arr", "renewal_date"), ("raised_at", "held_back"), ("acknowledged_at", "acknowledged_by"),
-              "snoozed_until")  # fmt: skip
+              "snoozed_until", "review")  # fmt: skip
     readonly_fields = (
         "account_link", "explanation", "score", "previous_score", "rag", "churn_risk", "reasons", "arr",
         "renewal_date", "raised_at", "held_back", "acknowledged_at", "acknowledged_by", "snoozed_until",
+        "review",
     )  # fmt: skip
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request).prefetch_related("deliveries")
+        qs = (
+            super()
+            .get_queryset(request)
+            .select_related("account", "acknowledged_by")
+            .prefetch_related("deliveries")
+        )
         return qs if sees_everything(request.user) else qs.filter(account__owner=request.user)
+
+    @admin.display(description="Review")
+    def review(self, obj):
+        if obj.acknowledged_at is not None:
+            return format_html(
+                '<span class="tend-muted">Acknowledged by {} on {}</span>',
+                obj.acknowledged_by or "someone",
+                date_format(timezone.localtime(obj.acknowledged_at), "j M Y H:i"),
+            )
+        return self.one_click_button(obj, "acknowledge", primary=True)
+
+    @one_click("Acknowledge")
+    def do_acknowledge(self, request, obj):
+        if obj.acknowledged_at is not None:
+            raise ActionRefused(f"Already acknowledged by {obj.acknowledged_by or 'someone'}.")
+        acknowledge(obj, request.user)
+        return f"Acknowledged the alert on {obj.account}."
 
     def changelist_view(self, request, extra_context=None):
         # A CSM's morning view: open alerts first.
@@ -708,13 +866,32 @@ class ChurnAlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("alert", "channel", "status", "attempts", "error", "next_retry_at", "delivered_at")
+class AlertDeliveryAdmin(OneClickActionsMixin, admin.ModelAdmin):
+    list_display = ("alert", "channel", "status", "attempts", "error", "next_retry_at", "delivered_at",
+                    "retry_button")  # fmt: skip
     list_filter = ("status", "channel")
-    list_select_related = ("alert__account",)
+    list_select_related = ("alert__account", "retried_by")
+    show_full_result_count = False
     actions = ["retry"]
     readonly_fields = ("alert", "channel", "status", "attempts", "error", "external_id", "next_retry_at",
-                       "delivered_at")  # fmt: skip
+                       "delivered_at", "retried_at", "retried_by", "retry_button")  # fmt: skip
+
+    @admin.display(description="Retry")
+    def retry_button(self, obj):
+        if obj is None or obj.status != AlertDelivery.Status.FAILED:
+            return format_html(
+                '<span class="tend-muted">{}</span>',
+                f"Retried by {obj.retried_by} on {date_format(timezone.localtime(obj.retried_at), 'j M H:i')}"
+                if obj and obj.retried_at
+                else "—",
+            )
+        return self.one_click_button(obj, "retry")
+
+    @one_click("Retry now")
+    def do_retry(self, request, obj):
+        if obj.status != AlertDelivery.Status.FAILED:
+            raise ActionRefused(f"{obj} has not failed; only failed deliveries are retried.")
+        return f"Retried {obj.get_channel_display()} for {obj.alert.account}: {retry_now(obj, request.user)}."
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -728,7 +905,7 @@ class AlertDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the selected failed deliveries now")
     def retry(self, request, queryset):
-        outcomes = [retry_now(d) for d in queryset.filter(status=AlertDelivery.Status.FAILED)]
+        outcomes = [retry_now(d, request.user) for d in queryset.filter(status=AlertDelivery.Status.FAILED)]
         self.message_user(request, f"Retried {len(outcomes)}: {', '.join(outcomes) or 'nothing failed'}.")
 
 
@@ -755,44 +932,41 @@ class FeatureAdmin(admin.ModelAdmin):
     search_fields = ("name", "key")
 
 
-def trend_chart(trend: list, width: int = 640, height: int = 140) -> str:
-    """The quarter's daily scores as an inline SVG over the RAG bands (no JavaScript, no CDN)."""
+def trend_chart(trend: list) -> str:
+    """The quarter's daily scores (as stored in the QBR: [iso day, score]) over the RAG bands."""
     if not trend:
         return "No scores in this quarter yet."
-
-    def y(score: float) -> float:
-        return round(height - score * height / 100, 1)
-
-    step = width / max(len(trend) - 1, 1)
-    points = " ".join(f"{round(i * step, 1)},{y(score)}" for i, (_day, score) in enumerate(trend))
-    bands = (
-        f'<rect x="0" y="0" width="{width}" height="{y(70)}" fill="#e6f4ea"/>'
-        f'<rect x="0" y="{y(70)}" width="{width}" height="{y(40) - y(70)}" fill="#fef7e0"/>'
-        f'<rect x="0" y="{y(40)}" width="{width}" height="{height - y(40)}" fill="#fce8e6"/>'
-    )
-    return mark_safe(
-        f'<svg role="img" aria-label="Health score over the quarter" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">{bands}'
-        f'<polyline fill="none" stroke="#1a73e8" stroke-width="2" points="{points}"/></svg>'
-        f'<div style="font-size:11px;color:#5f6368">{trend[0][0]} to {trend[-1][0]}: '
-        f"{trend[0][1]:.1f} → {trend[-1][1]:.1f}</div>"
-    )
+    return charts.health_trend([(date.fromisoformat(str(day)), score) for day, score in trend], height=150)
 
 
 @admin.register(QBR)
-class QBRAdmin(admin.ModelAdmin):
+class QBRAdmin(OneClickActionsMixin, admin.ModelAdmin):
     list_display = ("account", "quarter", "trigger", "status", "generated_at", "markdown_link")
     list_filter = ("quarter", "trigger", "status")
     search_fields = ("account__name", "account__external_id")
     list_select_related = ("account",)
     show_full_result_count = False
     actions = ["regenerate"]
-    fields = ("account", "quarter", "trigger", "status", "generated_at", "markdown_link", "document")
-    readonly_fields = fields
+    fields = ("account", "quarter", "trigger", "status", "generated_at",
+              ("markdown_link", "regenerate_button"), "document")  # fmt: skip
+    readonly_fields = ("account", "quarter", "trigger", "status", "generated_at", "markdown_link",
+                       "regenerate_button", "document")  # fmt: skip
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         return qs if sees_everything(request.user) else qs.filter(account__owner=request.user)
+
+    @admin.display(description="Write again")
+    def regenerate_button(self, obj):
+        return self.one_click_button(obj, "regenerate")
+
+    @one_click("Regenerate from today's data", permission="view")
+    def do_regenerate(self, request, obj):
+        payload = {"account_ids": [obj.account_id], "quarter": obj.quarter, "trigger": "manual"}
+        run = enqueue(
+            "csm", "generate_qbr", payload, trigger=AgentRun.Trigger.ADMIN, requested_by=request.user
+        )
+        return f"Queued run {run.pk} to write the {obj.quarter} QBR for {obj.account} again."
 
     def get_urls(self):
         return [

@@ -188,10 +188,10 @@ def deliver_due(alert_ids: list[int] | None = None) -> dict[str, int]:
     return outcomes
 
 
-def retry_now(delivery: AlertDelivery) -> str:
-    """From the admin: try a failed delivery again at once."""
+def retry_now(delivery: AlertDelivery, user=None) -> str:
+    """From the admin: try a failed delivery again at once, recording who asked."""
     AlertDelivery.objects.filter(pk=delivery.pk, status=AlertDelivery.Status.FAILED).update(
-        next_retry_at=None
+        next_retry_at=None, retried_at=timezone.now(), retried_by=user
     )
     return deliver(delivery)
 

@@ -464,6 +464,10 @@ class AlertDelivery(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_retry_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    retried_at = models.DateTimeField(null=True, blank=True, help_text="Last retried by hand.")
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["alert", "channel"]

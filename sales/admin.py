@@ -1,11 +1,14 @@
 from django.contrib import admin, messages
 from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from agents_core.agents import AgentError
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
-from sales.drafting import NotRetryable, request_retry
+from config.admin import ActionRefused, OneClickActionsMixin, one_click
+from sales.drafting import NotApprovable, NotRetryable, approve, request_retry
 from sales.models import OutreachDraft
 
 STATUS_COLOURS = {"pending": "#5f6368", "created": "#188038", "local": "#1a73e8", "failed": "#c5221f"}
@@ -17,15 +20,40 @@ def draft_status_badge(status: str, label: str) -> str:
     )
 
 
+class ReviewFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Waiting for review"), ("approved", "Approved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.filter(status__in=OutreachDraft.REVIEWABLE, approved_at__isnull=True)
+        if self.value() == "approved":
+            return queryset.filter(approved_at__isnull=False)
+        return queryset
+
+
 @admin.register(OutreachDraft)
-class OutreachDraftAdmin(admin.ModelAdmin):
-    list_display = ("subject", "account", "to", "status_badge", "attempts", "updated_at", "gmail_link")
-    list_filter = ("status",)
+class OutreachDraftAdmin(OneClickActionsMixin, admin.ModelAdmin):
+    list_display = (
+        "subject",
+        "account",
+        "to",
+        "status_badge",
+        "attempts",
+        "updated_at",
+        "gmail_link",
+        "review",
+    )
+    list_filter = (ReviewFilter, "status")
     search_fields = ("subject", "to", "opportunity__account__name")
-    list_select_related = ("opportunity__account",)
+    list_select_related = ("opportunity__account", "approved_by")
     show_full_result_count = False
-    actions = ["retry"]
+    actions = ["approve_drafts", "retry"]
     fields = (
+        "review",
         "preview",
         "talk_track",
         ("status", "attempts", "next_retry_at"),
@@ -37,6 +65,7 @@ class OutreachDraftAdmin(admin.ModelAdmin):
         ("created_at", "updated_at"),
     )
     readonly_fields = (
+        "review",
         "preview",
         "talk_track",
         "status",
@@ -66,6 +95,56 @@ class OutreachDraftAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # The draft is the opportunity's one draft; deleting it would let a second be made.
         return False
+
+    def has_review_permission(self, request, obj=None):
+        """Approving and retrying change no text, so the draft stays read-only to everyone."""
+        return request.user.has_perm("sales.change_outreachdraft")
+
+    @admin.display(description="Review")
+    def review(self, obj):
+        if obj.approved_at is not None:
+            return format_html(
+                '<span class="tend-muted">Approved by {} on {}</span>',
+                obj.approved_by or "someone",
+                date_format(timezone.localtime(obj.approved_at), "j M Y H:i"),
+            )
+        if obj.status in OutreachDraft.REVIEWABLE:
+            return self.one_click_button(obj, "approve", primary=True)
+        if obj.status == OutreachDraft.Status.FAILED:
+            return self.one_click_button(obj, "retry")
+        return format_html('<span class="tend-muted">{}</span>', "Being written")
+
+    @one_click("Approve", permission="review")
+    def do_approve(self, request, obj):
+        try:
+            approved = approve(obj, request.user)
+        except NotApprovable as exc:
+            raise ActionRefused(str(exc)) from exc
+        if not approved:
+            raise ActionRefused(f"{obj} was already approved.")
+        where = "in the owner's Gmail drafts" if obj.gmail_message_id else "here (Gmail is not configured)"
+        return f"Approved “{obj}”. It waits {where} for the owner to send."
+
+    @one_click("Retry now", permission="review")
+    def do_retry(self, request, obj):
+        try:
+            run = request_retry(obj, trigger=AgentRun.Trigger.ADMIN, user=request.user)
+        except (NotRetryable, AgentError) as exc:
+            raise ActionRefused(f"{obj}: {exc}") from exc
+        return f"Queued run {run.pk} for another attempt at “{obj}”."
+
+    @admin.action(description="Approve the selected drafts", permissions=["review"])
+    def approve_drafts(self, request, queryset):
+        approved = 0
+        for draft in queryset.filter(status__in=OutreachDraft.REVIEWABLE, approved_at__isnull=True):
+            approved += approve(draft, request.user)
+        skipped = queryset.count() - approved
+        self.message_user(
+            request,
+            f"Approved {approved} draft(s)."
+            + (f" {skipped} were not waiting for review." if skipped else ""),
+            messages.SUCCESS if approved else messages.WARNING,
+        )
 
     @admin.display(description="Account")
     def account(self, obj):

@@ -173,6 +173,10 @@ class NotRetryable(Exception):
     pass
 
 
+class NotApprovable(Exception):
+    pass
+
+
 def request_retry(draft: OutreachDraft, *, trigger: str, user=None):
     """Queue another attempt now (from the admin or the API), whatever the backoff says."""
     from agents_core.dispatch import enqueue
@@ -189,3 +193,22 @@ def request_retry(draft: OutreachDraft, *, trigger: str, user=None):
         trigger=trigger,
         requested_by=user,
     )
+
+
+def approve(draft: OutreachDraft, user) -> bool:
+    """A person has read the draft and passes it for sending (from Gmail, by them).
+
+    Only a written draft can be approved, and only once: the first approval
+    (who and when) is the record. Returns whether this call approved it.
+    """
+    if draft.status not in OutreachDraft.REVIEWABLE:
+        raise NotApprovable(
+            f"The draft is {draft.get_status_display().lower()}; there is nothing to approve yet."
+        )
+    now = timezone.now()
+    approved = OutreachDraft.objects.filter(
+        pk=draft.pk, approved_at__isnull=True, status__in=OutreachDraft.REVIEWABLE
+    ).update(approved_at=now, approved_by=user)
+    if approved:
+        draft.approved_at, draft.approved_by = now, user
+    return bool(approved)

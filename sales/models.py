@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -41,8 +42,16 @@ class OutreachDraft(models.Model):
         related_name="+",
         help_text="The run that wrote it.",
     )
+    # A person read it and passed it for sending from Gmail (Tend never sends).
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Written, and waiting for a person to read it.
+    REVIEWABLE = (Status.CREATED, Status.LOCAL)
 
     class Meta:
         ordering = ["-created_at", "-id"]
