@@ -142,10 +142,7 @@ def add_accounts(owner, count: int, *, prefix: str, today: date | None = None) -
         [QBRDue(account=a, contract_end=a.renewal_date, due_on=today - timedelta(days=1)) for a in accounts]
     )
     OutcomeGoal.objects.bulk_create(
-        [
-            OutcomeGoal(account=a, name="Hours saved", baseline=1, target=10, current=5)
-            for a in accounts
-        ]
+        [OutcomeGoal(account=a, name="Hours saved", baseline=1, target=10, current=5) for a in accounts]
     )
     FeatureUsage.objects.bulk_create(
         [FeatureUsage(account=a, feature=feature, active_users=3, events_30d=40) for a in accounts]
