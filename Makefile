@@ -9,7 +9,7 @@ BENCH_ACCOUNTS ?= 100000
 # The benchmark seeds and scans its own database, never your working one.
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 
-.PHONY: help install setup run test lint suite bench bench-api bench-handoff clean
+.PHONY: help install browser setup run test lint suite bench bench-api bench-handoff bench-admin clean
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  time the daily scan on BENCH_ACCOUNTS accounts against the raw-driver floor"
 	@echo "make bench-api  bulk signal ingestion (rows/s) and list-endpoint latency at BENCH_ACCOUNTS"
 	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
+	@echo "make bench-admin  admin page times and queries at BENCH_ACCOUNTS (as a CSM and as a manager)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,18 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@touch $@
 
 install: $(STAMP)
+
+# The browser tests drive Debian's Chromium through its chromedriver. Installed
+# when missing and the machine allows it (root with apt-get); otherwise those
+# tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing chromium and chromium-driver for the browser tests"; \
+	  (apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+	   || (apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)) \
+	  || echo "Could not install chromium; the browser tests will skip."; \
+	else echo "No chromium/chromedriver and no way to install them here; the browser tests will skip."; fi
 
 setup: install
 	$(BIN)/python manage.py migrate --noinput
@@ -41,10 +54,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-suite: install
+suite: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -64,6 +77,11 @@ bench-handoff: install
 	rm -f var/handoff.sqlite3*
 	DATABASE_URL=sqlite:///$(CURDIR)/var/handoff.sqlite3 $(BIN)/python manage.py migrate --noinput -v 0
 	DATABASE_URL=sqlite:///$(CURDIR)/var/handoff.sqlite3 $(BIN)/python manage.py benchmark_handoff
+
+bench-admin: install
+	@mkdir -p var
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_admin --accounts $(BENCH_ACCOUNTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -197,6 +197,7 @@ class AccountAdmin(OneClickActionsMixin, admin.ModelAdmin):
                     ("health_score", "rag_display", "churn_risk", "churn_trigger"),
                     ("scored_at", "rescan_button"),
                     "health_chart",
+                    "open_alerts",
                     "score_movement",
                 )
             },
@@ -224,6 +225,7 @@ class AccountAdmin(OneClickActionsMixin, admin.ModelAdmin):
         "scored_at",
         "rescan_button",
         "health_chart",
+        "open_alerts",
         "score_movement",
         "health_history",
         "adoption_scorecard",
@@ -354,6 +356,31 @@ class AccountAdmin(OneClickActionsMixin, admin.ModelAdmin):
             alerts=list(alerts),
             green=profile.green_threshold,
             amber=profile.amber_threshold,
+        )
+
+    @admin.display(description="Open alerts")
+    def open_alerts(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        from csm.workspace import open_alerts
+
+        alerts = list(open_alerts(obj.alerts.all(), timezone.localdate()).order_by("-raised_on")[:5])
+        if not alerts:
+            return format_html('<span class="tend-muted">{}</span>', "None open.")
+        alert_admin = self.admin_site._registry[ChurnAlert]
+        return format_html_join(
+            "",
+            '<div class="tend-open-alert"><a href="{}">{} on {}</a>: {} {}</div>',
+            (
+                (
+                    reverse("admin:csm_churnalert_change", args=[a.pk]),
+                    a.get_reason_display(),
+                    date_format(a.raised_on, "j M Y"),
+                    a.explanation,
+                    alert_admin.one_click_button(a, "acknowledge", primary=True),
+                )
+                for a in alerts
+            ),
         )
 
     @admin.display(description="Score now")

@@ -74,7 +74,8 @@ def health_trend(
                 f'<g class="tend-alert-marker">'
                 f'<line x1="{x(day)}" x2="{x(day)}" y1="{top}" y2="{top + plot_h}" '
                 f'stroke="{RAG_COLOURS["RED"]}" stroke-dasharray="3 2"/>'
-                f'<text x="{x(day) + 2}" y="{top + 10}" font-size="10" fill="{RAG_COLOURS["RED"]}">!</text>'
+                f'<text x="{x(day) + (2 if x(day) < width - 20 else -6)}" y="{top + 10}" font-size="10" '
+                f'fill="{RAG_COLOURS["RED"]}">!</text>'
                 f"<title>Alert on {day.isoformat()}: {escape(reason)}</title></g>"
             )
     coords = " ".join(f"{x(day)},{y(score)}" for day, score in points)

@@ -471,6 +471,7 @@ class AlertDelivery(models.Model):
 
     class Meta:
         ordering = ["alert", "channel"]
+        verbose_name_plural = "alert deliveries"
         constraints = [
             models.UniqueConstraint(fields=["alert", "channel"], name="one_delivery_per_alert_and_channel")
         ]
