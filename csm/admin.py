@@ -613,12 +613,12 @@ class ExpansionOpportunityAdmin(OneClickActionsMixin, admin.ModelAdmin):
     list_display = (
         "account",
         "kind",
+        "decide",
         "estimated_arr_impact",
         "status",
         "draft_status",
         "created_by",
         "created_at",
-        "decide",
     )
     list_filter = ("status", "kind")
     search_fields = ("account__name", "account__external_id", "summary")
@@ -801,8 +801,8 @@ class AlertDeliveryInline(admin.TabularInline):
 
 @admin.register(ChurnAlert)
 class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
-    list_display = ("account_link", "reason", "change", "rag_display", "churn_risk", "arr", "raised_at",
-                    "held_back", "acknowledged_display", "deliveries_summary", "review")  # fmt: skip
+    list_display = ("account_link", "review", "reason", "change", "rag_display", "churn_risk", "arr",
+                    "raised_at", "deliveries_summary")  # fmt: skip
     list_filter = (AlertStateFilter, "reason", "held_back", "raised_on")
     search_fields = ("account__name", "account__external_id")
     list_select_related = ("account",)
@@ -871,10 +871,6 @@ class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
     def rag_display(self, obj):
         return rag_badge(obj.rag)
 
-    @admin.display(description="Acknowledged", boolean=True)
-    def acknowledged_display(self, obj):
-        return obj.acknowledged
-
     @admin.display(description="Deliveries")
     def deliveries_summary(self, obj):
         return ", ".join(f"{d.channel}: {d.status}" for d in obj.deliveries.all()) or "—"
@@ -939,6 +935,7 @@ class AlertDeliveryAdmin(OneClickActionsMixin, admin.ModelAdmin):
 @admin.register(QBRDue)
 class QBRDueAdmin(admin.ModelAdmin):
     list_display = ("account", "contract_end", "due_on", "fulfilled_at")
+    show_full_result_count = False
     list_filter = ("fulfilled_at",)
     date_hierarchy = "due_on"
     list_select_related = ("account",)

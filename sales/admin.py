@@ -39,13 +39,13 @@ class ReviewFilter(admin.SimpleListFilter):
 class OutreachDraftAdmin(OneClickActionsMixin, admin.ModelAdmin):
     list_display = (
         "subject",
+        "review",
         "account",
         "to",
         "status_badge",
         "attempts",
         "updated_at",
         "gmail_link",
-        "review",
     )
     list_filter = (ReviewFilter, "status")
     search_fields = ("subject", "to", "opportunity__account__name")

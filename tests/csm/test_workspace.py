@@ -101,8 +101,12 @@ def test_an_empty_book_says_what_to_do_next(client, make_user):
     client.force_login(make_user("newbie"))
     page = client.get(reverse("admin:index")).content.decode()
     assert "Nothing needs you today" in page
-    assert "Import from CSV" in page
+    assert "Import CSV" in page
     assert "No agent runs yet today" in page
+    accounts = client.get(reverse("admin:csm_account_changelist")).content.decode()
+    assert "No accounts here yet" in accounts and "A manager assigns accounts to you" in accounts
+    searched = client.get(reverse("admin:csm_account_changelist") + "?q=zzz").content.decode()
+    assert "No accounts here yet" not in searched  # a search that finds nothing is not an empty book
 
 
 # --- one-click actions ------------------------------------------------------
