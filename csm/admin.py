@@ -462,8 +462,8 @@ class HealthScoreAdmin(admin.ModelAdmin):
         "partial",
         "profile_version",
     )
+    # No date_hierarchy: its year/month links cost a scan of every score.
     list_filter = (("rag", admin.ChoicesFieldListFilter), "churn_risk", "scored_on")
-    date_hierarchy = "scored_on"
     search_fields = ("account__name", "account__external_id")
     list_select_related = ("account",)
     show_full_result_count = False

@@ -84,11 +84,13 @@ class ScorecardContext:
     peers: dict[str, list[float]]  # segment -> tracked adoption rates
 
     @classmethod
-    def load(cls) -> ScorecardContext:
+    def load(cls, segments: list[str] | None = None) -> ScorecardContext:
+        """Everything (a run), or only the peers of `segments` (one account's page)."""
         peers: dict[str, list[float]] = defaultdict(list)
-        for segment, rate in Account.objects.filter(tracked_adoption_rate__isnull=False).values_list(
-            "segment", "tracked_adoption_rate"
-        ):
+        tracked = Account.objects.filter(tracked_adoption_rate__isnull=False).order_by()
+        if segments is not None:
+            tracked = tracked.filter(segment__in=segments)
+        for segment, rate in tracked.values_list("segment", "tracked_adoption_rate"):
             peers[segment].append(rate)
         return cls(plan_terms(), list(Feature.objects.select_related("module")), dict(peers))
 
@@ -98,7 +100,7 @@ def scorecard(
 ) -> Scorecard:
     """Adoption per available feature, against the segment, and paid modules' features unused."""
     today = today or timezone.localdate()
-    context = context or ScorecardContext.load()
+    context = context or ScorecardContext.load(segments=[account.segment])
     owned = _owned_modules([account.pk], context.plans).get(account.pk, set())
     usage = {u.feature_id: u for u in account.feature_usage.all()}
     rows = []

@@ -26,6 +26,19 @@ RUNS_SHOWN = 10
 AT_RISK = Q(rag=RAG.RED) | Q(churn_risk__in=[ChurnRisk.HIGH, ChurnRisk.CRITICAL])
 WEAK = Q(rag__in=[RAG.AMBER, RAG.RED]) | Q(churn_risk__in=[ChurnRisk.HIGH, ChurnRisk.CRITICAL])
 
+# What the index counts and sums over the book (per owner, then in total).
+BOOK_FIGURES = {
+    "accounts": Count("id"),
+    "total_arr": Sum("arr", default=Decimal("0")),
+    "arr_at_risk": Sum("arr", filter=AT_RISK, default=Decimal("0")),
+    "green": Count("id", filter=Q(rag=RAG.GREEN)),
+    "amber": Count("id", filter=Q(rag=RAG.AMBER)),
+    "red": Count("id", filter=Q(rag=RAG.RED)),
+    "unscored": Count("id", filter=Q(rag="")),
+    **{level.value: Count("id", filter=Q(churn_risk=level.value)) for level in ChurnRisk},
+}
+ZERO = {name: Decimal("0") if name in ("total_arr", "arr_at_risk") else 0 for name in BOOK_FIGURES}
+
 # Lower comes first in the attention list.
 PRIORITY = {"entered_red": 0, "alert": 1, "renewal": 2, "draft": 3, "qbr": 4}
 
@@ -86,16 +99,9 @@ def book_today(user, today: date | None = None) -> BookToday:
     whole_team = sees_everything(user)
     own = {} if whole_team else {"account__owner": user}
 
-    totals = accounts.aggregate(
-        accounts=Count("id"),
-        total_arr=Sum("arr", default=Decimal("0")),
-        arr_at_risk=Sum("arr", filter=AT_RISK, default=Decimal("0")),
-        green=Count("id", filter=Q(rag=RAG.GREEN)),
-        amber=Count("id", filter=Q(rag=RAG.AMBER)),
-        red=Count("id", filter=Q(rag=RAG.RED)),
-        unscored=Count("id", filter=Q(rag="")),
-        **{level.value: Count("id", filter=Q(churn_risk=level.value)) for level in ChurnRisk},
-    )
+    # One pass over the book, grouped by owner: the totals are the sum of the rows.
+    per_owner = list(accounts.values("owner_id").annotate(**BOOK_FIGURES).order_by())
+    totals = {name: sum((row[name] for row in per_owner), start=ZERO[name]) for name in BOOK_FIGURES}
 
     alerts = open_alerts(ChurnAlert.objects.filter(**own), today)
     renewals = accounts.filter(
@@ -159,7 +165,7 @@ def book_today(user, today: date | None = None) -> BookToday:
     runs = list(runs_today.select_related("requested_by").order_by("-created_at")[:RUNS_SHOWN])
     run_counts = dict(runs_today.values_list("status").annotate(n=Count("id")).order_by())
 
-    team = _team(accounts, today) if whole_team else []
+    team = _team(per_owner, today) if whole_team else []
     return BookToday(
         today=today,
         whole_team=whole_team,
@@ -177,18 +183,13 @@ def _as_date(value) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _team(accounts, today: date) -> list[dict]:
+def _team(per_owner: list[dict], today: date) -> list[dict]:
     """One line per owner: the manager's view of who carries what."""
-    per_owner = {
-        r["owner_id"]: r
-        for r in accounts.values("owner_id", "owner__username", "owner__first_name", "owner__last_name")
-        .annotate(
-            accounts=Count("id"),
-            red=Count("id", filter=Q(rag=RAG.RED)),
-            total_arr=Sum("arr", default=Decimal("0")),
-            arr_at_risk=Sum("arr", filter=AT_RISK, default=Decimal("0")),
-        )
-        .order_by()
+    from django.contrib.auth import get_user_model
+
+    owners = {
+        u.pk: u.get_full_name() or u.get_username()
+        for u in get_user_model().objects.filter(pk__in=[r["owner_id"] for r in per_owner if r["owner_id"]])
     }
     alerts = dict(
         open_alerts(ChurnAlert.objects.all(), today)
@@ -196,8 +197,8 @@ def _team(accounts, today: date) -> list[dict]:
         .annotate(n=Count("id"))
         .order_by()
     )
-    team = []
-    for owner_id, r in per_owner.items():
-        name = " ".join(filter(None, [r["owner__first_name"], r["owner__last_name"]])) or r["owner__username"]
-        team.append({**r, "name": name or "Unassigned", "open_alerts": alerts.get(owner_id, 0)})
+    team = [
+        {**r, "name": owners.get(r["owner_id"], "Unassigned"), "open_alerts": alerts.get(r["owner_id"], 0)}
+        for r in per_owner
+    ]
     return sorted(team, key=lambda r: (-r["arr_at_risk"], r["name"]))

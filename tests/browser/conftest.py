@@ -23,7 +23,9 @@ TABLET = (768, 1024)
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(live_server):
+    # Depends on live_server so that it quits first: Chromium's keep-alive
+    # connections close while the server and its database are still up.
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip(
             "No headless Chromium here: run `make browser` (installs Debian's chromium and chromium-driver) "

@@ -16,10 +16,6 @@ from tests.browser.conftest import TABLET
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    # On in-memory SQLite the live server's threads share one connection, and
-    # Django's request thread complains when it tries to close it after the
-    # response is sent (not during it: a failed page is a 500 the test sees).
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning"),
 ]
 
 PASSWORD = "pw-123-secret"
