@@ -107,15 +107,18 @@ class SparklineChangeList(ChangeList):
         super().get_results(request)
         since = timezone.localdate() - timedelta(days=SPARKLINE_DAYS)
         by_account: dict[int, list[float]] = {}
+        why: dict[int, str] = {}
         rows = (
             HealthScore.objects.filter(account_id__in=[a.pk for a in self.result_list], scored_on__gte=since)
             .order_by("account_id", "scored_on")
-            .values_list("account_id", "score")
+            .values_list("account_id", "score", "explanation")
         )
-        for account_id, score in rows:
+        for account_id, score, explanation in rows:
             by_account.setdefault(account_id, []).append(score)
+            why[account_id] = explanation  # in date order: the latest wins
         for account in self.result_list:
             account.recent_scores = by_account.get(account.pk, [])
+            account.why = why.get(account.pk, "")
 
 
 class OwnerFilter(admin.RelatedOnlyFieldListFilter):
@@ -167,6 +170,7 @@ class AccountAdmin(OneClickActionsMixin, admin.ModelAdmin):
         "churn_risk",
         "renewal_date",
         "arr",
+        "why",
     )
     list_filter = (
         ("rag", admin.ChoicesFieldListFilter),
@@ -195,6 +199,7 @@ class AccountAdmin(OneClickActionsMixin, admin.ModelAdmin):
             {
                 "fields": (
                     ("health_score", "rag_display", "churn_risk", "churn_trigger"),
+                    "score_explanation",
                     ("scored_at", "rescan_button"),
                     "health_chart",
                     "open_alerts",
@@ -224,6 +229,7 @@ class AccountAdmin(OneClickActionsMixin, admin.ModelAdmin):
         "churn_trigger",
         "scored_at",
         "rescan_button",
+        "score_explanation",
         "health_chart",
         "open_alerts",
         "score_movement",
@@ -325,6 +331,15 @@ class AccountAdmin(OneClickActionsMixin, admin.ModelAdmin):
     @admin.display(description="RAG", ordering="rag")
     def rag_display(self, obj):
         return rag_badge(obj.rag)
+
+    @admin.display(description="Why")
+    def why(self, obj):
+        return format_html('<span class="tend-why">{}</span>', getattr(obj, "why", "") or "—")
+
+    @admin.display(description="Why this score")
+    def score_explanation(self, obj):
+        scores = self._chart_scores(obj)
+        return scores[0].explanation if scores and scores[0].explanation else "—"
 
     @admin.display(description=f"Last {SPARKLINE_DAYS} days")
     def trend(self, obj):
@@ -461,6 +476,7 @@ class HealthScoreAdmin(admin.ModelAdmin):
         "churn_trigger",
         "partial",
         "profile_version",
+        "explanation",
     )
     # No date_hierarchy: its year/month links cost a scan of every score.
     list_filter = (("rag", admin.ChoicesFieldListFilter), "churn_risk", "scored_on")

@@ -40,6 +40,7 @@ class AlertCandidate:
     previous_score: float
     arr: Decimal
     renewal_date: date | None
+    score_explanation: str = ""
 
 
 def build_alerts(candidates: list[AlertCandidate], *, today: date, now: datetime) -> list[ChurnAlert]:
@@ -83,7 +84,8 @@ def build_alerts(candidates: list[AlertCandidate], *, today: date, now: datetime
                     renewal_date=c.renewal_date,
                     today=today,
                     arr=c.arr,
-                ),
+                )
+                + (f" {c.score_explanation}" if c.score_explanation else ""),
                 score=c.result.score,
                 previous_score=c.previous_score,
                 rag=c.result.rag,

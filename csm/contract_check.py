@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from csm import alerts
 from csm.alerting import dispatch_alerts
-from csm.models import Account, ChurnAlert, QBRDue
+from csm.models import Account, ChurnAlert, HealthScore, QBRDue
 from csm.profiles import load_active_profiles
 
 QBR_LEAD_DAYS = 90
@@ -57,6 +57,15 @@ def contract_check(*, today: date | None = None, account_ids: list[int] | None =
         ).values_list("account_id", "raised_on", "renewal_date")
         if renewal is not None and raised_on >= renewal - timedelta(days=longest)
     }
+    fresh = [row[0] for row in in_window if row[0] not in recent and row[0] not in told]
+    # The latest score's one-line reason, for each account about to be alerted (one query).
+    why = dict(  # in date order, so the latest of the week wins
+        HealthScore.objects.filter(
+            account_id__in=fresh, scored_on__lte=today, scored_on__gt=today - timedelta(days=7)
+        )
+        .order_by("account_id", "scored_on")
+        .values_list("account_id", "explanation")
+    )
     new_alerts = [
         ChurnAlert(
             account_id=pk,
@@ -64,8 +73,16 @@ def contract_check(*, today: date | None = None, account_ids: list[int] | None =
             raised_at=now,
             reason=ChurnAlert.Reason.RENEWAL_NEAR,
             reasons=[ChurnAlert.Reason.RENEWAL_NEAR],
-            explanation=alerts.explain_renewal(
-                rag=rag, score=score, churn_risk=churn, renewal_date=renewal, today=today, arr=arr
+            explanation=" ".join(
+                filter(
+                    None,
+                    [
+                        alerts.explain_renewal(
+                            rag=rag, score=score, churn_risk=churn, renewal_date=renewal, today=today, arr=arr
+                        ),
+                        why.get(pk, ""),
+                    ],
+                )
             ),
             score=score,
             rag=rag,

@@ -274,6 +274,9 @@ class HealthScore(models.Model):
     profile = models.ForeignKey(ScoringProfile, on_delete=models.PROTECT, related_name="+")
     profile_version = models.PositiveIntegerField()
     computed_at = models.DateTimeField()
+    explanation = models.CharField(
+        max_length=300, blank=True, help_text="Why, in one line: what costs the most points, what changed."
+    )
 
     class Meta:
         ordering = ["-scored_on"]
@@ -611,3 +614,65 @@ class QBR(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.quarter}"
+
+
+class RenewalOutcome(models.Model):
+    """What happened at a renewal: the ground truth the score is judged against."""
+
+    class Outcome(models.TextChoices):
+        RENEWED = "renewed", "Renewed"
+        DOWNGRADED = "downgraded", "Downgraded"
+        CHURNED = "churned", "Churned"
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        API = "api", "API"
+        CSV = "csv", "CSV import"
+        DEMO = "demo", "Demo (synthetic)"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="outcomes")
+    renewal_date = models.DateField(help_text="The contract end the outcome is for.")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    arr_before = models.DecimalField(
+        "ARR before", max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    arr_after = models.DecimalField(
+        "ARR kept",
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="ARR after the renewal: 0 when churned.",
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.ADMIN)
+    synthetic = models.BooleanField(default=False, help_text="Made up by seed_demo, not a real customer.")
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-renewal_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "renewal_date"], name="one_outcome_per_renewal"),
+            models.CheckConstraint(
+                condition=~Q(outcome="churned") | Q(arr_after=0), name="churned_keeps_no_arr"
+            ),
+        ]
+        indexes = [models.Index(fields=["renewal_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.get_outcome_display()} on {self.renewal_date}"
+
+    @property
+    def arr_lost(self) -> Decimal:
+        return max(self.arr_before - self.arr_after, Decimal("0"))
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.outcome == self.Outcome.CHURNED and self.arr_after not in (None, 0):
+            raise ValidationError({"arr_after": "A churned account keeps no ARR: set 0."})
+        if (
+            self.outcome == self.Outcome.DOWNGRADED
+            and self.arr_after is not None
+            and self.arr_before is not None
+            and self.arr_after >= self.arr_before
+        ):
+            raise ValidationError({"arr_after": "A downgrade keeps less ARR than before."})

@@ -24,6 +24,7 @@ from django.utils import timezone
 from agents_core.bulk import update_rows, upsert_rows
 from csm import alerts, scoring
 from csm.alerting import AlertCandidate, build_alerts, dispatch_alerts
+from csm.explanations import explain_score
 from csm.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs
 from csm.models import Account, ChurnAlert, HealthScore
 from csm.profiles import ActiveProfiles, load_active_profiles
@@ -57,6 +58,7 @@ SCORE_UPDATE_FIELDS = [
     "profile",
     "profile_version",
     "computed_at",
+    "explanation",
 ]
 # Order matters: score_rows builds its tuples in the order of these lists.
 SCORE_FIELDS = ["account", "scored_on", *SCORE_UPDATE_FIELDS]
@@ -133,6 +135,14 @@ def score_rows(
             tally.fail(account_id, external_id, str(exc))
             continue
         trigger = result.churn_trigger or ""
+        why = explain_score(
+            result.breakdown,
+            profile.weights,
+            score=result.score,
+            rag=result.rag,
+            previous_score=previous_score,
+            previous_rag=previous_rag,
+        )
         scores.append(
             (
                 account_id,
@@ -147,6 +157,7 @@ def score_rows(
                 profile_pk,
                 result.profile_version,
                 now,
+                why,
             )
         )
         accounts.append((result.score, result.rag, result.churn_risk, trigger, now, account_id))
@@ -161,7 +172,7 @@ def score_rows(
         )
         if reasons:
             candidates.append(
-                AlertCandidate(account_id, reasons, result, previous_score, arr, account["renewal_date"])
+                AlertCandidate(account_id, reasons, result, previous_score, arr, account["renewal_date"], why)
             )
         tally.scored += 1
         tally.partial += bool(defaulted)

@@ -132,6 +132,7 @@ class HealthScoreSerializer(serializers.ModelSerializer):
             "inputs",
             "defaulted_inputs",
             "profile_version",
+            "explanation",
         ]
 
     def get_churn_trigger(self, obj) -> str | None:

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from agents_core.bulk import update_rows
 from csm import scoring
+from csm.explanations import explain_score
 from csm.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs
 from csm.models import Account, AccountSignals, ChurnAlert, HealthScore
 from csm.profiles import load_active_profiles
@@ -54,7 +55,8 @@ def raw_floor(today: date, batch_size: int) -> int:
     acc, sig, hs = Account._meta, AccountSignals._meta, HealthScore._meta
     col = {f: acc.get_field(f).column for f in ACCOUNT_FIELDS}
     select = (
-        f"SELECT a.id, a.external_id, a.segment, {', '.join('a.' + col[f] for f in ACCOUNT_FIELDS)}, "
+        f"SELECT a.id, a.external_id, a.segment, a.health_score, a.rag, "
+        f"{', '.join('a.' + col[f] for f in ACCOUNT_FIELDS)}, "
         f"{', '.join('s.' + sig.get_field(f).column for f in SIGNAL_FIELDS)} "
         f"FROM {acc.db_table} a LEFT JOIN {sig.db_table} s ON s.account_id = a.id "
         f"WHERE a.status <> 'churned' AND a.id > {ph} ORDER BY a.id LIMIT {ph}"
@@ -84,9 +86,9 @@ def raw_floor(today: date, batch_size: int) -> int:
         last_id = rows[-1][0]
         score_rows, health_rows = [], []
         for row in rows:
-            account = dict(zip(ACCOUNT_FIELDS, row[3 : 3 + n_acc], strict=True))
+            account = dict(zip(ACCOUNT_FIELDS, row[5 : 5 + n_acc], strict=True))
             account["renewal_date"] = _as_date(account["renewal_date"])
-            signals = dict(zip(SIGNAL_FIELDS, row[3 + n_acc :], strict=True))
+            signals = dict(zip(SIGNAL_FIELDS, row[5 + n_acc :], strict=True))
             for key in ("last_login_on", "last_interaction_on"):
                 signals[key] = _as_date(signals[key])
             profile_pk, profile = profiles.for_segment(row[2])
@@ -110,6 +112,14 @@ def raw_floor(today: date, batch_size: int) -> int:
                     profile_pk,
                     r.profile_version,
                     now_db,
+                    explain_score(
+                        r.breakdown,
+                        profile.weights,
+                        score=r.score,
+                        rag=r.rag,
+                        previous_score=row[3],
+                        previous_rag=row[4] or None,
+                    ),
                 )
             )
             health_rows.append((r.score, r.rag, r.churn_risk, trigger, now_db, row[0]))

@@ -1,0 +1,68 @@
+"""Each score's reason in one plain line: what costs the most points, and what changed.
+
+Pure functions; the scan writes the line on every HealthScore, and the admin,
+the API and the alerts show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+MAX_LENGTH = 300
+TOP_COSTS = 3
+# A group that lost less than this is not worth naming.
+MIN_COST = 0.5
+
+GROUP_WORDS = {
+    "feature_adoption_rate": "feature adoption",
+    "usage_trend": "usage trend",
+    "login_frequency_days": "logins",
+    "days_since_last_interaction": "time since last contact",
+    "invoice_payment_status": "payments",
+    "support": "support tickets",
+    "days_to_renewal": "renewal timing",
+    "seats_utilization_rate": "seat use",
+    "stakeholder_engagement": "stakeholder engagement",
+    "nps_score": "NPS",
+    "escalation_count_90_days": "escalations",
+}
+
+
+def costs(breakdown: Mapping[str, float], weights: Mapping[str, float]) -> list[tuple[str, float, float]]:
+    """(group, points lost, points possible), the biggest losses first; ties by group name."""
+    lost = [
+        (group, round(weight - breakdown.get(group, 0.0), 1), weight) for group, weight in weights.items()
+    ]
+    return sorted((c for c in lost if c[1] >= MIN_COST), key=lambda c: (-c[1], c[0]))
+
+
+def explain_score(
+    breakdown: Mapping[str, float],
+    weights: Mapping[str, float],
+    *,
+    score: float,
+    rag: str,
+    previous_score: float | None,
+    previous_rag: str | None,
+) -> str:
+    top = costs(breakdown, weights)[:TOP_COSTS]
+    if top:
+        parts = [
+            "Costing most: "
+            + ", ".join(
+                f"{GROUP_WORDS.get(g, g.replace('_', ' '))} -{lost:g} of {possible:g}"
+                for g, lost, possible in top
+            )
+        ]
+    else:
+        parts = ["Every signal group at or near full points"]
+    if previous_score is None:
+        parts.append("first score")
+    else:
+        delta = round(score - previous_score, 1)
+        change = "unchanged" if delta == 0 else f"{'up' if delta > 0 else 'down'} {abs(delta):g}"
+        parts.append(f"{change} since the last score")
+        if previous_rag and previous_rag != rag:
+            parts[-1] += f" ({previous_rag} to {rag})"
+    line = "; ".join(parts) + "."
+    return line if len(line) <= MAX_LENGTH else line[: MAX_LENGTH - 1] + "…"
