@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 PORT ?= 8000
 DEMO_ACCOUNTS ?= 500
+# A year of synthetic daily history and renewal outcomes, so the charts and the backtest have data.
+DEMO_HISTORY_DAYS ?= 365
 BENCH_ACCOUNTS ?= 100000
 # The benchmark seeds and scans its own database, never your working one.
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
@@ -42,7 +44,7 @@ browser:
 
 setup: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py bootstrap --demo-accounts $(DEMO_ACCOUNTS)
+	$(BIN)/python manage.py bootstrap --demo-accounts $(DEMO_ACCOUNTS) --demo-history-days $(DEMO_HISTORY_DAYS)
 
 run: setup
 	@echo ""

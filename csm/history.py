@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from agents_core.bulk import upsert_rows
+from agents_core.bulk import update_rows, upsert_rows
 from csm import scoring
 from csm.explanations import explain_score
 from csm.models import Account, HealthScore, RenewalOutcome
@@ -80,14 +80,17 @@ def lay_down_history(
         "account", "scored_on", "score", "rag", "churn_risk", "churn_trigger", "breakdown", "inputs",
         "defaulted_inputs", "profile", "profile_version", "computed_at", "explanation",
     ]  # fmt: skip
-    rows, outcomes, lost, written = [], [], [], 0
+    rows, outcomes, lost, current, written = [], [], [], [], 0
     for account in accounts:
         profile_pk, profile = profiles.for_segment(account.segment)
         renewal = account.renewal_date or (today + timedelta(days=rng.randint(30, 330)))
         last_renewal = renewal - timedelta(days=365)
         propensity = rng.betavariate(1.6, 4.0)  # most accounts are fine; a few are not
-        churns = last_renewal >= start and rng.random() < propensity
-        base = 0.85 - propensity * 0.5
+        churns = last_renewal >= start and rng.random() < propensity * 0.6
+        # As in life, the signals do not tell everything: some leave without warning,
+        # and some slide and still renew.
+        slides = rng.random() < 0.75 if churns else rng.random() < propensity * 0.4
+        base = 0.85 - propensity * 0.5 + rng.uniform(-0.1, 0.1)
         previous = None
         for back in range(days, 0, -1):
             day = today - timedelta(days=back)
@@ -96,8 +99,8 @@ def lay_down_history(
             next_renewal = last_renewal if day <= last_renewal else renewal
             to_go = (next_renewal - day).days
             health = base
-            if churns and day <= last_renewal:
-                health -= max(0.0, (150 - to_go) / 150) * 0.6  # the slide before they leave
+            if slides and day <= last_renewal:
+                health -= max(0.0, (150 - to_go) / 150) * 0.6  # the slide before the renewal
             result = scoring.score(synthetic_inputs(health, days_to_renewal=to_go, rng=rng), profile)
             rows.append(
                 (
@@ -110,7 +113,11 @@ def lay_down_history(
                     ),
                 )
             )  # fmt: skip
-            previous = (result.score, result.rag)
+            previous = (result.score, result.rag, result.churn_risk, result.churn_trigger or "", day)
+        if previous and not (churns and last_renewal >= start):
+            # Yesterday's health is the account's current one, so today's scan compares with it.
+            score, rag, risk, trigger, _day = previous
+            current.append((score, rag, risk, trigger, now, account.pk))
         if last_renewal >= start:
             arr = account.arr or Decimal("10000")
             if churns:
@@ -140,6 +147,8 @@ def lay_down_history(
     written += _write(fields, rows)
     RenewalOutcome.objects.bulk_create(outcomes, ignore_conflicts=True)
     Account.objects.filter(pk__in=lost).update(status=Account.Status.CHURNED)
+    with transaction.atomic():
+        update_rows(Account, ["health_score", "rag", "churn_risk", "churn_trigger", "scored_at"], current)
     return HistoryReport(accounts=len(accounts), scores=written, outcomes=len(outcomes))
 
 

@@ -17,8 +17,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--demo-accounts", type=int, default=500)
         parser.add_argument("--no-demo", action="store_true")
+        parser.add_argument(
+            "--demo-history-days",
+            type=int,
+            default=365,
+            help="Days of synthetic daily history and renewal outcomes for the demo (0: none).",
+        )
 
-    def handle(self, *args, demo_accounts, no_demo, **options):
+    def handle(self, *args, demo_accounts, no_demo, demo_history_days, **options):
         call_command("ensure_admin", stdout=self.stdout)
         if not no_demo and not Account.objects.exists():
             # The demo CSMs (maya, tom, ... and morgan, their manager) share the
@@ -29,7 +35,13 @@ class Command(BaseCommand):
                 or os.environ.get("TEND_ADMIN_PASSWORD")
                 or (password_file.read_text().strip() if password_file.exists() else "")
             )
-            call_command("seed_demo", accounts=demo_accounts, password=password, stdout=self.stdout)
+            call_command(
+                "seed_demo",
+                accounts=demo_accounts,
+                password=password,
+                history_days=demo_history_days,
+                stdout=self.stdout,
+            )
             # Score the new book once so the admin shows health straight away.
             call_command("run_agent", "csm", "health_scan", stdout=self.stdout)
         call_command("ensure_schedules", stdout=self.stdout)
