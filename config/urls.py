@@ -11,6 +11,7 @@ from csm.api.views import (
     BulkFeatureUsageView,
     BulkSignalsView,
     OpportunityViewSet,
+    OutcomeViewSet,
     QBRViewSet,
 )
 from sales.api import DraftViewSet
@@ -22,6 +23,7 @@ router.register("opportunities", OpportunityViewSet, basename="opportunity")
 router.register("drafts", DraftViewSet, basename="draft")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("qbrs", QBRViewSet, basename="qbr")
+router.register("outcomes", OutcomeViewSet, basename="outcome")
 
 api_v1 = [
     *router.urls,

@@ -1,6 +1,6 @@
 import django_filters
 
-from csm.models import QBR, RAG, Account, ChurnAlert, ChurnRisk, ExpansionOpportunity, Segment
+from csm.models import QBR, RAG, Account, ChurnAlert, ChurnRisk, ExpansionOpportunity, RenewalOutcome, Segment
 
 
 class AccountFilter(django_filters.FilterSet):
@@ -38,3 +38,12 @@ class QBRFilter(django_filters.FilterSet):
     class Meta:
         model = QBR
         fields = ["account", "quarter", "trigger"]
+
+
+class OutcomeFilter(django_filters.FilterSet):
+    renewal_after = django_filters.DateFilter(field_name="renewal_date", lookup_expr="gte")
+    renewal_before = django_filters.DateFilter(field_name="renewal_date", lookup_expr="lte")
+
+    class Meta:
+        model = RenewalOutcome
+        fields = ["account", "outcome", "synthetic", "renewal_after", "renewal_before"]

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from agents_core.api.common import StrictSerializerMixin
 from agents_core.visibility import sees_everything
 from csm import scoring
-from csm.models import QBR, RAG, Account, AlertDelivery, ChurnAlert, ExpansionOpportunity, HealthScore
+from csm.models import (
+    QBR,
+    RAG,
+    Account,
+    AlertDelivery,
+    ChurnAlert,
+    ExpansionOpportunity,
+    HealthScore,
+    RenewalOutcome,
+)
 
 # Stored as "" for "none"; the API says null.
 _BLANK_AS_NULL = ("rag", "churn_risk", "churn_trigger", "tam_health_rag")
@@ -237,3 +247,39 @@ class QBRSerializer(serializers.ModelSerializer):
             "generated_at",
         ]
         read_only_fields = fields
+
+
+class OutcomeSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    """A renewal's outcome. `arr_lost` is derived; synthetic outcomes come only from the demo."""
+
+    account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
+    arr_lost = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = RenewalOutcome
+        fields = [
+            "id", "account", "renewal_date", "outcome", "arr_before", "arr_after", "arr_lost",
+            "source", "synthetic", "recorded_at",
+        ]  # fmt: skip
+        read_only_fields = ["source", "synthetic", "recorded_at"]
+        validators = []  # the database's one-outcome-per-renewal constraint decides; the view says why
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["account"].queryset = Account.objects.visible_to(request.user)
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            self.fields["account"].read_only = True
+
+    def validate(self, attrs):
+        merged = {
+            name: attrs.get(name, getattr(self.instance, name, None))
+            for name in ("account", "renewal_date", "outcome", "arr_before", "arr_after")
+        }
+        candidate = RenewalOutcome(**merged)
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs

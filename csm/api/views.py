@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from agents_core.api.common import ModelPermissions
 from csm.alerting import acknowledge
-from csm.api.filters import AccountFilter, AlertFilter, OpportunityFilter, QBRFilter
+from csm.api.filters import AccountFilter, AlertFilter, OpportunityFilter, OutcomeFilter, QBRFilter
 from csm.api.serializers import (
     AccountSerializer,
     AlertSerializer,
@@ -21,6 +21,7 @@ from csm.api.serializers import (
     FeatureUsageRowSerializer,
     HealthScoreSerializer,
     OpportunitySerializer,
+    OutcomeSerializer,
     QBRSerializer,
     SignalsSerializer,
 )
@@ -33,7 +34,7 @@ from csm.ingest import (
     write_signals,
 )
 from csm.inputs import SIGNAL_FIELDS, raw_inputs
-from csm.models import QBR, Account, AccountSignals, ChurnAlert, ExpansionOpportunity
+from csm.models import QBR, Account, AccountSignals, ChurnAlert, ExpansionOpportunity, RenewalOutcome
 from csm.opportunities import close
 
 
@@ -270,3 +271,42 @@ class BulkSignalsView(BulkUpsertView):
             today=timezone.localdate(),
             by=request.user.get_username(),
         )
+
+
+class OutcomeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Renewal outcomes of your accounts (renewed, downgraded, churned): what the backtest judges against."""
+
+    serializer_class = OutcomeSerializer
+    permission_classes = [IsAuthenticated, ModelPermissions]
+    filterset_class = OutcomeFilter
+    search_fields = ["account__name", "account__external_id"]
+    ordering_fields = ["renewal_date", "arr_before", "id"]
+    ordering = ["-renewal_date", "id"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return RenewalOutcome.objects.filter(account__in=Account.objects.visible_to(self.request.user))
+
+    def perform_create(self, serializer):
+        try:
+            with transaction.atomic():
+                serializer.save(source=RenewalOutcome.Source.API)
+        except IntegrityError:
+            raise ValidationError(
+                {"renewal_date": ["This account already has an outcome for that renewal date."]}
+            ) from None
+
+    def perform_update(self, serializer):
+        try:
+            with transaction.atomic():
+                serializer.save(source=RenewalOutcome.Source.API, synthetic=False)
+        except IntegrityError:
+            raise ValidationError(
+                {"renewal_date": ["This account already has an outcome for that renewal date."]}
+            ) from None
