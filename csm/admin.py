@@ -8,7 +8,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,6 +23,7 @@ from agents_core.visibility import sees_everything
 from config.admin import ActionRefused, OneClickActionsMixin, one_click
 from csm import charts, scoring
 from csm.alerting import acknowledge, retry_now, snooze
+from csm.backtest import backtest
 from csm.csv_import import import_accounts
 from csm.feature_adoption import scorecard
 from csm.inputs import stamp_sources
@@ -46,6 +47,7 @@ from csm.models import (
 from csm.opportunities import close
 from csm.profiles import publish_version
 from csm.qbr_render import render_qbr_markdown
+from csm.whatif import preview
 
 HISTORY_DAYS_SHOWN = 30
 CHART_DAYS = 180
@@ -580,6 +582,25 @@ ScoringProfileForm = type(
 )
 
 
+def _rate(value) -> str:
+    return "none" if value is None else f"{value:.0%}"
+
+
+def backtest_charts(report) -> dict:
+    if not report.sufficient:
+        return {}
+    bands = report.calibration
+    return {
+        "roc_chart": charts.roc(report.roc, auc=report.auc),
+        "calibration_chart": charts.bars(
+            [(f"{r['band']} ({r['accounts']})", (r["churn_rate"] or 0) * 100, "#c5221f") for r in bands],
+            label="Churn rate by score band: "
+            + ", ".join(f"{r['band']}: {_rate(r['churn_rate'])}" for r in bands),
+            value_format="{:.0f}%",
+        ),
+    }
+
+
 @admin.register(ScoringProfile)
 class ScoringProfileAdmin(admin.ModelAdmin):
     form = ScoringProfileForm
@@ -611,6 +632,89 @@ class ScoringProfileAdmin(admin.ModelAdmin):
                 {"fields": ("tam_multipliers", "rules", "no_data_defaults"), "classes": ("collapse",)},
             ),
         )
+
+    change_form_template = "admin/csm/scoringprofile/change_form.html"
+    change_list_template = "admin/csm/scoringprofile/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("backtest/", view(self.backtest_view), name="csm_scoringprofile_backtest"),
+            path("<int:pk>/backtest/", view(self.backtest_view), name="csm_scoringprofile_backtest_version"),
+            *super().get_urls(),
+        ]
+
+    def can_backtest(self, request) -> bool:
+        # Outcomes span the whole book: this is a manager's page.
+        return sees_everything(request.user) and self.has_view_permission(request)
+
+    def backtest_view(self, request, pk=None):
+        if not self.can_backtest(request):
+            raise PermissionDenied
+        try:
+            horizon = min(max(int(request.GET.get("horizon", 90)), 0), 365)
+        except ValueError:
+            horizon = 90
+        profile = None
+        if pk is not None:
+            profile = ScoringProfile.objects.filter(pk=pk).first()
+            if profile is None:
+                raise Http404("No such profile version.")
+        report = backtest(horizon=horizon, profile=profile)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Backtest: {report.source}",
+            "report": report,
+            "profile": profile,
+            "horizon": horizon,
+            "horizons": (30, 60, 90, 120, 180),
+            **backtest_charts(report),
+        }
+        return TemplateResponse(request, "admin/csm/scoringprofile/backtest.html", context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "_preview" in request.POST:
+            response = self._preview(request, object_id)
+            if response is not None:
+                return response
+        extra_context = {**(extra_context or {}), "can_backtest": self.can_backtest(request)}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _preview(self, request, object_id):
+        """The what-if: the unsaved settings against today's book and the backtest. Writes nothing."""
+        obj = self.get_object(request, object_id) if object_id else None
+        if object_id and obj is None:
+            return None
+        if not (self.has_change_permission(request, obj) if obj else self.has_add_permission(request)):
+            raise PermissionDenied
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
+        if not form.is_valid():
+            return None  # the normal page shows the errors (and saves nothing: the form is invalid)
+        candidate = form.save(commit=False)
+        engine = candidate.to_profile()
+        current = ScoringProfile.objects.active().filter(segment=candidate.segment).first()
+        effect = preview(engine, candidate.segment)
+        reports = {}
+        if self.can_backtest(request):
+            reports = {
+                "now": backtest(profile=current) if current else None,
+                "new": backtest(engine=engine, segment=candidate.segment, label="the new settings"),
+            }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "What this change would do",
+            "original": obj,
+            "candidate": candidate,
+            "current": current,
+            "effect": effect,
+            "reports": reports,
+            "fields": [
+                (k, v) for k, values in request.POST.lists() for v in values if k not in ("_preview",)
+            ],
+        }
+        return TemplateResponse(request, "admin/csm/scoringprofile/preview.html", context)
 
     def save_model(self, request, obj, form, change):
         # Never edit a version in place: scores made with it must keep its settings.

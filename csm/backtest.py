@@ -317,24 +317,29 @@ def backtest(
     *,
     horizon: int = 90,
     profile: ScoringProfile | None = None,
+    engine: scoring.Profile | None = None,
+    segment: str = "",
+    label: str = "",
     step: int | None = None,
     until: date | None = None,
 ) -> Report:
     """The backtest over every known outcome.
 
-    Without `profile`, from the stored daily scores. With one, re-scoring the
-    stored inputs with that version, on every `step`-th day (default 7: a
-    year of history for 10,000 accounts is then about half a million scorings).
+    Without a profile, from the stored daily scores. With a saved `profile`
+    (or an unsaved `engine` for `segment`), re-scoring the stored inputs, on
+    every `step`-th day (default 7: a year of history for 10,000 accounts is
+    then about half a million scorings).
     """
+    if profile is not None:
+        engine, segment, label = profile.to_profile(), profile.segment, str(profile)
     # A segment's version is judged on that segment's accounts; the default one on all.
-    cases, synthetic = load_cases(until=until, segment=profile.segment if profile else "")
-    if profile is None:
+    cases, synthetic = load_cases(until=until, segment=segment if engine is not None else "")
+    if engine is None:
         step = step or 1
         history = _history(cases, ["account_id", "scored_on", "score", "rag", "churn_risk"], step)
         source = "stored scores"
     else:
         step = step or 7
-        engine = profile.to_profile()
 
         def rescored():
             for account_id, day, inputs in _history(cases, ["account_id", "scored_on", "inputs"], step):
@@ -344,6 +349,6 @@ def backtest(
                     continue  # inputs this version cannot score: the day is left out
 
         history = rescored()
-        source = f"{profile} re-scored"
+        source = f"{label or 'these settings'} re-scored"
     _fill(cases, history, horizon=horizon, tolerance=max(AS_OF_TOLERANCE_DAYS, step))
     return evaluate(cases, horizon=horizon, source=source, synthetic=synthetic)

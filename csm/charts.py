@@ -145,3 +145,32 @@ def bars(
             f"{escape(value_format.format(value))}</text>"
         )
     return _svg(width, row_height * len(rows), label, "".join(parts))
+
+
+def roc(points: Sequence[tuple[float, float]], *, auc: float | None, size: int = 260) -> SafeString:
+    """The ROC curve: how many churned accounts are caught (up) for how many false alarms (right)."""
+    if not points:
+        return mark_safe(
+            '<p class="tend-empty">No curve: the backtest needs churned and retained accounts.</p>'
+        )
+    pad = 30
+    side = size - 2 * pad
+
+    def xy(fpr: float, tpr: float) -> str:
+        return f"{round(pad + fpr * side, 1)},{round(pad + side - tpr * side, 1)}"
+
+    coords = " ".join(xy(f, t) for f, t in points)
+    body = (
+        f'<rect x="{pad}" y="{pad}" width="{side}" height="{side}" fill="none" stroke="#dadce0"/>'
+        f'<line x1="{pad}" y1="{pad + side}" x2="{pad + side}" y2="{pad}" stroke="#9aa0a6" '
+        'stroke-dasharray="4 3"/>'
+        f'<polyline fill="none" stroke="{LINE}" stroke-width="2" points="{coords}"/>'
+        f'<text x="{pad + side / 2}" y="{size - 6}" font-size="11" text-anchor="middle" fill="{MUTED}">'
+        "false alarms (retained accounts flagged)</text>"
+        f'<text x="10" y="{pad + side / 2}" font-size="11" text-anchor="middle" fill="{MUTED}" '
+        f'transform="rotate(-90 10 {pad + side / 2})">churned accounts caught</text>'
+        f'<text x="{pad + side - 4}" y="{pad + side - 8}" font-size="12" text-anchor="end" fill="#202124">'
+        f"AUC {auc:.2f}</text>"
+    )
+    label = f"ROC curve, AUC {auc:.2f}; the dashed diagonal is chance (0.50)"
+    return _svg(size, size, label, body)
