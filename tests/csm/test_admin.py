@@ -246,6 +246,11 @@ def test_editing_signals_in_the_admin_records_where_they_came_from(client, book)
             "goals-INITIAL_FORMS": "0",
             "goals-MIN_NUM_FORMS": "0",
             "goals-MAX_NUM_FORMS": "1000",
+            # The renewal outcomes inline, empty.
+            "outcomes-TOTAL_FORMS": "0",
+            "outcomes-INITIAL_FORMS": "0",
+            "outcomes-MIN_NUM_FORMS": "0",
+            "outcomes-MAX_NUM_FORMS": "1000",
         }
     )
     response = client.post(url, data)
