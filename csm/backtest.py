@@ -12,13 +12,14 @@ loaders read in a bounded number of streamed queries.
 
 from __future__ import annotations
 
-import bisect
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+
+from django.db.models import Q
 
 from csm import scoring
 from csm.models import HealthScore, RenewalOutcome, ScoringProfile
@@ -261,8 +262,25 @@ def load_cases(*, until: date | None = None, segment: str = "") -> tuple[list[Ca
     return cases, synthetic
 
 
-def _history(cases: Sequence[Case], fields: Sequence[str], step: int = 1) -> Iterable[tuple]:
-    """Stored scores of the cases' accounts over the lookback windows, in account and date order."""
+AS_OF_BATCH = 200  # cases per query: a flat OR of (account, day range) pairs stays well inside SQL limits
+
+
+def _as_of_rows(cases: Sequence[Case], fields: Sequence[str], *, horizon: int, tolerance: int):
+    """For each case, its stored rows from `tolerance` days before the as-of day up to it (bounded reads)."""
+    for start in range(0, len(cases), AS_OF_BATCH):
+        match = Q()
+        for case in cases[start : start + AS_OF_BATCH]:
+            as_of = case.renewal_date - timedelta(days=horizon)
+            match |= Q(
+                account_id=case.account_id, scored_on__range=(as_of - timedelta(days=tolerance), as_of)
+            )
+        yield from (
+            HealthScore.objects.filter(match).order_by().values_list("account_id", "scored_on", *fields)
+        )
+
+
+def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, warnings_only: bool = False):
+    """Stored scores of the cases' accounts over their lookback windows, in account and date order."""
     if not cases:
         return []
     start = min(c.renewal_date for c in cases) - timedelta(days=LOOKBACK_DAYS)
@@ -270,41 +288,40 @@ def _history(cases: Sequence[Case], fields: Sequence[str], step: int = 1) -> Ite
     rows = HealthScore.objects.filter(
         account_id__in={c.account_id for c in cases}, scored_on__gte=start, scored_on__lte=end
     )
+    if warnings_only:
+        rows = rows.filter(Q(rag="RED") | Q(churn_risk__in=HIGH_RISK))
     if step > 1:
         # A fixed grid of days, the same for every account and version: comparable runs.
         days = [end - timedelta(days=d) for d in range(0, (end - start).days + 1, step)]
         rows = rows.filter(scored_on__in=days)
-    return rows.order_by("account_id", "scored_on").values_list(*fields).iterator(chunk_size=20_000)
+    rows = rows.order_by("account_id", "scored_on").values_list("account_id", "scored_on", *fields)
+    return rows.iterator(chunk_size=20_000)
 
 
-def _fill(cases: Sequence[Case], history: Iterable[tuple], *, horizon: int, tolerance: int) -> None:
-    """Set each case's as-of health and first warning from (account, day, score, rag, risk) rows."""
+def _set_as_of(cases: Sequence[Case], rows: Iterable[tuple], *, horizon: int) -> None:
+    """Each case's health: its latest row on or before the as-of day (rows: account, day, health)."""
+    by_account: dict[int, list[tuple]] = {}
+    for account_id, day, *health in rows:
+        by_account.setdefault(account_id, []).append((day, health))
+    for case in cases:
+        as_of = case.renewal_date - timedelta(days=horizon)
+        before = [(day, health) for day, health in by_account.get(case.account_id, ()) if day <= as_of]
+        if before:
+            case.score, case.rag, case.churn_risk = max(before, key=lambda x: x[0])[1]
+
+
+def _set_first_warnings(cases: Sequence[Case], rows: Iterable[tuple]) -> None:
+    """The first RED or high-risk day in each case's lookback window. Rows in account and date order."""
     by_account: dict[int, list[Case]] = {}
     for case in cases:
         by_account.setdefault(case.account_id, []).append(case)
-
-    def settle(account_id: int, days: list[date], values: list[tuple]) -> None:
+    for account_id, day, _score, rag, risk in rows:
+        if rag != "RED" and risk not in HIGH_RISK:
+            continue
         for case in by_account.get(account_id, ()):
-            as_of = case.renewal_date - timedelta(days=horizon)
-            i = bisect.bisect_right(days, as_of) - 1
-            if i >= 0 and (as_of - days[i]).days <= tolerance:
-                case.score, case.rag, case.churn_risk = values[i]
-            window = case.renewal_date - timedelta(days=LOOKBACK_DAYS)
-            for day, (_score, rag, risk) in zip(days, values, strict=True):
-                if window <= day <= case.renewal_date and (rag == "RED" or risk in HIGH_RISK):
-                    case.first_warning = day
-                    break
-
-    current, days, values = None, [], []
-    for account_id, day, score, rag, risk in history:
-        if account_id != current:
-            if current is not None:
-                settle(current, days, values)
-            current, days, values = account_id, [], []
-        days.append(day)
-        values.append((score, rag, risk))
-    if current is not None:
-        settle(current, days, values)
+            window_opens = case.renewal_date - timedelta(days=LOOKBACK_DAYS)
+            if case.first_warning is None and window_opens <= day <= case.renewal_date:
+                case.first_warning = day
 
 
 def rescore(inputs: dict, profile: scoring.Profile) -> tuple[float, str, str]:
@@ -326,29 +343,35 @@ def backtest(
     """The backtest over every known outcome.
 
     Without a profile, from the stored daily scores. With a saved `profile`
-    (or an unsaved `engine` for `segment`), re-scoring the stored inputs, on
-    every `step`-th day (default 7: a year of history for 10,000 accounts is
-    then about half a million scorings).
+    (or an unsaved `engine` for `segment`), re-scoring the stored inputs: the
+    as-of day exactly, and the churned accounts' history (for the lead time)
+    on every `step`-th day (default 7).
+
+    Reads: the as-of rows in batches of AS_OF_BATCH cases, then the history of
+    the churned accounts only (from stored scores: only their warning days).
     """
     if profile is not None:
         engine, segment, label = profile.to_profile(), profile.segment, str(profile)
     # A segment's version is judged on that segment's accounts; the default one on all.
     cases, synthetic = load_cases(until=until, segment=segment if engine is not None else "")
+    churned = [c for c in cases if c.churned]
+    window = {"horizon": horizon, "tolerance": AS_OF_TOLERANCE_DAYS}
+    health = ["score", "rag", "churn_risk"]
     if engine is None:
-        step = step or 1
-        history = _history(cases, ["account_id", "scored_on", "score", "rag", "churn_risk"], step)
+        _set_as_of(cases, _as_of_rows(cases, health, **window), horizon=horizon)
+        history = _history(churned, health, warnings_only=True)
         source = "stored scores"
     else:
-        step = step or 7
 
-        def rescored():
-            for account_id, day, inputs in _history(cases, ["account_id", "scored_on", "inputs"], step):
+        def rescored(rows):
+            for account_id, day, inputs in rows:
                 try:
                     yield (account_id, day, *rescore(inputs, engine))
                 except ValueError:
                     continue  # inputs this version cannot score: the day is left out
 
-        history = rescored()
+        _set_as_of(cases, rescored(_as_of_rows(cases, ["inputs"], **window)), horizon=horizon)
+        history = rescored(_history(churned, ["inputs"], step=step or 7))
         source = f"{label or 'these settings'} re-scored"
-    _fill(cases, history, horizon=horizon, tolerance=max(AS_OF_TOLERANCE_DAYS, step))
+    _set_first_warnings(churned, history)
     return evaluate(cases, horizon=horizon, source=source, synthetic=synthetic)
