@@ -24,6 +24,7 @@ from csm.models import (
     HealthScore,
     OutcomeGoal,
     QBRDue,
+    RenewalOutcome,
     ScoringProfile,
 )
 from sales.models import OutreachDraft
@@ -146,6 +147,18 @@ def add_accounts(owner, count: int, *, prefix: str, today: date | None = None) -
     )
     FeatureUsage.objects.bulk_create(
         [FeatureUsage(account=a, feature=feature, active_users=3, events_30d=40) for a in accounts]
+    )
+    RenewalOutcome.objects.bulk_create(
+        [
+            RenewalOutcome(
+                account=a,
+                renewal_date=a.renewal_date - timedelta(days=365),
+                outcome=RenewalOutcome.Outcome.RENEWED,
+                arr_before=a.arr,
+                arr_after=a.arr,
+            )
+            for a in accounts
+        ]
     )
     AgentRun.objects.bulk_create(
         [
