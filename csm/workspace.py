@@ -95,7 +95,7 @@ def drafts_to_review(drafts):
 
 def book_today(user, today: date | None = None) -> BookToday:
     today = today or timezone.localdate()
-    accounts = Account.objects.visible_to(user)
+    accounts = Account.objects.visible_to(user).scannable()  # lost customers are history, not book
     whole_team = sees_everything(user)
     own = {} if whole_team else {"account__owner": user}
 
@@ -103,7 +103,8 @@ def book_today(user, today: date | None = None) -> BookToday:
     per_owner = list(accounts.values("owner_id").annotate(**BOOK_FIGURES).order_by())
     totals = {name: sum((row[name] for row in per_owner), start=ZERO[name]) for name in BOOK_FIGURES}
 
-    alerts = open_alerts(ChurnAlert.objects.filter(**own), today)
+    lost = {"account__status": Account.Status.CHURNED}
+    alerts = open_alerts(ChurnAlert.objects.filter(**own).exclude(**lost), today)
     renewals = accounts.filter(
         WEAK,
         status=Account.Status.ACTIVE,
@@ -111,11 +112,13 @@ def book_today(user, today: date | None = None) -> BookToday:
         renewal_date__lte=today + timedelta(days=RENEWAL_WINDOW_DAYS),
     )
     drafts = drafts_to_review(
-        OutreachDraft.objects.filter(**{f"opportunity__{k}": v for k, v in own.items()})
+        OutreachDraft.objects.filter(**{f"opportunity__{k}": v for k, v in own.items()}).exclude(
+            opportunity__account__status=Account.Status.CHURNED
+        )
     )
     qbrs_due = QBRDue.objects.filter(
         **own, fulfilled_at__isnull=True, due_on__lte=today + timedelta(days=QBR_DUE_AHEAD_DAYS)
-    )
+    ).exclude(**lost)
 
     rows: dict[int, Attention] = {}
 
@@ -192,7 +195,7 @@ def _team(per_owner: list[dict], today: date) -> list[dict]:
         for u in get_user_model().objects.filter(pk__in=[r["owner_id"] for r in per_owner if r["owner_id"]])
     }
     alerts = dict(
-        open_alerts(ChurnAlert.objects.all(), today)
+        open_alerts(ChurnAlert.objects.exclude(account__status=Account.Status.CHURNED), today)
         .values_list("account__owner_id")
         .annotate(n=Count("id"))
         .order_by()

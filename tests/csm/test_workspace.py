@@ -72,6 +72,18 @@ def test_acknowledged_snoozed_approved_and_fulfilled_items_leave_the_list(team):
     assert book.counts["open_alerts"] == 1 and book.counts["drafts"] == 2 and book.counts["qbrs_due"] == 2
 
 
+def test_lost_customers_are_not_in_the_book(team):
+    from csm.models import Account
+
+    Account.objects.filter(pk=team["maya_accounts"][0].pk).update(status=Account.Status.CHURNED, rag="")
+    book = book_today(team["maya"])
+    assert book.totals["accounts"] == 2 and book.totals["unscored"] == 0
+    assert team["maya_accounts"][0].pk not in {
+        e.account.pk for e in book.attention
+    }  # nor its alert, draft, QBR
+    assert book.counts == {"open_alerts": 2, "renewals": 2, "drafts": 2, "qbrs_due": 2}
+
+
 def test_a_manager_sees_the_whole_team_by_owner(team):
     book = book_today(team["manager"])
     assert book.whole_team is True
