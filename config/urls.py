@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
+from config.health import healthz, readyz
 from csm.api.views import (
     AccountViewSet,
     AlertViewSet,
@@ -35,6 +36,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
