@@ -11,7 +11,7 @@ BENCH_ACCOUNTS ?= 100000
 # The benchmark seeds and scans its own database, never your working one.
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 
-.PHONY: help install browser setup run test lint suite bench bench-api bench-handoff bench-admin clean
+.PHONY: help install browser setup run test lint suite bench bench-api bench-handoff bench-admin bench-load clean
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-api  bulk signal ingestion (rows/s) and list-endpoint latency at BENCH_ACCOUNTS"
 	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
 	@echo "make bench-admin  admin page times and queries at BENCH_ACCOUNTS (as a CSM and as a manager)"
+	@echo "make bench-load  API p50/p95/p99 under concurrent load: gunicorn + wrk on loopback"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,6 +85,12 @@ bench-admin: install
 	@mkdir -p var
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_admin --accounts $(BENCH_ACCOUNTS)
+
+bench-load: install
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || (echo "Install wrk (apt-get install wrk)"; exit 1)
+	@mkdir -p var
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_load --accounts $(BENCH_ACCOUNTS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
