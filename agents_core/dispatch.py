@@ -165,3 +165,49 @@ def execute_run(run_id: int) -> dict[str, Any]:
         time.monotonic() - started,
     )
     return {"run": run.pk, "status": status}
+
+
+RECOVER_FUNC = "agents_core.dispatch.recover_stale_runs"
+RECOVER_CAP = 200
+
+
+def recover_stale_runs(*, stale_after: int | None = None, queued_after: int | None = None) -> dict[str, int]:
+    """Send again the runs nobody is working on (every 5 minutes, from its own schedule).
+
+    * running for longer than `stale_after` seconds (default: the queue timeout
+      plus a minute, after which django-q2 has stopped the task anyway): the
+      worker died, by SIGKILL, a crash or a lost machine. The run goes back to
+      queued, its lock freed.
+    * queued for longer than `queued_after` seconds (TEND_REQUEUE_AFTER): its
+      task was lost on the way (a broker restart without persistence).
+
+    A run sent twice is claimed once (see `_claim`) and handlers are
+    re-runnable, so this can only finish work, never double it.
+    """
+    now = timezone.now()
+    stale_after = settings.Q_TIMEOUT + 60 if stale_after is None else stale_after
+    queued_after = settings.TEND_REQUEUE_AFTER if queued_after is None else queued_after
+    dead = list(
+        AgentRun.objects.filter(
+            status=AgentRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=stale_after)
+        ).values_list("pk", flat=True)[:RECOVER_CAP]
+    )
+    if dead:
+        AgentRun.objects.filter(pk__in=dead, status=AgentRun.Status.RUNNING).update(
+            status=AgentRun.Status.QUEUED,
+            lock=None,
+            error="The worker running this task stopped before it finished; sent again.",
+        )
+    lost = list(
+        AgentRun.objects.filter(
+            status=AgentRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=queued_after)
+        )
+        .exclude(pk__in=dead)
+        .values_list("pk", flat=True)[:RECOVER_CAP]
+    )
+    for run_id in [*dead, *lost]:
+        async_task(ENTRY_POINT, run_id, task_name=f"recover#{run_id}")
+        logger.warning(
+            "Agent run %s sent again (%s).", run_id, "worker died" if run_id in dead else "task lost"
+        )
+    return {"worker_died": len(dead), "task_lost": len(lost)}

@@ -10,9 +10,11 @@ from django.db import transaction
 from django_q.models import Schedule
 
 from agents_core.agents import registry
-from agents_core.dispatch import start_scheduled
+from agents_core.dispatch import RECOVER_FUNC, start_scheduled
 
 START_FUNC = f"{start_scheduled.__module__}.{start_scheduled.__name__}"
+# Not agent work: the safety net that sends again runs whose worker died.
+SYSTEM_SCHEDULES = [("agents_core.recover_stale_runs", RECOVER_FUNC, "*/5 * * * *")]
 
 
 def ensure_schedules() -> list[tuple[Schedule, bool]]:
@@ -47,4 +49,22 @@ def ensure_schedules() -> list[tuple[Schedule, bool]]:
                     },
                 )
                 results.append((schedule, created))
+        for name, func, cron in SYSTEM_SCHEDULES:
+            existing = Schedule.objects.filter(name=name).order_by("pk").first()
+            if existing and existing.cron == cron and existing.func == func:
+                results.append((existing, False))
+                continue
+            schedule, created = Schedule.objects.update_or_create(
+                name=name,
+                defaults={
+                    "func": func,
+                    "args": None,
+                    "kwargs": None,
+                    "schedule_type": Schedule.CRON,
+                    "cron": cron,
+                    "repeats": -1,
+                    "next_run": Schedule(schedule_type=Schedule.CRON, cron=cron).calculate_next_run(),
+                },
+            )
+            results.append((schedule, created))
     return results

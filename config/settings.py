@@ -213,6 +213,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=5 * 1024 * 1024)
 # Accounts scored per batch in the daily scan: one read, one bulk upsert and
 # one bulk update per batch, whatever the batch holds.
 TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
+# A run still queued after this many seconds lost its task (a broker restart):
+# the 5-minute recovery sweep sends it again (a run claimed twice runs once).
+TEND_REQUEUE_AFTER = env.int("TEND_REQUEUE_AFTER", default=600)
 # Churn alerts: no second alert for an account within the cooldown; at most
 # the cap go out per scan (highest ARR first), the rest are recorded, held back.
 TEND_ALERT_COOLDOWN_DAYS = env.int("TEND_ALERT_COOLDOWN_DAYS", default=7)

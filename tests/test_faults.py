@@ -1,0 +1,160 @@
+"""Faults on the PostgreSQL + Redis path: a worker killed mid-scan, tasks lost by the broker.
+
+Both end with exactly one score per account for the day. They start real
+q-clusters, so they run where the suite runs on PostgreSQL with Redis (the
+second half of .ci/run) and skip on the embedded defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+from django_q.conf import Conf
+
+from agents_core.dispatch import enqueue, recover_stale_runs
+from agents_core.models import AgentRun
+from csm.demo import build_demo_book
+from csm.models import Account, HealthScore
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNTS = 12_000
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql" or not settings.REDIS_URL,
+        reason="real clusters need PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)",
+    ),
+]
+
+
+def _cluster() -> subprocess.Popen:
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
+        "Q_WORKERS": "1",
+        "TEND_SCAN_BATCH_SIZE": "250",
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def _kill(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
+    for signal_to_send, wait in ((sig, 15), (signal.SIGKILL, 15)):
+        try:
+            os.killpg(process.pid, signal_to_send)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _wait_for(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _scores_today() -> int:
+    return HealthScore.objects.filter(scored_on=timezone.localdate()).count()
+
+
+def _assert_one_score_per_account() -> None:
+    scannable = Account.objects.scannable().count()
+    today = HealthScore.objects.filter(scored_on=timezone.localdate())
+    assert today.count() == scannable
+    doubled = today.values("account").annotate(n=Count("id")).filter(n__gt=1)
+    assert not doubled.exists()
+
+
+@pytest.fixture
+def book(monkeypatch):
+    build_demo_book(ACCOUNTS, seed=3, today=timezone.localdate())
+    # Send tasks to the real broker, not in-process (the suite's default).
+    monkeypatch.setattr(Conf, "SYNC", False)
+
+
+def test_a_worker_killed_mid_scan_is_recovered_and_the_day_is_scored_once(book):
+    first = _cluster()
+    try:
+        run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.ADMIN)
+        _wait_for(lambda: _scores_today() >= 500, 120, "the scan to get going")
+        _kill(first)  # SIGKILL: no goodbye, the run is left "running"
+    finally:
+        if first.poll() is None:
+            _kill(first)
+    run.refresh_from_db()
+    partial = _scores_today()
+    assert run.status == AgentRun.Status.RUNNING and 0 < partial < Account.objects.scannable().count()
+
+    second = _cluster()
+    try:
+        # The 5-minute sweep, here at once: the run's worker is gone.
+        assert recover_stale_runs(stale_after=0)["worker_died"] == 1
+        _wait_for(
+            lambda: AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.SUCCEEDED).exists(),
+            180,
+            "the recovered run to finish",
+        )
+    finally:
+        _kill(second, signal.SIGTERM)
+    run.refresh_from_db()
+    assert run.attempts == 2
+    _assert_one_score_per_account()
+
+
+def test_tasks_lost_by_the_broker_are_sent_again_and_run_once(book):
+    from django_q.brokers import get_broker
+
+    # No cluster yet: the task waits in Redis, and Redis loses it (a restart without persistence).
+    run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.ADMIN)
+    broker = get_broker()
+    assert broker.queue_size() >= 1
+    broker.delete_queue()
+    assert broker.queue_size() == 0
+
+    cluster = _cluster()
+    try:
+        time.sleep(3)
+        run.refresh_from_db()
+        assert run.status == AgentRun.Status.QUEUED  # nobody will ever run it ...
+        assert recover_stale_runs(queued_after=0)["task_lost"] == 1  # ... until the sweep sends it again
+        _wait_for(
+            lambda: AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.SUCCEEDED).exists(),
+            180,
+            "the re-sent run to finish",
+        )
+        # A second, late copy of the same task (say the old one did survive) changes nothing.
+        recover_stale_runs(queued_after=0)
+        from django_q.tasks import async_task
+
+        async_task("agents_core.dispatch.execute_run", run.pk)
+        time.sleep(3)
+    finally:
+        _kill(cluster, signal.SIGTERM)
+    run.refresh_from_db()
+    assert run.status == AgentRun.Status.SUCCEEDED and run.attempts == 1
+    _assert_one_score_per_account()
