@@ -27,7 +27,7 @@ from agents_core.schedules import START_FUNC
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql" or not settings.REDIS_URL,
         reason="several clusters need PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)",
