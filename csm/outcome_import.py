@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from agents_core.bulk import upsert_rows
 from csm.csv_import import CellError, Problem, _date, _decimal, _norm, read_table
 from csm.models import Account, RenewalOutcome
 
@@ -95,13 +97,22 @@ def import_outcomes(content: bytes | str, *, dry_run: bool = False, accounts=Non
         outcomes[key] = candidate
     if report.problems or dry_run:
         return report
-    with transaction.atomic():
-        existing = RenewalOutcome.objects.filter(
-            account_id__in={k[0] for k in outcomes}, renewal_date__in={k[1] for k in outcomes}
-        )
-        existing.filter(
-            pk__in=[o.pk for o in existing if (o.account_id, o.renewal_date) in outcomes]
-        ).delete()
-        RenewalOutcome.objects.bulk_create(outcomes.values())
+    now = timezone.now()
+    fields = [
+        "account",
+        "renewal_date",
+        "outcome",
+        "arr_before",
+        "arr_after",
+        "source",
+        "synthetic",
+        "recorded_at",
+    ]
+    rows = [
+        (o.account_id, o.renewal_date, o.outcome, o.arr_before, o.arr_after, o.source, False, now)
+        for o in outcomes.values()
+    ]
+    with transaction.atomic():  # one statement; a renewal already recorded is replaced
+        upsert_rows(RenewalOutcome, fields, rows, conflict=["account", "renewal_date"], update=fields[2:])
     report.written = len(outcomes)
     return report

@@ -294,15 +294,13 @@ class OutcomeViewSet(
         return RenewalOutcome.objects.filter(account__in=Account.objects.visible_to(self.request.user))
 
     def perform_create(self, serializer):
-        try:
-            with transaction.atomic():
-                serializer.save(source=RenewalOutcome.Source.API)
-        except IntegrityError:
-            raise ValidationError(
-                {"renewal_date": ["This account already has an outcome for that renewal date."]}
-            ) from None
+        self._save(serializer)
 
     def perform_update(self, serializer):
+        self._save(serializer)
+
+    def _save(self, serializer):
+        # Recorded through the API, so a real outcome (an edit of a demo one stops being synthetic).
         try:
             with transaction.atomic():
                 serializer.save(source=RenewalOutcome.Source.API, synthetic=False)

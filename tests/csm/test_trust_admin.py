@@ -95,3 +95,14 @@ def test_the_backtest_refuses_to_claim_anything_on_too_few_outcomes(client, make
 def test_a_csm_cannot_see_the_book_wide_backtest(client, make_user):
     client.force_login(make_user("maya"))
     assert client.get(reverse("admin:csm_scoringprofile_backtest")).status_code == 403
+
+
+def test_a_new_segments_profile_can_be_previewed_before_it_exists(client, admin_user, make_account):
+    make_account(segment="enterprise")
+    client.force_login(admin_user)
+    url = reverse("admin:csm_scoringprofile_add")
+    data = profile_form_data(client, url, segment="enterprise", green_threshold=80, notes="for big customers")
+    page = client.post(url, {**data, "_preview": "1"})
+    assert page.status_code == 200 and page.context["effect"].segment == "enterprise"
+    assert page.context["current"] is None  # nothing to compare with yet
+    assert not ScoringProfile.objects.filter(segment="enterprise").exists()

@@ -291,3 +291,17 @@ def test_weak_health_filter(client, team):
     client.force_login(team["maya"])
     page = client.get(reverse("admin:csm_account_changelist") + "?health=weak").content.decode()
     assert "Maya 00000" not in page and "Maya 00001" in page
+
+
+def test_every_tile_on_the_index_opens_a_working_filtered_list(client, team):
+    from django.test import RequestFactory
+
+    from csm.workspace_admin import book_today_context
+
+    request = RequestFactory().get("/admin/")
+    request.user = team["manager"]
+    client.force_login(team["manager"])
+    for name, url in book_today_context(request)["links"].items():
+        response = client.get(url)
+        # A filter the admin does not know answers 302 to "?e=1"; each of these must filter.
+        assert response.status_code == 200, (name, url, response.get("Location"))
