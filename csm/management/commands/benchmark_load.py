@@ -76,7 +76,6 @@ class Command(BaseCommand):
             "SECURE_SSL_REDIRECT": "false",
             "API_THROTTLE_RATE": "1000000/minute",
             "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
         }
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
