@@ -3,6 +3,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
+from agents_core import fanout
 from agents_core.models import AgentRun
 
 STATUS_COLOURS = {"queued": "#5f6368", "running": "#1a73e8", "succeeded": "#188038", "failed": "#c5221f"}
@@ -30,6 +31,7 @@ class AgentRunAdmin(admin.ModelAdmin):
     fields = (
         ("agent", "task_type", "trigger"),
         ("status", "attempts", "requested_by"),
+        ("worker", "batches"),
         ("created_at", "started_at", "finished_at"),
         "payload_json",
         "result_json",
@@ -43,6 +45,8 @@ class AgentRunAdmin(admin.ModelAdmin):
         "status",
         "attempts",
         "requested_by",
+        "worker",
+        "batches",
         "created_at",
         "started_at",
         "finished_at",
@@ -87,6 +91,16 @@ class AgentRunAdmin(admin.ModelAdmin):
         if "scored" in result:
             return f"{result['scored']} scored, {result.get('failed', 0)} failed"
         return ""
+
+    @admin.display(description="Batches")
+    def batches(self, obj):
+        """For work that fans out: batches by status, and how many each worker did."""
+        counts = fanout.summary(obj)
+        if not counts["by_status"]:
+            return "—"
+        by_status = ", ".join(f"{n} {status}" for status, n in sorted(counts["by_status"].items()))
+        by_worker = ", ".join(f"{worker}: {n}" for worker, n in sorted(counts["done_by_worker"].items()))
+        return f"{by_status} (done by {by_worker})" if by_worker else by_status
 
     @admin.display(description="Payload")
     def payload_json(self, obj):

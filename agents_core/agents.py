@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agents_core.fanout import BatchHandler
     from agents_core.models import AgentRun
 
 Handler = Callable[[dict[str, Any], "AgentRun"], Mapping[str, Any] | None]
@@ -60,6 +61,8 @@ class TaskType:
     # Applied when a person starts the task (admin, API, command as a user):
     # limits the work to what they may see, or raises NotVisible.
     scope_payload: PayloadScoper | None = None
+    # For work that fans out (agents_core.fanout): does one batch of a run.
+    batch: BatchHandler | None = None
 
 
 @dataclass(frozen=True)

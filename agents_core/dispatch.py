@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import time
 from datetime import timedelta
 from typing import Any
@@ -77,6 +79,11 @@ def start_scheduled(agent_id: str, task_type: str, payload: dict[str, Any] | Non
     return enqueue(agent_id, task_type, payload, trigger=AgentRun.Trigger.SCHEDULE).pk
 
 
+def worker_name() -> str:
+    """host:pid: which process, on which machine, is doing a piece of work."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _lock_key(run: AgentRun) -> str:
     body = json.dumps([run.agent, run.task_type, run.payload], sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:64]
@@ -105,6 +112,7 @@ def _claim(run_id: int, lock: str) -> str:
         with transaction.atomic():
             changed = AgentRun.objects.filter(claimable, pk=run_id).update(
                 status=AgentRun.Status.RUNNING,
+                worker=worker_name(),
                 started_at=now,
                 attempts=F("attempts") + 1,
                 lock=lock,

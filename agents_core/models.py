@@ -48,6 +48,7 @@ class AgentRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=120, blank=True, help_text="host:pid of the worker that ran it last")
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     q_task_id = models.CharField("queue task id", max_length=64, blank=True)
@@ -55,6 +56,9 @@ class AgentRun(models.Model):
     # payload) never runs twice at once, e.g. a slow 07:00 scan and the next
     # day's. Unique: a second run cannot take it. Cleared when the run ends.
     lock = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    # What every batch of a fanned-out run shares (the day being scored, say),
+    # fixed when the run first plans its batches; a recovered run keeps it.
+    context = models.JSONField(null=True, blank=True, editable=False)
 
     objects = AgentRunQuerySet.as_manager()
 
@@ -70,3 +74,34 @@ class AgentRun(models.Model):
         if self.started_at and self.finished_at:
             return round((self.finished_at - self.started_at).total_seconds(), 3)
         return None
+
+
+class WorkBatch(models.Model):
+    """One slice of a fanned-out run (see agents_core.fanout): a range of keys, claimed by one worker."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(AgentRun, on_delete=models.CASCADE, related_name="batches")
+    seq = models.PositiveIntegerField()
+    first_key = models.BigIntegerField()
+    last_key = models.BigIntegerField()
+    size = models.PositiveIntegerField(help_text="Keys in the range when the run was planned.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.CharField(max_length=120, blank=True, help_text="host:pid of the worker")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_batch_per_run")]
+        indexes = [models.Index(fields=["run", "status", "seq"])]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} batch {self.seq} ({self.status})"

@@ -213,6 +213,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=5 * 1024 * 1024)
 # Accounts scored per batch in the daily scan: one read, one bulk upsert and
 # one bulk update per batch, whatever the batch holds.
 TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
+# Fan-out (agents_core.fanout): how many tasks work one scan or QBR run at once,
+# on any number of machines. One on SQLite (one writer at a time); on a server
+# database the cluster's worker count: set it to the workers of all machines.
+TEND_PARALLELISM = env.int(
+    "TEND_PARALLELISM",
+    default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else Q_CLUSTER["workers"],
+)
+# A batch claimed this many seconds ago and not finished belongs to a dead worker: taken again.
+TEND_BATCH_TIMEOUT = env.int("TEND_BATCH_TIMEOUT", default=300)
+# A database that is locked or unreachable is waited for, with backoff, this long before a batch gives up.
+TEND_DB_RETRY_SECONDS = env.int("TEND_DB_RETRY_SECONDS", default=60)
 # A run still queued after this many seconds lost its task (a broker restart):
 # the 5-minute recovery sweep sends it again (a run claimed twice runs once).
 TEND_REQUEUE_AFTER = env.int("TEND_REQUEUE_AFTER", default=600)

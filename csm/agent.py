@@ -19,8 +19,9 @@ from csm.models import Account
 from csm.notion_sync import sync_accounts
 from csm.opportunities import check_expansion
 from csm.qbr import generate as generate_qbrs
+from csm.qbr import qbr_batch
 from csm.qbr_notion import publish_pending
-from csm.scan import scan_health
+from csm.scan import scan_batch, scan_health
 
 
 def clean_account_ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def scope_to_visible_accounts(payload: dict[str, Any], user) -> dict[str, Any]:
 
 
 def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
-    result = scan_health(account_ids=payload.get("account_ids"))
+    result = scan_health(account_ids=payload.get("account_ids"), run=run)
     if "account_ids" not in payload:
         # The whole book was scored: look for expansion on today's health.
         follow_up = enqueue("csm", "check_expansion", {}, trigger=run.trigger)
@@ -174,6 +175,7 @@ agent = registry.register(
                 health_scan,
                 clean_payload=clean_account_ids,
                 scope_payload=scope_to_visible_accounts,
+                batch=scan_batch,
                 description="Score every active account's health for today.",
             ),
             "check_expansion": TaskType(
@@ -186,6 +188,7 @@ agent = registry.register(
                 qbrs,
                 clean_payload=clean_qbr_payload,
                 scope_payload=scope_to_visible_accounts,
+                batch=qbr_batch,
                 description="Write (or rewrite) each account's QBR for a quarter (default: the current one).",
             ),
             "publish_qbrs": TaskType(

@@ -16,12 +16,15 @@ Generating again for the same account and quarter updates that QBR.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
+from agents_core import fanout
+from agents_core.bulk import upsert_rows
+from agents_core.fanout import BatchOutcome, key_ranges
 from csm import quarters, scoring
 from csm.feature_adoption import ScorecardContext, scorecard
 from csm.models import OPEN_STATUSES, QBR, Account, QBRDue
@@ -153,39 +156,76 @@ def build_sections(
     }
 
 
+def _accounts(account_ids: list[int] | None):
+    accounts = Account.objects.scannable()
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=account_ids)
+    return accounts
+
+
+def qbr_batch(context: Mapping[str, Any], first: int, last: int) -> BatchOutcome:
+    """One batch of QBRs (the fan-out's handler): built here, written in the batch's transaction."""
+    quarter, today = context["quarter"], date.fromisoformat(context["today"])
+    accounts = list(
+        _accounts(context.get("account_ids"))
+        .filter(pk__gte=first, pk__lte=last)
+        .select_related("owner")
+        .prefetch_related("goals", "feature_usage")
+        .order_by("pk")
+    )
+    scorecards = ScorecardContext.load()
+    built = [
+        (account, build_sections(account, quarter, today=today, context=scorecards)) for account in accounts
+    ]
+    existing = set(
+        QBR.objects.filter(account__in=accounts, quarter=quarter).values_list("account_id", flat=True)
+    )
+
+    def write() -> None:
+        now, new = timezone.now(), QBR.Status.GENERATED
+        # New QBRs start as generated; a regenerated one keeps its status and Notion page.
+        upsert_rows(
+            QBR,
+            ["account", "quarter", "sections", "generated_at", "generated_by_run", "trigger", "status",
+             "notion_page_id", "notion_error"],
+            [(a.pk, quarter, sections, now, context.get("run"), context["trigger"], new, "", "")
+             for a, sections in built],
+            conflict=["account", "quarter"],
+            update=["sections", "generated_at", "generated_by_run", "trigger"],
+        )  # fmt: skip
+
+    return BatchOutcome({"created": len(built) - len(existing), "updated": len(existing)}, write)
+
+
 def generate(
     *, quarter: str, trigger: str, account_ids: list[int] | None = None, run=None, today: date | None = None
 ) -> dict[str, Any]:
-    """One QBR per account for the quarter: created, or updated if it exists."""
+    """One QBR per account for the quarter: created, or updated if it exists.
+
+    Within an agent `run` the batches fan out to the workers (agents_core.fanout).
+    """
     quarters.bounds(quarter)  # ValueError for a bad quarter, before any work
-    today = today or timezone.localdate()
-    accounts = Account.objects.scannable().select_related("owner").prefetch_related("goals", "feature_usage")
+    context = {
+        "quarter": quarter,
+        "trigger": trigger,
+        "today": (today or timezone.localdate()).isoformat(),
+        "run": run.pk if run is not None else None,
+    }
     if account_ids is not None:
-        accounts = accounts.filter(pk__in=account_ids)
-    context = ScorecardContext.load()
-    created = updated = 0
-    last = 0
-    while True:
-        batch = list(accounts.filter(pk__gt=last).order_by("pk")[:BATCH_SIZE])
-        if not batch:
-            break
-        last = batch[-1].pk
-        for account in batch:
-            with transaction.atomic():
-                _qbr, made = QBR.objects.update_or_create(
-                    account=account,
-                    quarter=quarter,
-                    defaults={
-                        "sections": build_sections(account, quarter, today=today, context=context),
-                        "generated_at": timezone.now(),
-                        "generated_by_run": run,
-                        "trigger": trigger,
-                    },
-                )
-            created += made
-            updated += not made
-    if trigger == QBR.Trigger.CONTRACT and account_ids:
-        QBRDue.objects.filter(account_id__in=account_ids, fulfilled_at__isnull=True).update(
+        context["account_ids"] = sorted(set(account_ids))
+    keys = _accounts(account_ids).order_by("pk").values_list("pk", flat=True).iterator(chunk_size=10_000)
+    ranges = key_ranges(keys, BATCH_SIZE)
+    if run is None:
+        results = fanout.run_locally(context, ranges, qbr_batch)
+    else:
+        results = fanout.run_batches(run, context, ranges, qbr_batch)
+        context = run.context
+    if context["trigger"] == QBR.Trigger.CONTRACT and context.get("account_ids"):
+        QBRDue.objects.filter(account_id__in=context["account_ids"], fulfilled_at__isnull=True).update(
             fulfilled_at=timezone.now()
         )
-    return {"quarter": quarter, "created": created, "updated": updated}
+    return {
+        "quarter": context["quarter"],
+        "created": sum(r["created"] for r in results),
+        "updated": sum(r["updated"] for r in results),
+    }

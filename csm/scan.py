@@ -3,17 +3,17 @@
 Per batch, whatever it holds: one read (accounts joined with their signals),
 one bulk upsert of the day's HealthScore rows and one bulk update of the
 accounts' current health (each a single `executemany`), in one short
-transaction. Re-running a day
-replaces that day's rows (unique on account + day), so the scan can be
-retried or re-delivered safely. One account with bad data is reported and
-skipped; it never stops the scan.
+transaction. The batches fan out to any number of workers (agents_core.fanout;
+one process on SQLite). Re-running a day replaces that day's rows (unique on
+account + day), so the scan can be retried or re-delivered safely. One
+account with bad data is reported and skipped; it never stops the scan.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from agents_core import fanout
 from agents_core.bulk import update_rows, upsert_rows
+from agents_core.fanout import BatchOutcome, key_ranges
 from csm import alerts, scoring
 from csm.alerting import AlertCandidate, build_alerts, dispatch_alerts
 from csm.explanations import explain_score
@@ -67,23 +69,20 @@ _ALERT_COLUMNS = [f for f in ChurnAlert._meta.concrete_fields if not f.primary_k
 ALERT_FIELDS = [f.name for f in _ALERT_COLUMNS]
 
 
-def _batches(account_ids: Sequence[int] | None, batch_size: int) -> Iterator[list[tuple]]:
-    base = Account.objects.scannable().order_by("pk").values_list(*_READ_FIELDS)
+def _rows(first: int, last: int, account_ids: Sequence[int] | None) -> list[tuple]:
+    """Scannable accounts with ids from `first` to `last` (of `account_ids`, if given), with signals."""
+    rows = Account.objects.scannable().filter(pk__gte=first, pk__lte=last)
     if account_ids is not None:
-        ids = sorted(set(account_ids))
-        for start in range(0, len(ids), batch_size):
-            rows = list(base.filter(pk__in=ids[start : start + batch_size]))
-            if rows:
-                yield rows
-        return
-    last_pk = 0
-    while True:
-        # Keyset pagination: each batch query costs the same at any depth.
-        rows = list(base.filter(pk__gt=last_pk)[:batch_size])
-        if not rows:
-            return
-        last_pk = rows[-1][0]
-        yield rows
+        rows = rows.filter(pk__in=[pk for pk in account_ids if first <= pk <= last])
+    return list(rows.order_by("pk").values_list(*_READ_FIELDS))
+
+
+def _keys(account_ids: Sequence[int] | None) -> Iterable[int]:
+    """The ids to scan, ascending: every scannable account, or those of `account_ids`."""
+    keys = Account.objects.scannable().order_by("pk").values_list("pk", flat=True)
+    if account_ids is not None:
+        keys = keys.filter(pk__in=sorted(set(account_ids)))
+    return keys.iterator(chunk_size=10_000)
 
 
 class ScanTally:
@@ -95,11 +94,35 @@ class ScanTally:
         self.by_rag: Counter[str] = Counter()
         self.by_churn_risk: Counter[str] = Counter()
         self.batches = 0
+        self.raised = 0
 
     def fail(self, account_id: int, external_id: str, error: str) -> None:
         self.failed += 1
         if len(self.failures) < MAX_LISTED_FAILURES:
             self.failures.append({"account_id": account_id, "external_id": external_id, "error": error})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scored": self.scored,
+            "partial": self.partial,
+            "failed": self.failed,
+            "failures": self.failures,
+            "by_rag": {rag: self.by_rag.get(rag, 0) for rag in scoring.RAGS},
+            "by_churn_risk": {lvl: self.by_churn_risk.get(lvl, 0) for lvl in scoring.CHURN_LEVELS},
+            "raised": self.raised,
+            "batches": self.batches,
+        }
+
+    def add(self, result: dict[str, Any]) -> None:
+        """Sum in one batch's `as_dict()`."""
+        self.scored += result["scored"]
+        self.partial += result["partial"]
+        self.failed += result["failed"]
+        self.failures.extend(result["failures"][: MAX_LISTED_FAILURES - len(self.failures)])
+        self.by_rag.update(result["by_rag"])
+        self.by_churn_risk.update(result["by_churn_risk"])
+        self.raised += result["raised"]
+        self.batches += result["batches"]
 
 
 def score_rows(
@@ -190,7 +213,8 @@ def write_batch(scores: list[tuple], accounts: list[tuple], new_alerts: Sequence
     """
     if not scores:
         return
-    with transaction.atomic():
+    # Inside the fan-out's transaction (which also marks the batch done): no savepoint of its own.
+    with transaction.atomic(savepoint=False):
         if new_alerts:
             # One statement however many; a second alert for an account today is ignored.
             upsert_rows(
@@ -210,43 +234,67 @@ def write_batch(scores: list[tuple], accounts: list[tuple], new_alerts: Sequence
         update_rows(Account, HEALTH_FIELDS, accounts)
 
 
+def scan_batch(context: Mapping[str, Any], first: int, last: int) -> BatchOutcome:
+    """One batch of the scan (the fan-out's handler): read and score, then the writes to commit."""
+    today = date.fromisoformat(context["today"])
+    now = timezone.now()
+    tally = ScanTally()
+    scores, accounts, candidates = score_rows(
+        _rows(first, last, context.get("account_ids")),
+        today=today,
+        now=now,
+        profiles=load_active_profiles(),
+        tally=tally,
+        raise_alerts=context["raise_alerts"],
+    )
+    new_alerts = build_alerts(candidates, today=today, now=now) if candidates else []
+    tally.raised, tally.batches = len(new_alerts), 1
+    return BatchOutcome(tally.as_dict(), lambda: write_batch(scores, accounts, new_alerts))
+
+
 def scan_health(
     *,
     account_ids: Sequence[int] | None = None,
     today: date | None = None,
     batch_size: int | None = None,
     raise_alerts: bool = True,
+    run=None,
 ) -> dict[str, Any]:
     """Score every scannable account (or those of `account_ids`) for `today`.
 
-    `raise_alerts=False` only scores (the benchmark's baseline).
+    Within an agent `run` the batches fan out to the workers (agents_core.fanout);
+    without one they all run here. `raise_alerts=False` only scores (the benchmark's baseline).
     """
     started = time.monotonic()
-    today = today or timezone.localdate()
-    now = timezone.now()
-    batch_size = batch_size or settings.TEND_SCAN_BATCH_SIZE
-    profiles = load_active_profiles()
+    context: dict[str, Any] = {
+        "today": (today or timezone.localdate()).isoformat(),
+        "raise_alerts": raise_alerts,
+    }
+    if account_ids is not None:
+        context["account_ids"] = sorted(set(account_ids))
+    ranges = key_ranges(_keys(account_ids), batch_size or settings.TEND_SCAN_BATCH_SIZE)
+    failed_batches = None
+    if run is None:
+        results = fanout.run_locally(context, ranges, scan_batch)
+    else:
+        try:
+            results = fanout.run_batches(run, context, ranges, scan_batch)
+        except fanout.BatchesFailed as exc:
+            failed_batches, results = exc, exc.done
+        context = run.context  # a recovered run finishes the day it started
     tally = ScanTally()
-    raised = 0
-    for rows in _batches(account_ids, batch_size):
-        scores, accounts, candidates = score_rows(
-            rows, today=today, now=now, profiles=profiles, tally=tally, raise_alerts=raise_alerts
-        )
-        new_alerts = build_alerts(candidates, today=today, now=now) if candidates else []
-        write_batch(scores, accounts, new_alerts)
-        raised += len(new_alerts)
-        tally.batches += 1
-    dispatched = dispatch_alerts(today, cap=settings.TEND_ALERT_CAP_PER_RUN) if raised else {}
-    elapsed = time.monotonic() - started
+    for result in results:
+        tally.add(result)
+    day = date.fromisoformat(context["today"])
+    # Whoever finishes the scan sends the day's alerts (once: dispatch marks them).
+    dispatched = dispatch_alerts(day, cap=settings.TEND_ALERT_CAP_PER_RUN) if tally.raised else {}
+    if failed_batches is not None:
+        raise failed_batches
+    summary = tally.as_dict()
+    raised = summary.pop("raised")
     return {
-        "scored_on": today.isoformat(),
-        "scored": tally.scored,
-        "partial": tally.partial,
-        "failed": tally.failed,
-        "failures": tally.failures,
-        "by_rag": {rag: tally.by_rag.get(rag, 0) for rag in scoring.RAGS},
-        "by_churn_risk": {lvl: tally.by_churn_risk.get(lvl, 0) for lvl in scoring.CHURN_LEVELS},
+        "scored_on": day.isoformat(),
+        **summary,
         "alerts": {"raised": raised, **dispatched},
-        "batches": tally.batches,
-        "duration_seconds": round(elapsed, 3),
+        "duration_seconds": round(time.monotonic() - started, 3),
     }

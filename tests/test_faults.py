@@ -22,7 +22,7 @@ from django.utils import timezone
 from django_q.conf import Conf
 
 from agents_core.dispatch import enqueue, recover_stale_runs
-from agents_core.models import AgentRun
+from agents_core.models import AgentRun, WorkBatch
 from csm.demo import build_demo_book
 from csm.models import Account, HealthScore
 
@@ -38,7 +38,7 @@ pytestmark = [
 ]
 
 
-def _cluster() -> subprocess.Popen:
+def _cluster(**overrides: str) -> subprocess.Popen:
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
     env = {
@@ -48,6 +48,9 @@ def _cluster() -> subprocess.Popen:
         "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
         "Q_WORKERS": "1",
         "TEND_SCAN_BATCH_SIZE": "250",
+        # A killed worker's batch is taken over after this long (300 s in production).
+        "TEND_BATCH_TIMEOUT": "5",
+        **overrides,
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
@@ -157,4 +160,56 @@ def test_tasks_lost_by_the_broker_are_sent_again_and_run_once(book):
         _kill(cluster, signal.SIGTERM)
     run.refresh_from_db()
     assert run.status == AgentRun.Status.SUCCEEDED and run.attempts == 1
+    _assert_one_score_per_account()
+
+
+def _group_of(worker: str) -> int | None:
+    """The process group (one per cluster here) of a "host:pid" worker, if it still runs."""
+    try:
+        return os.getpgid(int(worker.rsplit(":", 1)[1]))
+    except (ProcessLookupError, ValueError, IndexError):
+        return None
+
+
+def test_two_clusters_share_a_scan_and_a_killed_helpers_batch_is_taken_over(book):
+    # Two machines' worth of clusters, one worker each; the scan asks for two at once.
+    clusters = [_cluster(TEND_PARALLELISM="2", TEND_SCAN_BATCH_SIZE="400") for _ in range(2)]
+    try:
+        time.sleep(3)  # both listening before the work arrives
+        run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.ADMIN)
+        coordinator = _wait_for(
+            lambda: (
+                AgentRun.objects.filter(pk=run.pk).exclude(worker="").values_list("worker", flat=True).first()
+            ),
+            60,
+            "the scan to start",
+        )
+        helper_cluster = next(c for c in clusters if c.pid != _group_of(coordinator))
+
+        def helper_holds_a_batch_after_doing_one():
+            batches = WorkBatch.objects.filter(run=run).values_list("status", "claimed_by", "seq")
+            mine = [
+                (status, seq) for status, worker, seq in batches if _group_of(worker) == helper_cluster.pid
+            ]
+            running = [seq for status, seq in mine if status == "running"]
+            return running[0] if running and any(status == "done" for status, _ in mine) else None
+
+        held = _wait_for(helper_holds_a_batch_after_doing_one, 120, "the helper to hold a batch")
+        _kill(helper_cluster)  # SIGKILL in the middle of a batch
+        _wait_for(
+            lambda: AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.SUCCEEDED).exists(),
+            180,
+            "the scan to finish without the helper",
+        )
+    finally:
+        for cluster in clusters:
+            _kill(cluster, signal.SIGTERM)
+    batches = WorkBatch.objects.filter(run=run)
+    assert set(batches.values_list("status", flat=True)) == {"done"}
+    taken_over = batches.get(seq=held)
+    assert taken_over.attempts == 2 and taken_over.claimed_by != ""
+    workers = set(batches.values_list("claimed_by", flat=True))
+    assert len(workers) == 2, workers  # both clusters did batches
+    run.refresh_from_db()
+    assert run.attempts == 1 and run.result["scored"] == Account.objects.scannable().count()
     _assert_one_score_per_account()
