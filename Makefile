@@ -10,8 +10,12 @@ DEMO_HISTORY_DAYS ?= 365
 BENCH_ACCOUNTS ?= 100000
 # The benchmark seeds and scans its own database, never your working one.
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
+# The fan-out benchmark needs a server database and Redis (this machine has both).
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/tend_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
+BENCH_WORKERS ?= 1,2,4
 
-.PHONY: help install browser setup run test lint suite bench bench-api bench-handoff bench-admin bench-load clean
+.PHONY: help install browser setup run test lint suite bench bench-api bench-handoff bench-admin bench-load bench-fanout clean
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
@@ -21,6 +25,7 @@ help:
 	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
 	@echo "make bench-admin  admin page times and queries at BENCH_ACCOUNTS (as a CSM and as a manager)"
 	@echo "make bench-load  API p50/p95/p99 under concurrent load: gunicorn + wrk on loopback"
+	@echo "make bench-fanout  the scan through a real q-cluster with BENCH_WORKERS workers (PostgreSQL + Redis)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -94,3 +99,10 @@ bench-load: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+bench-fanout: install
+	@psql "$(dir $(BENCH_PG_URL))postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$(notdir $(BENCH_PG_URL))'" | grep -q 1 \
+	  || psql "$(dir $(BENCH_PG_URL))postgres" -qc 'CREATE DATABASE "$(notdir $(BENCH_PG_URL))"'
+	DATABASE_URL=$(BENCH_PG_URL) REDIS_URL=$(BENCH_REDIS_URL) Q_CLUSTER_NAME=tend-bench $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=$(BENCH_PG_URL) REDIS_URL=$(BENCH_REDIS_URL) Q_CLUSTER_NAME=tend-bench \
+	  $(BIN)/python manage.py benchmark_fanout --accounts $(BENCH_ACCOUNTS) --workers $(BENCH_WORKERS)

@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
+from redis.exceptions import RedisError
 
 from agents_core.agents import registry
 from agents_core.models import AgentRun
@@ -37,6 +38,9 @@ from agents_core.models import AgentRun
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT = "agents_core.dispatch.execute_run"
+# What a broker that is down raises: redis-py's errors (ConnectionError,
+# TimeoutError) and OSError; the ORM broker's are the database's own.
+BROKER_ERRORS = (RedisError, OSError)
 
 
 def enqueue(
@@ -67,7 +71,13 @@ def enqueue(
         options: dict[str, Any] = {"task_name": f"{agent.id}.{task_type}#{run.pk}"}
         if sync is not None:
             options["sync"] = sync
-        q_task_id = async_task(ENTRY_POINT, run.pk, **options)
+        try:
+            q_task_id = async_task(ENTRY_POINT, run.pk, **options)
+        except BROKER_ERRORS:
+            # The broker is down (Redis restarting, say). The run is recorded as
+            # queued: the recovery sweep sends it once the broker is back.
+            logger.exception("Could not queue agent run %s; the recovery sweep will send it.", run.pk)
+            return
         AgentRun.objects.filter(pk=run.pk).update(q_task_id=q_task_id or "")
 
     transaction.on_commit(send)

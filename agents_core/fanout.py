@@ -45,7 +45,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from agents_core.dispatch import worker_name
+from agents_core.dispatch import BROKER_ERRORS, worker_name
 from agents_core.models import AgentRun, WorkBatch
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,12 @@ def run_batches(
     parallelism = settings.TEND_PARALLELISM if parallelism is None else parallelism
     helpers = min(max(parallelism - 1, 0), max(total - 1, 0))
     for n in range(helpers):
-        async_task(HELPER_FUNC, run.pk, task_name=f"{run.agent}.{run.task_type}#{run.pk}.helper{n + 1}")
+        try:
+            async_task(HELPER_FUNC, run.pk, task_name=f"{run.agent}.{run.task_type}#{run.pk}.helper{n + 1}")
+        except BROKER_ERRORS:
+            # Helpers only speed the run up: without them this worker does every batch.
+            logger.exception("Could not send helpers for run %s; carrying on alone.", run.pk)
+            break
     _drain(run, handler, worker_name())
     batches = list(WorkBatch.objects.filter(run=run).values("seq", "status", "result", "error"))
     done = [b["result"] or {} for b in batches if b["status"] == WorkBatch.Status.DONE]

@@ -1,4 +1,4 @@
-"""Faults on the PostgreSQL + Redis path: a worker killed mid-scan, tasks lost by the broker.
+"""Faults on the PostgreSQL + Redis path: a worker killed mid-scan, tasks lost by the broker, Redis restarted.
 
 Both end with exactly one score per account for the day. They start real
 q-clusters, so they run where the suite runs on PostgreSQL with Redis (the
@@ -8,7 +8,9 @@ second half of .ci/run) and skip on the embedded defaults.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -212,4 +214,74 @@ def test_two_clusters_share_a_scan_and_a_killed_helpers_batch_is_taken_over(book
     assert len(workers) == 2, workers  # both clusters did batches
     run.refresh_from_db()
     assert run.attempts == 1 and run.result["scored"] == Account.objects.scannable().count()
+    _assert_one_score_per_account()
+
+
+@pytest.fixture
+def own_redis(tmp_path, monkeypatch):
+    """A Redis of the test's own, on a free port, for the test to restart (no persistence, as by default)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed here")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        ping = [shutil.which("redis-cli") or "redis-cli", "-p", str(port), "ping"]
+        _wait_for(lambda: subprocess.run(ping, capture_output=True).returncode == 0, 20, "redis to start")
+        return process
+
+    state = {"process": start()}
+
+    def restart() -> None:
+        state["process"].terminate()
+        state["process"].wait(timeout=20)
+        state["process"] = start()
+
+    url = f"redis://127.0.0.1:{port}/0"
+    monkeypatch.setattr(Conf, "REDIS", url)  # this process queues to it too
+    yield url, restart
+    state["process"].terminate()
+    state["process"].wait(timeout=20)
+
+
+def test_a_redis_restart_mid_scan_loses_and_doubles_nothing(book, own_redis):
+    url, restart_redis = own_redis
+    cluster = _cluster(REDIS_URL=url, Q_WORKERS="2", TEND_PARALLELISM="2")
+    try:
+        time.sleep(3)
+        scan = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.ADMIN)
+        _wait_for(lambda: _scores_today() >= 500, 120, "the scan to get going")
+        # Queued while both workers are busy: in Redis (or already pulled by the cluster) when it goes down.
+        waiting = enqueue("csm", "track_feature_adoption", {}, trigger=AgentRun.Trigger.ADMIN)
+        assert AgentRun.objects.get(pk=scan.pk).status == AgentRun.Status.RUNNING
+        assert _scores_today() < Account.objects.scannable().count()
+        restart_redis()  # mid-scan
+        _wait_for(
+            lambda: AgentRun.objects.filter(pk=scan.pk, status=AgentRun.Status.SUCCEEDED).exists(),
+            180,
+            "the scan to finish after the restart",
+        )
+        # The 5-minute sweep, at once: anything Redis lost is sent again.
+        recover_stale_runs(queued_after=0)
+        # Work queued after the restart runs too: the cluster reconnected.
+        after = enqueue("csm", "track_feature_adoption", {"account_ids": [Account.objects.first().pk]},
+                        trigger=AgentRun.Trigger.ADMIN)  # fmt: skip
+        _wait_for(
+            lambda: not AgentRun.objects.exclude(status__in=["succeeded", "failed"]).exists(),
+            180,
+            "every run to finish",
+        )
+    finally:
+        _kill(cluster, signal.SIGTERM)
+    for run in (scan, waiting, after):
+        run.refresh_from_db()
+        assert (run.status, run.attempts) == ("succeeded", 1), (run, run.error)
+    assert not AgentRun.objects.filter(status="failed").exists()
     _assert_one_score_per_account()

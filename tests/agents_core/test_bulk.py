@@ -1,0 +1,55 @@
+"""The bulk writers: the same rows on SQLite (executemany) and PostgreSQL (one statement of arrays)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from agents_core.bulk import update_rows, upsert_rows
+from csm.models import Account, HealthScore, ScoringProfile
+
+pytestmark = pytest.mark.django_db
+
+DAY = date(2026, 11, 30)
+FIELDS = ["account", "scored_on", "score", "rag", "churn_risk", "churn_trigger", "breakdown", "inputs",
+          "defaulted_inputs", "profile", "profile_version", "computed_at", "explanation"]  # fmt: skip
+
+
+def _row(account, score, explanation="", breakdown=None):
+    profile = ScoringProfile.objects.get(segment="", is_active=True).pk
+    return [account.pk, DAY, score, "GREEN", "low", "", breakdown or {"usage": 1.5}, {"seats": None}, [],
+            profile, 1, timezone.now(), explanation]  # fmt: skip
+
+
+def test_upsert_inserts_then_updates_and_a_repeated_key_keeps_the_last_row(make_account):
+    a, b = make_account(), make_account()
+    upsert_rows(
+        HealthScore, FIELDS, [_row(a, 10), _row(b, 20)], conflict=["account", "scored_on"], update=FIELDS[2:]
+    )
+    assert dict(HealthScore.objects.values_list("account_id", "score")) == {a.pk: 10, b.pk: 20}
+
+    rows = [_row(a, 11, "first"), _row(a, 12, "second", {"nested": {"é": [1, None]}})]
+    upsert_rows(HealthScore, FIELDS, rows, conflict=["account", "scored_on"], update=FIELDS[2:])
+    score = HealthScore.objects.get(account=a)
+    assert (score.score, score.explanation, score.breakdown) == (12, "second", {"nested": {"é": [1, None]}})
+    assert HealthScore.objects.count() == 2 and score.inputs == {"seats": None}
+
+
+def test_upsert_without_update_fields_keeps_the_first_row(make_account):
+    a = make_account()
+    upsert_rows(HealthScore, FIELDS, [_row(a, 10)], conflict=["account", "scored_on"], update=[])
+    upsert_rows(HealthScore, FIELDS, [_row(a, 30), _row(a, 40)], conflict=["account", "scored_on"], update=[])
+    assert list(HealthScore.objects.values_list("score", flat=True)) == [10]
+
+
+def test_update_rows_sets_each_rows_values_including_nulls_and_decimals(make_account):
+    a, b = make_account(), make_account()
+    update_rows(Account, ["health_score", "rag", "arr"], [(55.5, "AMBER", Decimal("1234.50"), a.pk),
+                                                         (None, "", Decimal("0"), b.pk)])  # fmt: skip
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.health_score, a.rag, a.arr) == (55.5, "AMBER", Decimal("1234.50"))
+    assert (b.health_score, b.rag, b.arr) == (None, "", Decimal("0"))
