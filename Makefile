@@ -73,7 +73,7 @@ test: install browser
 bench: install
 	@mkdir -p var
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(BENCH_ACCOUNTS) --alerts
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(BENCH_ACCOUNTS) --alerts --cycle
 
 bench-api: install
 	@mkdir -p var

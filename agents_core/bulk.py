@@ -19,18 +19,55 @@ appears twice in one call is written once, as `executemany` would leave it
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from django.db import connections, models
 
+# Fields whose `get_db_prep_save` gives back a value of these exact types
+# unchanged, on SQLite and PostgreSQL alike: such values skip the call (it is
+# most of the cost of preparing 1,000 rows). Anything else takes the ORM's path.
+_PASS_THROUGH = {
+    "AutoField": (int,),
+    "BigAutoField": (int,),
+    "IntegerField": (int,),
+    "BigIntegerField": (int,),
+    "SmallIntegerField": (int,),
+    "PositiveIntegerField": (int,),
+    "PositiveSmallIntegerField": (int,),
+    "PositiveBigIntegerField": (int,),
+    "FloatField": (float,),
+    "CharField": (str,),
+    "TextField": (str,),
+    "BooleanField": (bool,),
+}
+
+
+def _preparer(field: models.Field, connection) -> Any:
+    target = field.target_field if field.is_relation else field
+    # Only Django's own field classes: a custom one may convert values of any type.
+    builtin = all(type(f).__module__.startswith("django.db.models.fields") for f in (field, target))
+    kinds = _PASS_THROUGH.get(target.get_internal_type()) if builtin else None
+    prep = field.get_db_prep_save
+    if kinds is not None:
+        return lambda value: value if value is None or type(value) in kinds else prep(value, connection)
+    # A batch often repeats one value (the day scored, the time of the run):
+    # the same date or datetime object is prepared once.
+    last: list[Any] = [object(), None]
+
+    def prepare(value: Any) -> Any:
+        if value is last[0] and isinstance(value, date):
+            return last[1]
+        last[0], last[1] = value, prep(value, connection)
+        return last[1]
+
+    return prepare
+
 
 def _prepared(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]], using: str):
     connection = connections[using]
-    model_fields = [model._meta.get_field(name) for name in fields]
-    return [
-        [field.get_db_prep_save(value, connection) for field, value in zip(model_fields, row, strict=True)]
-        for row in rows
-    ]
+    preparers = [_preparer(model._meta.get_field(name), connection) for name in fields]
+    return [[prep(value) for prep, value in zip(preparers, row, strict=True)] for row in rows]
 
 
 def upsert_rows(

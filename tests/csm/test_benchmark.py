@@ -15,7 +15,7 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures():
     call_command("seed_demo", accounts=60, verbosity=0)
     before = sorted(AccountSignals.objects.values_list("account_id", "usage_trend", "avg_ticket_sentiment"))
     out = io.StringIO()
-    call_command("benchmark_scan", accounts=60, batch_size=25, alerts=True, naive=20, stdout=out)
+    call_command("benchmark_scan", accounts=60, batch_size=25, alerts=True, cycle=True, naive=20, stdout=out)
     # The alerts comparison worsens a tenth of the book for its day 2, then puts it back.
     assert (
         sorted(AccountSignals.objects.values_list("account_id", "usage_trend", "avg_ticket_sentiment"))
@@ -32,6 +32,16 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures():
     assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
     assert "scan without alerts" in report and "alerts raised" in report
     assert "Naive per-account loop:  20 accounts in" in report and "x faster" in report
+    # The cycle's floor does the same work as Tend: the same alerts and expansion candidates.
+    import re
+
+    alerts = re.search(
+        r"Alerts raised: Tend (\d+), floor (\d+); expansion candidates: Tend (\d+), floor (\d+)", report
+    )
+    assert alerts, report
+    tend_alerts, floor_alerts, tend_found, floor_found = map(int, alerts.groups())
+    assert tend_alerts == floor_alerts > 0 and tend_found == floor_found > 0
+    assert "Naive ORM loop (20 acc.)" in report and "against the naive loop" in report
 
 
 @pytest.mark.django_db

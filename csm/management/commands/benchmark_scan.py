@@ -27,9 +27,11 @@ from django.utils import timezone
 
 from agents_core.bulk import update_rows
 from csm import scoring
+from csm.cycle_baselines import naive_cycle, raw_cycle
 from csm.explanations import explain_score
 from csm.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs
-from csm.models import Account, AccountSignals, ChurnAlert, HealthScore
+from csm.models import Account, AccountSignals, ChurnAlert, ExpansionOpportunity, HealthScore
+from csm.opportunities import check_expansion
 from csm.profiles import load_active_profiles
 from csm.scan import HEALTH_FIELDS, SCORE_UPDATE_FIELDS, scan_health
 
@@ -187,6 +189,11 @@ class Command(BaseCommand):
             help="Accounts to time the naive per-account ORM loop on (its rate is compared; 0 skips it).",
         )
         parser.add_argument(
+            "--cycle",
+            action="store_true",
+            help="Also time the full daily cycle (scan, alerts, expansion) against its floor and naive loop.",
+        )
+        parser.add_argument(
             "--alerts",
             action="store_true",
             help="Also time a scan raising alerts (10%% of the book worse) against the same scan without.",
@@ -198,7 +205,7 @@ class Command(BaseCommand):
         with override_settings(DEBUG=False):
             self.run(**options)
 
-    def run(self, *, accounts, batch_size, skip_memory, alerts, naive, **options):
+    def run(self, *, accounts, batch_size, skip_memory, alerts, naive, cycle, **options):
         have = Account.objects.count()
         if have < accounts:
             self.stdout.write(f"Seeding {accounts - have:,} demo accounts…")
@@ -259,9 +266,11 @@ class Command(BaseCommand):
             )
         if alerts:
             self.compare_alerts(today, batch_size)
+        if cycle:
+            self.compare_cycle(today, batch_size, naive or 2000)
 
-    def compare_alerts(self, today, batch_size):
-        """Day 2 after a tenth of the book worsened: the scan with alerts, against the same scan without."""
+    def day_two(self, today, batch_size):
+        """Yesterday scored, then a tenth of the book worse. Returns (back_to_yesterday, put_back)."""
         yesterday = today - timedelta(days=1)
         scan_health(today=yesterday, batch_size=batch_size, raise_alerts=False)
         worsened = AccountSignals.objects.annotate(bucket=F("account_id") % 10).filter(bucket=0)
@@ -273,7 +282,7 @@ class Command(BaseCommand):
         )
 
         def back_to_yesterday():
-            # Both runs start from yesterday's current health and no alerts.
+            # Every run starts from yesterday's current health and no alerts.
             day_one = HealthScore.objects.filter(account=OuterRef("pk"), scored_on=yesterday)
             Account.objects.update(
                 health_score=Subquery(day_one.values("score")[:1]),
@@ -282,18 +291,68 @@ class Command(BaseCommand):
             )
             ChurnAlert.objects.filter(raised_on__gte=yesterday).delete()
 
+        def put_back():
+            update_rows(AccountSignals, changed, originals)
+            back_to_yesterday()
+
+        return back_to_yesterday, put_back
+
+    def compare_alerts(self, today, batch_size):
+        """Day 2 after a tenth of the book worsened: the scan with alerts, against the same scan without."""
+        back_to_yesterday, put_back = self.day_two(today, batch_size)
         timings = {}
         for label, raise_alerts in (("without alerts", False), ("with alerts", True)):
             back_to_yesterday()
             started = time.perf_counter()
             result = scan_health(today=today, batch_size=batch_size, raise_alerts=raise_alerts)
             timings[label] = (time.perf_counter() - started, result)
-        update_rows(AccountSignals, changed, originals)
-        back_to_yesterday()
+        put_back()
         off, on = timings["without alerts"][0], timings["with alerts"][0]
         raised = timings["with alerts"][1]["alerts"]
         self.stdout.write(
             f"\nDay 2, a tenth of the book worse: scan without alerts {off:.2f} s, with alerts {on:.2f} s "
             f"({on / off:.2f}x); alerts raised {raised.get('raised', 0):,}, sent {raised.get('sent', 0)}, "
             f"held back {raised.get('held_back', 0):,}"
+        )
+
+    def compare_cycle(self, today, batch_size, naive):
+        """The full daily cycle (scan with alerts, then expansion) three ways, on the same day 2."""
+        back_to_yesterday, put_back = self.day_two(today, batch_size)
+        try:
+            back_to_yesterday()
+            started = time.perf_counter()
+            scan = scan_health(today=today, batch_size=batch_size)
+            expansion = check_expansion()
+            tend_s = time.perf_counter() - started
+            # Leave the book as it was: the opportunities found are made again by the next run.
+            ExpansionOpportunity.objects.filter(pk__in=expansion["created"]).delete()
+
+            back_to_yesterday()
+            started = time.perf_counter()
+            raw = raw_cycle(today, batch_size)
+            raw_s = time.perf_counter() - started
+
+            back_to_yesterday()
+            started = time.perf_counter()
+            naive_done = naive_cycle(today, naive)
+            naive_s = time.perf_counter() - started
+        finally:
+            put_back()
+        rate, raw_rate, naive_rate = scan["scored"] / tend_s, raw["scored"] / raw_s, naive_done / naive_s
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    "Daily cycle, day 2 with a tenth of the book worse: scan + alerts + expansion check",
+                    f"{'':28}{'seconds':>10}{'accounts/s':>14}",
+                    f"{'Tend':28}{tend_s:>10.2f}{rate:>14,.0f}",
+                    f"{'Raw-driver floor':28}{raw_s:>10.2f}{raw_rate:>14,.0f}",
+                    f"{f'Naive ORM loop ({naive_done:,} acc.)':28}{naive_s:>10.2f}{naive_rate:>14,.0f}",
+                    f"Tend against the floor: {tend_s / raw_s:.2f}x the time (bar: within 3x); "
+                    f"against the naive loop: {rate / naive_rate:.1f}x faster (bar: 20x)",
+                    f"Alerts raised: Tend {scan['alerts']['raised']:,}, floor {raw['raised']:,}; "
+                    f"expansion candidates: Tend {expansion['candidates']:,}, "
+                    f"floor {raw['expansion_found']:,}",
+                ]
+            )
         )
