@@ -51,6 +51,10 @@ def _preparer(field: models.Field, connection) -> Any:
     prep = field.get_db_prep_save
     if kinds is not None:
         return lambda value: value if value is None or type(value) in kinds else prep(value, connection)
+    if builtin and isinstance(field, models.JSONField):
+        # What JSONField does with a dict or list, without the calls around it.
+        adapt, encoder = connection.ops.adapt_json_value, field.encoder
+        return lambda value: adapt(value, encoder) if type(value) in (dict, list) else prep(value, connection)
     # A batch often repeats one value (the day scored, the time of the run):
     # the same date or datetime object is prepared once.
     last: list[Any] = [object(), None]

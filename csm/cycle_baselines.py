@@ -192,18 +192,20 @@ def _raw_expansion(cursor, ph, limit: int) -> int:
         f"SELECT a.id, a.rag, a.churn_risk, a.arr, a.seats_purchased, a.seats_used, a.plan, "
         f"s.usage_trend, s.feature_adoption_rate, s.stakeholder_engagement "
         f"FROM {acc.db_table} a LEFT JOIN {sig.db_table} s ON s.account_id = a.id "
-        f"WHERE a.status <> 'churned' AND a.rag IN ({healthy}) AND a.churn_risk IN ({calm}) AND a.id > {ph} "
-        f"ORDER BY a.id LIMIT 2000"
+        f"WHERE a.status <> 'churned' AND a.rag IN ({healthy}) AND a.churn_risk IN ({calm}) "
+        f"AND a.id BETWEEN {ph} AND {ph} ORDER BY a.id"
     )
     open_statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
     top: list[tuple] = []
-    last = candidates = 0
-    while True:
-        cursor.execute(select, (last,))
+    candidates = 0
+    cursor.execute(f"SELECT id FROM {acc.db_table} WHERE status <> 'churned' ORDER BY id")
+    ids = [row[0] for row in cursor.fetchall()]
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start : start + 2000]
+        cursor.execute(select, (chunk[0], chunk[-1]))
         rows = cursor.fetchall()
         if not rows:
-            break
-        last = rows[-1][0]
+            continue
         marks = ", ".join([ph] * len(rows))
         ids = [row[0] for row in rows]
         cursor.execute(

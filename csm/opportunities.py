@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from agents_core.fanout import key_ranges
 from csm.catalogue import addons_of, owned, plan_terms, terms_for
 from csm.expansion import (
     CALM_CHURN,
@@ -55,24 +56,18 @@ def catalogue() -> list[Offer]:
 
 
 def _batches(account_ids: Sequence[int] | None):
-    base = (
-        Account.objects.scannable()
-        .filter(rag__in=HEALTHY_RAGS, churn_risk__in=CALM_CHURN)
-        .order_by("pk")
-        .values_list(*_FIELDS)
-    )
+    """Healthy accounts, a range of ids at a time (a bounded read at any depth)."""
+    scannable = Account.objects.scannable()
     if account_ids is not None:
-        ids = sorted(set(account_ids))
-        for start in range(0, len(ids), BATCH_SIZE):
-            yield list(base.filter(pk__in=ids[start : start + BATCH_SIZE]))
-        return
-    last = 0
-    while True:
-        rows = list(base.filter(pk__gt=last)[:BATCH_SIZE])
-        if not rows:
-            return
-        last = rows[-1][0]
-        yield rows
+        scannable = scannable.filter(pk__in=sorted(set(account_ids)))
+    keys = scannable.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=10_000)
+    healthy = scannable.filter(rag__in=HEALTHY_RAGS, churn_risk__in=CALM_CHURN).order_by("pk")
+    for first, last, _count in key_ranges(keys, BATCH_SIZE):
+        # Bounded by the id range: with only `pk > last` and a LIMIT, SQLite
+        # reads the book through the churn-risk index and sorts it, every batch.
+        rows = list(healthy.filter(pk__gte=first, pk__lte=last).values_list(*_FIELDS))
+        if rows:
+            yield rows
 
 
 KIND_ORDER = {"seats": 0, "module": 1, "integration": 2}

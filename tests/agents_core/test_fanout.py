@@ -186,6 +186,17 @@ def test_a_scan_run_fans_out_and_scores_each_account_once(
     assert today.count() == 10
     assert not today.values("account").annotate(n=Count("id")).filter(n__gt=1).exists()
     assert fanout.summary(run)["by_status"] == {"done": 4}
+    assert run.worker == fanout.worker_name()
+
+
+def test_the_run_page_shows_its_batches_by_status_and_worker(admin_client):
+    run = _run()
+    fanout.plan(run, {"day": "d"}, [(1, 10, 10), (11, 20, 10), (21, 30, 10)])
+    WorkBatch.objects.filter(run=run, seq__lt=2).update(status="done", claimed_by="box-a:11")
+    WorkBatch.objects.filter(run=run, seq=2).update(status="failed", claimed_by="box-b:12", error="boom")
+    page = admin_client.get(f"/admin/agents_core/agentrun/{run.pk}/change/")
+    assert page.status_code == 200
+    assert "2 done, 1 failed (done by box-a:11: 2)" in page.content.decode()
 
 
 def test_a_scan_with_a_failing_batch_fails_the_run_and_keeps_the_rest(
