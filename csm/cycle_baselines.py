@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from csm import alerts, scoring
+from csm import alerts, opportunities, scoring
 from csm.catalogue import owned, plan_terms, terms_for
 from csm.expansion import CALM_CHURN, HEALTHY_RAGS, AccountFacts, find_opportunities
 from csm.explanations import explain_score
@@ -199,9 +199,10 @@ def _raw_expansion(cursor, ph, limit: int) -> int:
     top: list[tuple] = []
     candidates = 0
     cursor.execute(f"SELECT id FROM {acc.db_table} WHERE status <> 'churned' ORDER BY id")
-    ids = [row[0] for row in cursor.fetchall()]
-    for start in range(0, len(ids), 2000):
-        chunk = ids[start : start + 2000]
+    scannable = [row[0] for row in cursor.fetchall()]
+    size = opportunities.BATCH_SIZE  # the same batches as Tend's check
+    for start in range(0, len(scannable), size):
+        chunk = scannable[start : start + size]
         cursor.execute(select, (chunk[0], chunk[-1]))
         rows = cursor.fetchall()
         if not rows:

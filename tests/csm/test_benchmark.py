@@ -9,9 +9,11 @@ from csm.models import Account, HealthScore
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_benchmark_scores_with_both_paths_and_reports_the_figures():
+def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
+    from csm import opportunities
     from csm.models import AccountSignals
 
+    monkeypatch.setattr(opportunities, "BATCH_SIZE", 20)  # the expansion check in several batches too
     call_command("seed_demo", accounts=60, verbosity=0)
     before = sorted(AccountSignals.objects.values_list("account_id", "usage_trend", "avg_ticket_sentiment"))
     out = io.StringIO()
