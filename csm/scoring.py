@@ -110,16 +110,40 @@ def validate_input(name: str, value: Any) -> Any:
     return value
 
 
+_SPEC_ITEMS = tuple(
+    (name, kind, required, constraint) for name, (kind, required, constraint) in INPUT_SPEC.items()
+)
+_INPUT_NAME_SET = frozenset(INPUT_SPEC)
+
+
 def validate_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """All 13 inputs, validated; missing optional ones become None."""
-    unknown = sorted(set(inputs) - set(INPUT_SPEC))
-    if unknown:
+    """All 13 inputs, validated; missing optional ones become None.
+
+    The same checks as `validate_input`, inline for the common case (an exact
+    int, float or known choice within range): the scan runs this for every
+    account. Anything else goes through `validate_input`, which raises.
+    """
+    if not _INPUT_NAME_SET.issuperset(inputs):
+        unknown = sorted(set(inputs) - _INPUT_NAME_SET)
         raise ValueError(f"{unknown[0]}: unknown input")
     clean: dict[str, Any] = {}
-    for name, (_kind, required, _c) in INPUT_SPEC.items():
-        value = validate_input(name, inputs.get(name))
-        if value is None and required:
-            raise ValueError(f"{name}: required input is missing")
+    get = inputs.get
+    for name, kind, required, constraint in _SPEC_ITEMS:
+        value = get(name)
+        if value is None:
+            if required:
+                raise ValueError(f"{name}: required input is missing")
+        elif kind == "choice":
+            if value not in constraint:
+                validate_input(name, value)
+        else:
+            kind_of_value = type(value)
+            if kind_of_value is int or (kind_of_value is float and kind == "float" and math.isfinite(value)):
+                low, high = constraint
+                if (low is not None and value < low) or (high is not None and value > high):
+                    validate_input(name, value)
+            else:
+                value = validate_input(name, value)
         clean[name] = value
     return clean
 

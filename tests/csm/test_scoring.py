@@ -366,3 +366,23 @@ def test_scoring_module_imports_nothing_from_django():
         for alias in node.names
     }
     assert not any(name.split(".")[0] == "django" for name in imported), imported
+
+
+ODD_VALUES = [None, True, False, 0, 1, -1, 11, 2, 0.5, 1.5, 2.5, -0.1, float("nan"), float("inf"), "1",
+              "GREEN", "declining", "paid", [], 10**20, 3.0]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", scoring.INPUT_NAMES)
+def test_the_scans_inline_checks_agree_with_validate_input_for_odd_values(name):
+    for value in ODD_VALUES:
+        try:
+            expected = ("ok", scoring.validate_input(name, value))
+        except ValueError as exc:
+            expected = ("error", str(exc))
+        if value is None and scoring.INPUT_SPEC[name][1]:
+            expected = ("error", f"{name}: required input is missing")
+        try:
+            got = ("ok", scoring.validate_inputs(with_(**{name: value}))[name])
+        except ValueError as exc:
+            got = ("error", str(exc))
+        assert got == expected, (value, got, expected)
