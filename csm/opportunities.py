@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from agents_core.fanout import key_ranges
-from csm.catalogue import addons_of, owned, plan_terms, terms_for
+from csm.catalogue import addons_between, owned, plan_terms, terms_for
 from csm.expansion import (
     CALM_CHURN,
     HEALTHY_RAGS,
@@ -56,18 +56,24 @@ def catalogue() -> list[Offer]:
 
 
 def _batches(account_ids: Sequence[int] | None):
-    """Healthy accounts, a range of ids at a time (a bounded read at any depth)."""
-    scannable = Account.objects.scannable()
+    """(first id, last id, healthy accounts in between), a bounded read at any depth."""
+    healthy = (
+        Account.objects.scannable()
+        .filter(rag__in=HEALTHY_RAGS, churn_risk__in=CALM_CHURN)
+        .order_by("pk")
+        .values_list(*_FIELDS)
+    )
     if account_ids is not None:
-        scannable = scannable.filter(pk__in=sorted(set(account_ids)))
-    keys = scannable.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=10_000)
-    healthy = scannable.filter(rag__in=HEALTHY_RAGS, churn_risk__in=CALM_CHURN).order_by("pk")
+        ids = sorted(set(account_ids))
+        for start in range(0, len(ids), BATCH_SIZE):
+            chunk = ids[start : start + BATCH_SIZE]
+            yield chunk[0], chunk[-1], list(healthy.filter(pk__in=chunk))
+        return
+    keys = Account.objects.scannable().order_by("pk").values_list("pk", flat=True).iterator(chunk_size=10_000)
     for first, last, _count in key_ranges(keys, BATCH_SIZE):
         # Bounded by the id range: with only `pk > last` and a LIMIT, SQLite
         # reads the book through the churn-risk index and sorts it, every batch.
-        rows = list(healthy.filter(pk__gte=first, pk__lte=last).values_list(*_FIELDS))
-        if rows:
-            yield rows
+        yield first, last, list(healthy.filter(pk__gte=first, pk__lte=last))
 
 
 KIND_ORDER = {"seats": 0, "module": 1, "integration": 2}
@@ -86,14 +92,17 @@ def find_in_book(account_ids: Sequence[int] | None = None, *, limit: int) -> tup
     offers, plans = catalogue(), plan_terms()
     top: list[tuple] = []
     checked = candidates = 0
-    for rows in _batches(account_ids):
-        ids = [row[0] for row in rows]
-        checked += len(ids)
-        bought = addons_of(ids)
+    for first, last, rows in _batches(account_ids):
+        if not rows:
+            continue
+        checked += len(rows)
+        # By id range, not a list of ids: the same rows that matter, without
+        # the ORM preparing 2,000 parameters per query.
+        bought = addons_between(first, last)
         open_pairs = set(
-            ExpansionOpportunity.objects.filter(account_id__in=ids, status__in=OPEN_STATUSES).values_list(
-                "account_id", "kind"
-            )
+            ExpansionOpportunity.objects.filter(
+                account_id__gte=first, account_id__lte=last, status__in=OPEN_STATUSES
+            ).values_list("account_id", "kind")
         )
         for pk, rag, churn, arr, purchased, used, plan, trend, adoption, engagement in rows:
             terms = terms_for(plans, plan)
