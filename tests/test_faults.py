@@ -285,3 +285,40 @@ def test_a_redis_restart_mid_scan_loses_and_doubles_nothing(book, own_redis):
         assert (run.status, run.attempts) == ("succeeded", 1), (run, run.error)
     assert not AgentRun.objects.filter(status="failed").exists()
     _assert_one_score_per_account()
+
+
+def test_a_database_connection_cut_mid_scan_is_reopened_and_the_scan_finishes(book):
+    """PostgreSQL restarting (or a proxy dropping connections) in the middle of a scan: waited out."""
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
+        "TEND_SCAN_BATCH_SIZE": "250",
+        "CONN_MAX_AGE": "0",
+    }
+    scan = subprocess.Popen(
+        [sys.executable, "manage.py", "run_agent", "csm", "health_scan"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for(lambda: _scores_today() >= 1000, 120, "the scan to get going")
+        with connection.cursor() as cursor:
+            # Every other session on this database: the scan's, cut as a server restart would.
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1
+        partial = _scores_today()
+        out, err = scan.communicate(timeout=180)
+    finally:
+        if scan.poll() is None:
+            scan.kill()
+    assert scan.returncode == 0, err[-3000:]
+    assert "health_scan succeeded" in out
+    assert "Database unavailable" in err and "trying again" in err  # the cut was hit, and retried
+    assert partial < Account.objects.scannable().count()  # it was cut in the middle
+    _assert_one_score_per_account()

@@ -238,7 +238,7 @@ class Command(BaseCommand):
 
         rate = result["scored"] / orm_s
         raw_rate = raw_scored / raw_s
-        per_batch = (counter.count - 2) / batches if batches else 0
+        per_batch = (counter.count - 1) / batches if batches else 0  # one read of the ids per scan
         self.stdout.write(
             "\n".join(
                 [
@@ -250,7 +250,7 @@ class Command(BaseCommand):
                     f"Accounts scored:        {result['scored']:,} (floor {raw_scored:,}), "
                     f"failed {result['failed']}",
                     f"Queries:                {counter.count} in {batches} batches "
-                    f"= {per_batch:.1f} per batch + 2 per scan",
+                    f"= {per_batch:.1f} per batch + 1 per scan",
                     f"Peak traced memory:     {peak_mb:.1f} MB" if peak_mb is not None else "",
                 ]
             )
