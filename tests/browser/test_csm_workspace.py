@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from csm.models import Account, ChurnAlert
 from sales.models import OutreachDraft
@@ -38,7 +40,13 @@ def log_in(browser, live_server, username: str) -> None:
     browser.get(live_server.url + "/admin/login/")
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"))
+
+
+def click_and_wait(browser, element) -> None:
+    """Click something that loads a page, and wait until the old page is gone."""
+    element.click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(element))
 
 
 def messages(browser) -> str:
@@ -65,7 +73,7 @@ def test_a_csms_morning_review(browser, live_server, morning, screenshot):
 
     # Acknowledge the first alert from the index: back on the index, one fewer.
     first_row = browser.find_element(By.CSS_SELECTOR, "#attention-form tbody tr")
-    first_row.find_element(By.CSS_SELECTOR, "button[data-action=acknowledge]").click()
+    click_and_wait(browser, first_row.find_element(By.CSS_SELECTOR, "button[data-action=acknowledge]"))
     assert browser.current_url.rstrip("/").endswith("/admin")
     assert "Acknowledged the alert on Maya Co 00002" in messages(browser)
     alert = ChurnAlert.objects.get(account__name="Maya Co 00002")
@@ -73,7 +81,7 @@ def test_a_csms_morning_review(browser, live_server, morning, screenshot):
     screenshot("02-after-acknowledge")
 
     # Open an at-risk account and see its trend chart with the alert day.
-    browser.find_element(By.LINK_TEXT, "Maya Co 00001").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Maya Co 00001"))
     chart = browser.find_element(By.CSS_SELECTOR, "svg.tend-chart")
     assert chart.is_displayed()
     assert "Health score from" in chart.get_attribute("aria-label")
@@ -90,9 +98,9 @@ def test_a_csms_morning_review(browser, live_server, morning, screenshot):
     # Review a draft: open it from the drafts waiting, see the email, approve it.
     browser.get(live_server.url + "/admin/sales/outreachdraft/?review=waiting")
     screenshot("05-drafts-waiting")
-    browser.find_element(By.PARTIAL_LINK_TEXT, "More seats for Maya Co 00001").click()
+    click_and_wait(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "More seats for Maya Co 00001"))
     assert "Open the Gmail draft" in browser.page_source
-    browser.find_element(By.CSS_SELECTOR, "button[data-action=approve]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "button[data-action=approve]"))
     assert "Approved" in messages(browser)
     assert "Approved by maya" in browser.find_element(By.CSS_SELECTOR, ".field-review").text
     draft = OutreachDraft.objects.get(opportunity__account__name="Maya Co 00001")
@@ -102,7 +110,9 @@ def test_a_csms_morning_review(browser, live_server, morning, screenshot):
     # Alerts: acknowledge another from the list, and stay on the list.
     browser.get(live_server.url + "/admin/csm/churnalert/")
     before = len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr"))
-    browser.find_element(By.CSS_SELECTOR, "#result_list button[data-action=acknowledge]").click()
+    click_and_wait(
+        browser, browser.find_element(By.CSS_SELECTOR, "#result_list button[data-action=acknowledge]")
+    )
     assert "/admin/csm/churnalert/" in browser.current_url
     assert len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")) == before - 1
     screenshot("07-alerts")
