@@ -45,6 +45,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from agents_core.agents import registry
 from agents_core.dispatch import BROKER_ERRORS, worker_name
 from agents_core.models import AgentRun, WorkBatch
 
@@ -167,8 +168,6 @@ def work(run_id: int) -> dict[str, Any]:
         run = AgentRun.objects.get(pk=run_id)
     except AgentRun.DoesNotExist:
         return {"run": run_id, "batches": 0}
-    from agents_core.agents import registry
-
     handler = registry.get(run.agent).task(run.task_type).batch
     if handler is None:
         raise ValueError(f"{run.agent}.{run.task_type} has no batch handler")
