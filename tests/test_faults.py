@@ -40,20 +40,23 @@ pytestmark = [
 ]
 
 
-def _cluster(**overrides: str) -> subprocess.Popen:
+def _env(**overrides: str) -> dict[str, str]:
+    """The environment of a Tend process on the test database and broker."""
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    env = {
+    return {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
         "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
-        "Q_WORKERS": "1",
         "TEND_SCAN_BATCH_SIZE": "250",
-        # A killed worker's batch is taken over after this long (300 s in production).
-        "TEND_BATCH_TIMEOUT": "5",
         **overrides,
     }
+
+
+def _cluster(**overrides: str) -> subprocess.Popen:
+    # A killed worker's batch is taken over after 5 s (300 s in production).
+    env = _env(**{"Q_WORKERS": "1", "TEND_BATCH_TIMEOUT": "5", **overrides})
     return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -289,19 +292,9 @@ def test_a_redis_restart_mid_scan_loses_and_doubles_nothing(book, own_redis):
 
 def test_a_database_connection_cut_mid_scan_is_reopened_and_the_scan_finishes(book):
     """PostgreSQL restarting (or a proxy dropping connections) in the middle of a scan: waited out."""
-    db = connection.settings_dict
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
-        "TEND_SCAN_BATCH_SIZE": "250",
-        "CONN_MAX_AGE": "0",
-    }
     scan = subprocess.Popen(
         [sys.executable, "manage.py", "run_agent", "csm", "health_scan"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=_env(CONN_MAX_AGE="0"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         _wait_for(lambda: _scores_today() >= 1000, 120, "the scan to get going")

@@ -7,33 +7,28 @@ The floor does the same job with no ORM: one SELECT of the same columns,
 the same pure scoring code, the same upsert of the day's rows and update
 of each account's current health, through the DB-API driver's
 `executemany`, one transaction per batch. What the ORM path costs beyond
-that is Tend's overhead.
+that is Tend's overhead. Floor and naive loop live in csm/baselines.py.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import tracemalloc
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from agents_core.bulk import update_rows
-from csm import scoring
-from csm.cycle_baselines import naive_cycle, raw_cycle
-from csm.explanations import explain_score
-from csm.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs
+from csm.baselines import naive_cycle, raw_cycle
 from csm.models import Account, AccountSignals, ChurnAlert, ExpansionOpportunity, HealthScore
 from csm.opportunities import check_expansion
-from csm.profiles import load_active_profiles
-from csm.scan import HEALTH_FIELDS, SCORE_UPDATE_FIELDS, scan_health
+from csm.scan import scan_health
 
 
 class QueryCounter:
@@ -43,136 +38,6 @@ class QueryCounter:
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
         return execute(sql, params, many, context)
-
-
-def _as_date(value):
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def raw_floor(today: date, batch_size: int) -> int:
-    """The same reads, scoring and writes through the raw DB-API connection."""
-    connection.ensure_connection()
-    raw = connection.connection
-    ph = "?" if connection.vendor == "sqlite" else "%s"
-    acc, sig, hs = Account._meta, AccountSignals._meta, HealthScore._meta
-    col = {f: acc.get_field(f).column for f in ACCOUNT_FIELDS}
-    select = (
-        f"SELECT a.id, a.external_id, a.segment, a.health_score, a.rag, "
-        f"{', '.join('a.' + col[f] for f in ACCOUNT_FIELDS)}, "
-        f"{', '.join('s.' + sig.get_field(f).column for f in SIGNAL_FIELDS)} "
-        f"FROM {acc.db_table} a LEFT JOIN {sig.db_table} s ON s.account_id = a.id "
-        f"WHERE a.status <> 'churned' AND a.id > {ph} ORDER BY a.id LIMIT {ph}"
-    )
-    score_cols = [hs.get_field(f).column for f in ["account", "scored_on", *SCORE_UPDATE_FIELDS]]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in score_cols[2:])
-    upsert = (
-        f"INSERT INTO {hs.db_table} ({', '.join(score_cols)}) VALUES ({', '.join([ph] * len(score_cols))}) "
-        f"ON CONFLICT (account_id, scored_on) DO UPDATE SET {updates}"
-    )
-    update = (
-        f"UPDATE {acc.db_table} SET {', '.join(f'{acc.get_field(f).column} = {ph}' for f in HEALTH_FIELDS)} "
-        f"WHERE id = {ph}"
-    )
-    profiles = load_active_profiles()
-    now = timezone.now()
-    now_db = now.isoformat() if connection.vendor == "sqlite" else now
-    today_db = today.isoformat() if connection.vendor == "sqlite" else today
-    n_acc = len(ACCOUNT_FIELDS)
-    last_id, scored = 0, 0
-    cursor = raw.cursor()
-    while True:
-        cursor.execute(select, (last_id, batch_size))
-        rows = cursor.fetchall()
-        if not rows:
-            break
-        last_id = rows[-1][0]
-        score_rows, health_rows = [], []
-        for row in rows:
-            account = dict(zip(ACCOUNT_FIELDS, row[5 : 5 + n_acc], strict=True))
-            account["renewal_date"] = _as_date(account["renewal_date"])
-            signals = dict(zip(SIGNAL_FIELDS, row[5 + n_acc :], strict=True))
-            for key in ("last_login_on", "last_interaction_on"):
-                signals[key] = _as_date(signals[key])
-            profile_pk, profile = profiles.for_segment(row[2])
-            try:
-                inputs, defaulted = derive_inputs(account, signals, today, profile.no_data_defaults)
-                r = scoring.score(inputs, profile)
-            except ValueError:
-                continue
-            trigger = r.churn_trigger or ""
-            score_rows.append(
-                (
-                    row[0],
-                    today_db,
-                    r.score,
-                    r.rag,
-                    r.churn_risk,
-                    trigger,
-                    json.dumps(dict(r.breakdown)),
-                    json.dumps(dict(r.inputs)),
-                    json.dumps(defaulted),
-                    profile_pk,
-                    r.profile_version,
-                    now_db,
-                    explain_score(
-                        r.breakdown,
-                        profile.weights,
-                        score=r.score,
-                        rag=r.rag,
-                        previous_score=row[3],
-                        previous_rag=row[4] or None,
-                    ),
-                )
-            )
-            health_rows.append((r.score, r.rag, r.churn_risk, trigger, now_db, row[0]))
-        # One transaction per batch, as the scan does (BEGIN/COMMIT only).
-        with transaction.atomic():
-            cursor.executemany(upsert, score_rows)
-            cursor.executemany(update, health_rows)
-        scored += len(score_rows)
-    cursor.close()
-    return scored
-
-
-def naive_loop(today: date, limit: int) -> int:
-    """The loop one writes first: per account, read its signals, score, save the score and the account.
-
-    Same inputs, scoring and rows as the scan, through the ORM one account and
-    one autocommitted write at a time: the baseline the batched scan is for.
-    """
-    profiles = load_active_profiles()
-    done = 0
-    for account in Account.objects.scannable().order_by("pk")[:limit]:
-        signals = AccountSignals.objects.filter(account=account).first()
-        values = {name: getattr(account, name) for name in ACCOUNT_FIELDS}
-        inputs_from = {name: getattr(signals, name) if signals else None for name in SIGNAL_FIELDS}
-        if account.tracked_adoption_rate is not None:
-            inputs_from["feature_adoption_rate"] = account.tracked_adoption_rate
-        profile_pk, profile = profiles.for_segment(account.segment)
-        try:
-            inputs, defaulted = derive_inputs(values, inputs_from, today, profile.no_data_defaults)
-            r = scoring.score(inputs, profile)
-        except ValueError:
-            continue
-        HealthScore.objects.update_or_create(
-            account=account,
-            scored_on=today,
-            defaults={
-                "score": r.score, "rag": r.rag, "churn_risk": r.churn_risk,
-                "churn_trigger": r.churn_trigger or "",
-                "breakdown": dict(r.breakdown), "inputs": dict(r.inputs), "defaulted_inputs": defaulted,
-                "profile_id": profile_pk, "profile_version": r.profile_version, "computed_at": timezone.now(),
-                "explanation": explain_score(
-                    r.breakdown, profile.weights, score=r.score, rag=r.rag,
-                    previous_score=account.health_score, previous_rag=account.rag or None,
-                ),
-            },
-        )  # fmt: skip
-        account.health_score, account.rag, account.churn_risk = r.score, r.rag, r.churn_risk
-        account.churn_trigger, account.scored_at = r.churn_trigger or "", timezone.now()
-        account.save(update_fields=["health_score", "rag", "churn_risk", "churn_trigger", "scored_at"])
-        done += 1
-    return done
 
 
 class Command(BaseCommand):
@@ -219,7 +84,7 @@ class Command(BaseCommand):
         # The floor runs first, then the scan: both find today's rows in place
         # after the first pass, so both do the same upserts.
         started = time.perf_counter()
-        raw_scored = raw_floor(today, batch_size)
+        raw_scored = raw_cycle(today, batch_size, alerts_on=False, expansion=False)["scored"]
         raw_s = time.perf_counter() - started
 
         counter = QueryCounter()
@@ -257,7 +122,7 @@ class Command(BaseCommand):
         )
         if naive:
             started = time.perf_counter()
-            naive_scored = naive_loop(today, naive)
+            naive_scored = naive_cycle(today, naive, alerts_on=False, expansion=False)
             naive_s = time.perf_counter() - started
             naive_rate = naive_scored / naive_s
             self.stdout.write(

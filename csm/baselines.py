@@ -1,8 +1,9 @@
-"""Baselines for the daily-cycle benchmark (`benchmark_scan --cycle`): the same work, two other ways.
+"""Baselines for `benchmark_scan`: the scan, or the whole daily cycle, done two other ways.
 
 The daily cycle is the scan (scores, current health, churn alerts) and then
 the expansion check. Tend does it with csm.scan.scan_health and
-csm.opportunities.check_expansion. Here:
+csm.opportunities.check_expansion. Here, each with `alerts` and `expansion`
+off for the scan-only comparison:
 
 * `raw_cycle` does it through the DB-API connection, no ORM: the same reads,
   the same pure scoring, alert and expansion rules, the same rows written
@@ -54,8 +55,10 @@ def _sql_date(value):
     return value.isoformat() if connection.vendor == "sqlite" and value is not None else value
 
 
-def raw_cycle(today: date, batch_size: int, *, expansion_limit: int = 5) -> dict[str, int]:
-    """Scan with alerts, then the expansion check, through the raw driver. Returns counts."""
+def raw_cycle(
+    today: date, batch_size: int, *, alerts_on: bool = True, expansion: bool = True, expansion_limit: int = 5
+) -> dict[str, int]:
+    """Scan (with alerts), then the expansion check, through the raw driver. Returns counts."""
     connection.ensure_connection()
     cursor = connection.connection.cursor()
     ph = "?" if connection.vendor == "sqlite" else "%s"
@@ -124,7 +127,7 @@ def raw_cycle(today: date, batch_size: int, *, expansion_limit: int = 5) -> dict
                                json.dumps(defaulted), profile_pk, r.profile_version, now_db,
                                why))  # fmt: skip
             health_rows.append((r.score, r.rag, r.churn_risk, trigger, now_db, account_id))
-            reasons = alerts.triggers(
+            reasons = alerts_on and alerts.triggers(
                 previous_score=prev_score, previous_rag=prev_rag or "", previous_churn=prev_churn or "",
                 score=r.score, rag=r.rag, churn_risk=r.churn_risk,
                 drop_points=profiles.drop_points[profile_pk],
@@ -139,7 +142,7 @@ def raw_cycle(today: date, batch_size: int, *, expansion_limit: int = 5) -> dict
             cursor.executemany(update, health_rows)
         scored += len(score_rows)
         raised += len(alert_rows)
-    found = _raw_expansion(cursor, ph, expansion_limit)
+    found = _raw_expansion(cursor, ph, expansion_limit) if expansion else 0
     cursor.close()
     return {"scored": scored, "raised": raised, "expansion_found": found}
 
@@ -242,8 +245,11 @@ def _raw_expansion(cursor, ph, limit: int) -> int:
     return candidates
 
 
-def naive_cycle(today: date, limit: int) -> int:
-    """The per-account ORM loop for the whole cycle, on the first `limit` accounts. Returns accounts done."""
+def naive_cycle(today: date, limit: int, *, alerts_on: bool = True, expansion: bool = True) -> int:
+    """The per-account ORM loop for the cycle (or the scan alone), on the first `limit` accounts.
+
+    Returns the accounts done.
+    """
     profiles = load_active_profiles()
     offers, plans = catalogue(), plan_terms()
     since = today - timedelta(days=settings.TEND_ALERT_COOLDOWN_DAYS)
@@ -271,7 +277,7 @@ def naive_cycle(today: date, limit: int) -> int:
                       "profile_version": r.profile_version, "computed_at": timezone.now(),
                       "explanation": why},
         )  # fmt: skip
-        reasons = alerts.triggers(
+        reasons = alerts_on and alerts.triggers(
             previous_score=account.health_score, previous_rag=account.rag, previous_churn=account.churn_risk,
             score=r.score, rag=r.rag, churn_risk=r.churn_risk, drop_points=profiles.drop_points[profile_pk],
         )  # fmt: skip
@@ -298,7 +304,7 @@ def naive_cycle(today: date, limit: int) -> int:
         account.health_score, account.rag, account.churn_risk = r.score, r.rag, r.churn_risk
         account.churn_trigger, account.scored_at = r.churn_trigger or "", timezone.now()
         account.save(update_fields=HEALTH_FIELDS)
-        if r.rag in HEALTHY_RAGS and r.churn_risk in CALM_CHURN:
+        if expansion and r.rag in HEALTHY_RAGS and r.churn_risk in CALM_CHURN:
             bought = set(account.addons.values_list("key", flat=True))
             open_kinds = set(
                 ExpansionOpportunity.objects.filter(account=account, status__in=OPEN_STATUSES).values_list(
