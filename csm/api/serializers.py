@@ -22,6 +22,24 @@ from csm.models import (
 _BLANK_AS_NULL = ("rag", "churn_risk", "churn_trigger", "tam_health_rag")
 
 
+class OnOwnAccountMixin:
+    """For objects that hang off an account: only the caller's accounts can be
+    chosen (others read as "does not exist"), and `fixed_on_update` fields
+    (the account at least) cannot change once the object exists."""
+
+    account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
+    fixed_on_update: tuple[str, ...] = ("account",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["account"].queryset = Account.objects.visible_to(request.user)
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            for name in self.fixed_on_update:
+                self.fields[name].read_only = True
+
+
 class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(
         slug_field="username",
@@ -149,8 +167,9 @@ class HealthScoreSerializer(serializers.ModelSerializer):
         return obj.churn_trigger or None
 
 
-class OpportunitySerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class OpportunitySerializer(OnOwnAccountMixin, StrictSerializerMixin, serializers.ModelSerializer):
     account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
+    fixed_on_update = ("account", "kind", "addon")  # what was found is history; PATCH changes the rest
 
     class Meta:
         model = ExpansionOpportunity
@@ -172,16 +191,6 @@ class OpportunitySerializer(StrictSerializerMixin, serializers.ModelSerializer):
         # The database's one-open-per-kind constraint decides; the view turns
         # a refusal into a 400 that says why.
         validators = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # Only the caller's accounts can be chosen; others read as "does not exist".
-            self.fields["account"].queryset = Account.objects.visible_to(request.user)
-        if self.instance is not None and not isinstance(self.instance, list | tuple):
-            for name in ("account", "kind", "addon"):  # what was found is history; PATCH changes the rest
-                self.fields[name].read_only = True
 
     def validate_estimated_arr_impact(self, value):
         if value < 0:
@@ -249,7 +258,7 @@ class QBRSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OutcomeSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+class OutcomeSerializer(OnOwnAccountMixin, StrictSerializerMixin, serializers.ModelSerializer):
     """A renewal's outcome. `arr_lost` is derived; synthetic outcomes come only from the demo."""
 
     account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
@@ -263,14 +272,6 @@ class OutcomeSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["source", "synthetic", "recorded_at"]
         validators = []  # the database's one-outcome-per-renewal constraint decides; the view says why
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["account"].queryset = Account.objects.visible_to(request.user)
-        if self.instance is not None and not isinstance(self.instance, list | tuple):
-            self.fields["account"].read_only = True
 
     def validate(self, attrs):
         merged = {
