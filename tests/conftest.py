@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
 from django_q.conf import Conf
 
 from csm.models import Account, AccountSignals
@@ -15,6 +16,13 @@ def q_sync(monkeypatch):
     """Run queued tasks in-process. django-q2 reads its Conf at import time,
     so override_settings would do nothing here."""
     monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache: API throttle counts must not carry
+    over from one test to the next (in some orders they reached the limit)."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
