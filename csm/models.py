@@ -96,9 +96,8 @@ class Account(models.Model):
 
     # Current health, kept on the row so lists filter and sort without joins.
     health_score = models.FloatField(null=True, blank=True, editable=False, db_index=True)
-    rag = models.CharField(
-        "RAG", max_length=5, choices=RAG.choices, blank=True, editable=False, db_index=True
-    )
+    # Filters on RAG use the (rag, health_score) index below: the scan keeps every index up to date.
+    rag = models.CharField("RAG", max_length=5, choices=RAG.choices, blank=True, editable=False)
     churn_risk = models.CharField(
         max_length=10, choices=ChurnRisk.choices, blank=True, editable=False, db_index=True
     )
@@ -260,7 +259,10 @@ class ScoringProfile(models.Model):
 class HealthScore(models.Model):
     """An account's health on one day. Re-scoring the same day replaces the row."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_scores")
+    # No index of its own: the unique (account, scored_on) index serves lookups by account.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="health_scores", db_index=False
+    )
     scored_on = models.DateField()
     score = models.FloatField()
     rag = models.CharField("RAG", max_length=5, choices=RAG.choices)
