@@ -12,6 +12,8 @@ MAX_LENGTH = 300
 TOP_COSTS = 3
 # A group that lost less than this is not worth naming.
 MIN_COST = 0.5
+# Rounded to one decimal, a loss reaches MIN_COST only from MIN_COST - 0.05 up.
+_SURELY_SMALL = MIN_COST - 0.06
 
 GROUP_WORDS = {
     "feature_adoption_rate": "feature adoption",
@@ -30,10 +32,16 @@ GROUP_WORDS = {
 
 def costs(breakdown: Mapping[str, float], weights: Mapping[str, float]) -> list[tuple[str, float, float]]:
     """(group, points lost, points possible), the biggest losses first; ties by group name."""
-    lost = [
-        (group, round(weight - breakdown.get(group, 0.0), 1), weight) for group, weight in weights.items()
-    ]
-    return sorted((c for c in lost if c[1] >= MIN_COST), key=lambda c: (-c[1], c[0]))
+    get = breakdown.get
+    lost = []
+    for group, weight in weights.items():
+        short = weight - get(group, 0.0)
+        # round() is the costly part, and most groups lose nothing: only a
+        # shortfall above _SURELY_SMALL can round to MIN_COST or more.
+        if short > _SURELY_SMALL and (cost := round(short, 1)) >= MIN_COST:
+            lost.append((-cost, group, weight))
+    lost.sort()  # by loss, biggest first, then group name: as plain tuples, no key function
+    return [(group, -minus, weight) for minus, group, weight in lost]
 
 
 def explain_score(
@@ -50,7 +58,7 @@ def explain_score(
         parts = [
             "Costing most: "
             + ", ".join(
-                f"{GROUP_WORDS.get(g, g.replace('_', ' '))} -{lost:g} of {possible:g}"
+                f"{GROUP_WORDS.get(g) or g.replace('_', ' ')} -{lost:g} of {possible:g}"
                 for g, lost, possible in top
             )
         ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -295,6 +296,11 @@ class Profile:
             "no_data_defaults": _plain(self.no_data_defaults),
         }
 
+    @cached_property
+    def points(self) -> _Points:
+        """The point tables with this profile's weights applied: what `score` reads, once per profile."""
+        return _Points(self)
+
 
 def _validate_rules(rules: Mapping[str, Any]) -> None:
     expected = set(DEFAULT_RULES)
@@ -360,41 +366,92 @@ class ScoreResult:
     profile_version: int
 
 
-def _steps(table: Mapping[str, Any], value: float | None) -> float:
+# A point table with a profile's weights applied, ready to look up: (none,
+# above, at_least, at_most, else), each step a (bound, points) pair.
+Steps = tuple[float | None, tuple, tuple, tuple, float]
+
+
+class _Points:
+    """A profile's point tables, weighted: each group's points are already
+    `round(table points * weight / base maximum, 2)`, so scoring an account
+    is lookups, not arithmetic. Built once per profile (`Profile.points`)."""
+
+    def __init__(self, profile: Profile) -> None:
+        rules, weights = profile.rules, profile.weights
+
+        def weigh(group: str, points: float) -> float:
+            return round(points * weights[group] / BASE_MAX[group], 2)
+
+        def choices(group: str, table: Mapping[str, float]) -> dict[str, float]:
+            return {choice: weigh(group, points) for choice, points in table.items()}
+
+        def steps(group: str) -> Steps:
+            table = rules[group]
+            none = weigh(group, table["none"]) if "none" in table else None
+            ops = (tuple((bound, weigh(group, pts)) for bound, pts in table.get(op, ())) for op in _STEP_OPS)
+            return (none, *ops, weigh(group, table["else"]))
+
+        self.adoption_weight = weights["feature_adoption_rate"]
+        self.usage_trend = choices("usage_trend", rules["usage_trend"])
+        self.login = steps("login_frequency_days")
+        self.interaction = steps("days_since_last_interaction")
+        self.payment = choices("invoice_payment_status", rules["invoice_payment_status"])
+        support = rules["support"]
+        self.sentiment = dict(support["sentiment"])
+        self.per_open_ticket, self.max_ticket_penalty = (
+            support["per_open_ticket"],
+            support["max_ticket_penalty"],
+        )
+        self.support_weight = weights["support"]
+        self.renewal = steps("days_to_renewal")
+        self.seats = steps("seats_utilization_rate")
+        self.engagement = choices("stakeholder_engagement", rules["stakeholder_engagement"])
+        self.nps = steps("nps_score")
+        self.escalations = steps("escalation_count_90_days")
+        self.tam_multipliers = dict(profile.tam_multipliers)
+
+
+# The order `_stepped` tries a table's steps in: "above" (value > bound),
+# then "at_least" (>=), then "at_most" (<=).
+_STEP_OPS = ("above", "at_least", "at_most")
+
+
+def _stepped(table: Steps, value: float | None) -> float:
+    none, above, at_least, at_most, otherwise = table
     if value is None:
-        return table["none"]
-    for bound, points in table.get("above", ()):
+        return none
+    for bound, points in above:
         if value > bound:
             return points
-    for bound, points in table.get("at_least", ()):
+    for bound, points in at_least:
         if value >= bound:
             return points
-    for bound, points in table.get("at_most", ()):
+    for bound, points in at_most:
         if value <= bound:
             return points
-    return table["else"]
+    return otherwise
 
 
-def _group_points(inputs: Mapping[str, Any], rules: Mapping[str, Any]) -> dict[str, float]:
-    """Points per group on the base maxima (before weights)."""
-    support = rules["support"]
-    penalty = min(inputs["open_ticket_count"] * support["per_open_ticket"], support["max_ticket_penalty"])
+def _breakdown(inputs: Mapping[str, Any], points: _Points) -> dict[str, float]:
+    """Points per group, weighted and rounded to 2 decimals, in GROUPS order."""
+    adoption_base = BASE_MAX["feature_adoption_rate"]
+    penalty = min(inputs["open_ticket_count"] * points.per_open_ticket, points.max_ticket_penalty)
+    support = max(0, points.sentiment[inputs["avg_ticket_sentiment"]] - penalty)
     return {
-        "feature_adoption_rate": inputs["feature_adoption_rate"] * BASE_MAX["feature_adoption_rate"],
-        "usage_trend": rules["usage_trend"][inputs["usage_trend"]],
-        "login_frequency_days": _steps(rules["login_frequency_days"], inputs["login_frequency_days"]),
-        "days_since_last_interaction": _steps(
-            rules["days_since_last_interaction"], inputs["days_since_last_interaction"]
+        # The two groups not on a table: the same arithmetic as `weigh` above.
+        "feature_adoption_rate": round(
+            inputs["feature_adoption_rate"] * adoption_base * points.adoption_weight / adoption_base, 2
         ),
-        "invoice_payment_status": rules["invoice_payment_status"][inputs["invoice_payment_status"]],
-        "support": max(0, support["sentiment"][inputs["avg_ticket_sentiment"]] - penalty),
-        "days_to_renewal": _steps(rules["days_to_renewal"], inputs["days_to_renewal"]),
-        "seats_utilization_rate": _steps(rules["seats_utilization_rate"], inputs["seats_utilization_rate"]),
-        "stakeholder_engagement": rules["stakeholder_engagement"][inputs["stakeholder_engagement"]],
-        "nps_score": _steps(rules["nps_score"], inputs["nps_score"]),
-        "escalation_count_90_days": _steps(
-            rules["escalation_count_90_days"], inputs["escalation_count_90_days"]
-        ),
+        "usage_trend": points.usage_trend[inputs["usage_trend"]],
+        "login_frequency_days": _stepped(points.login, inputs["login_frequency_days"]),
+        "days_since_last_interaction": _stepped(points.interaction, inputs["days_since_last_interaction"]),
+        "invoice_payment_status": points.payment[inputs["invoice_payment_status"]],
+        "support": round(support * points.support_weight / BASE_MAX["support"], 2),
+        "days_to_renewal": _stepped(points.renewal, inputs["days_to_renewal"]),
+        "seats_utilization_rate": _stepped(points.seats, inputs["seats_utilization_rate"]),
+        "stakeholder_engagement": points.engagement[inputs["stakeholder_engagement"]],
+        "nps_score": _stepped(points.nps, inputs["nps_score"]),
+        "escalation_count_90_days": _stepped(points.escalations, inputs["escalation_count_90_days"]),
     }
 
 
@@ -436,12 +493,10 @@ def churn_for(
 def score(inputs: Mapping[str, Any], profile: Profile = DEFAULT_PROFILE) -> ScoreResult:
     """Score one account. Raises ValueError naming the first bad input."""
     clean = validate_inputs(inputs)
-    base = _group_points(clean, profile.rules)
-    breakdown = {
-        group: round(points * profile.weights[group] / BASE_MAX[group], 2) for group, points in base.items()
-    }
+    points = profile.points
+    breakdown = _breakdown(clean, points)
     raw = _clamp(sum(breakdown.values()))
-    multiplier = profile.tam_multipliers[clean["tam_health_rag"] or "GREEN"]
+    multiplier = points.tam_multipliers[clean["tam_health_rag"] or "GREEN"]
     final = round(_clamp(raw * multiplier), 2)
     rag = rag_for(final, profile)
     churn_risk, churn_trigger = churn_for(rag, clean, profile)

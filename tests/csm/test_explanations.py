@@ -1,3 +1,4 @@
+import random
 from datetime import date, timedelta
 
 import pytest
@@ -59,6 +60,17 @@ def test_ties_are_ordered_by_group_so_the_line_is_deterministic():
     b["nps_score"] -= 3
     b["escalation_count_90_days"] -= 3
     assert [g for g, _, _ in costs(b, WEIGHTS)] == ["escalation_count_90_days", "nps_score"]
+
+
+def test_costs_are_each_groups_rounded_loss_of_at_least_half_a_point():
+    """Against the rule written out plainly, on losses around the rounding edges (0.44 to 0.56)."""
+    rng = random.Random(7)
+    edges = [0.0, 0.44, 0.4499999, 0.45, 0.45000001, 0.5, 0.55, 0.56, 1.05, 2.25]
+    for _ in range(2000):
+        b = {g: w - rng.choice([*edges, rng.uniform(0, w)]) for g, w in WEIGHTS.items()}
+        plain = [(g, round(w - b[g], 1), w) for g, w in WEIGHTS.items()]
+        expected = sorted((c for c in plain if c[1] >= 0.5), key=lambda c: (-c[1], c[0]))
+        assert costs(b, WEIGHTS) == expected, b
 
 
 @pytest.mark.django_db
