@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
+import uuid
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from agents_core.bulk import update_rows, upsert_rows
+from agents_core.bulk import flat_json, update_rows, upsert_rows
 from csm.models import Account, HealthScore, ScoringProfile
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +57,71 @@ def test_update_rows_sets_each_rows_values_including_nulls_and_decimals(make_acc
     b.refresh_from_db()
     assert (a.health_score, a.rag, a.arr) == (55.5, "AMBER", Decimal("1234.50"))
     assert (b.health_score, b.rag, b.arr) == (None, "", Decimal("0"))
+
+
+FLAT = [
+    {"usage": 1.5, "seats": None, "trend": "stable", "tickets": 3, "ok": True, "name": "Müller ☃"},
+    {"tiny": 1e-05, "huge": 1e16, "neg": -0.1, "third": 1 / 3, "big": 2**63 - 1, "zero": 0.0},
+    ["seats_utilization_rate", "nps_score"],
+    [],
+    {},
+]
+
+
+@pytest.mark.parametrize("value", FLAT)
+def test_flat_json_reads_back_as_json_dumps_would(value):
+    text = flat_json(value)
+    assert text is not None
+    assert json.loads(text) == json.loads(json.dumps(value)) == value
+    assert [type(v) for v in json.loads(text)] == [type(v) for v in value]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"score": math.nan},
+        {"score": math.inf},
+        [-math.inf],
+        {1: "an int key"},
+        {"nested": {"a": 1}},
+        [[1, 2]],
+        {"when": DAY},
+        {"amount": Decimal("1.5")},
+        {"big": 2**70},
+        {"surrogate": "\ud800"},
+        {"uuid": uuid.UUID(int=1)},
+    ],
+)
+def test_flat_json_leaves_anything_else_to_django(value):
+    assert flat_json(value) is None
+
+
+@pytest.mark.parametrize("value", [{"score": math.nan}, [math.inf]])
+def test_a_nan_in_a_json_column_is_refused_as_django_refuses_it(make_account, value):
+    """orjson would have written NaN as null: the bulk writer must not turn bad data into a null."""
+    a = make_account()
+    with pytest.raises((IntegrityError, DataError, ValueError)), transaction.atomic():
+        upsert_rows(
+            HealthScore,
+            FIELDS,
+            [_row(a, 10, breakdown=value)],
+            conflict=["account", "scored_on"],
+            update=FIELDS[2:],
+        )
+    assert not HealthScore.objects.exists()
+
+
+def test_json_columns_written_in_bulk_read_back_unchanged(make_account):
+    a, b = make_account(), make_account()
+    values = [FLAT[0], {"nested": {"é": [1, None]}, "list": [1.5, "x"]}]
+    upsert_rows(
+        HealthScore,
+        FIELDS,
+        [_row(a, 10, breakdown=values[0]), _row(b, 20, breakdown=values[1])],
+        conflict=["account", "scored_on"],
+        update=FIELDS[2:],
+    )
+    stored = dict(HealthScore.objects.values_list("account_id", "breakdown"))
+    assert stored == {a.pk: values[0], b.pk: values[1]}
+    # And the database sees JSON, not a string holding JSON.
+    assert HealthScore.objects.filter(breakdown__usage=1.5, breakdown__trend="stable").get().account == a
