@@ -25,6 +25,7 @@ import json
 from collections import defaultdict
 from datetime import date, timedelta
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -47,6 +48,11 @@ from csm.profiles import load_active_profiles
 from csm.scan import HEALTH_FIELDS, SCORE_UPDATE_FIELDS
 
 
+def _json(value) -> str:
+    # The scan's JSON columns go through orjson too (agents_core.bulk.flat_json): the same encoder here.
+    return orjson.dumps(value).decode()
+
+
 def _as_date(value):
     return date.fromisoformat(value) if isinstance(value, str) else value
 
@@ -65,7 +71,8 @@ def raw_cycle(
     acc, sig, hs, al = Account._meta, AccountSignals._meta, HealthScore._meta, ChurnAlert._meta
     col = {f: acc.get_field(f).column for f in ACCOUNT_FIELDS}
     select = (
-        f"SELECT a.id, a.segment, a.health_score, a.rag, a.churn_risk, a.arr, a.tracked_adoption_rate, "
+        f"SELECT a.id, a.segment, a.health_score, a.rag, a.churn_risk, a.churn_trigger, a.arr, "
+        f"a.tracked_adoption_rate, "
         f"{', '.join('a.' + col[f] for f in ACCOUNT_FIELDS)}, "
         f"{', '.join('s.' + sig.get_field(f).column for f in SIGNAL_FIELDS)} "
         f"FROM {acc.db_table} a LEFT JOIN {sig.db_table} s ON s.account_id = a.id "
@@ -81,6 +88,7 @@ def raw_cycle(
         f"UPDATE {acc.db_table} SET {', '.join(f'{acc.get_field(f).column} = {ph}' for f in HEALTH_FIELDS)} "
         f"WHERE id = {ph}"
     )
+    stamp = f"UPDATE {acc.db_table} SET {acc.get_field('scored_at').column} = {ph} WHERE id = {ph}"
     alert_fields = ["account", "raised_on", "raised_at", "reason", "reasons", "explanation", "score",
                     "previous_score", "rag", "churn_risk", "churn_trigger", "moved", "arr", "renewal_date",
                     "held_back", "dispatched"]  # fmt: skip
@@ -101,12 +109,12 @@ def raw_cycle(
         if not rows:
             break
         last_id = rows[-1][0]
-        score_rows, health_rows, candidates = [], [], []
+        score_rows, health_rows, stamp_rows, candidates = [], [], [], []
         for row in rows:
-            account_id, segment, prev_score, prev_rag, prev_churn, arr, tracked = row[:7]
-            account = dict(zip(ACCOUNT_FIELDS, row[7 : 7 + n_acc], strict=True))
+            account_id, segment, prev_score, prev_rag, prev_churn, prev_trigger, arr, tracked = row[:8]
+            account = dict(zip(ACCOUNT_FIELDS, row[8 : 8 + n_acc], strict=True))
             account["renewal_date"] = _as_date(account["renewal_date"])
-            signals = dict(zip(SIGNAL_FIELDS, row[7 + n_acc :], strict=True))
+            signals = dict(zip(SIGNAL_FIELDS, row[8 + n_acc :], strict=True))
             for key in ("last_login_on", "last_interaction_on"):
                 signals[key] = _as_date(signals[key])
             if tracked is not None:
@@ -123,10 +131,14 @@ def raw_cycle(
                 previous_score=prev_score, previous_rag=prev_rag or None,
             )  # fmt: skip
             score_rows.append((account_id, today_db, r.score, r.rag, r.churn_risk, trigger,
-                               json.dumps(dict(r.breakdown)), json.dumps(dict(r.inputs)),
-                               json.dumps(defaulted), profile_pk, r.profile_version, now_db,
+                               _json(r.breakdown), _json(r.inputs),
+                               _json(defaulted), profile_pk, r.profile_version, now_db,
                                why))  # fmt: skip
-            health_rows.append((r.score, r.rag, r.churn_risk, trigger, now_db, account_id))
+            # As the scan does: an unchanged health only gets its new time scored.
+            if (r.score, r.rag, r.churn_risk, trigger) == (prev_score, prev_rag, prev_churn, prev_trigger):
+                stamp_rows.append((now_db, account_id))
+            else:
+                health_rows.append((r.score, r.rag, r.churn_risk, trigger, now_db, account_id))
             reasons = alerts_on and alerts.triggers(
                 previous_score=prev_score, previous_rag=prev_rag or "", previous_churn=prev_churn or "",
                 score=r.score, rag=r.rag, churn_risk=r.churn_risk,
@@ -140,6 +152,7 @@ def raw_cycle(
                 cursor.executemany(insert_alert, alert_rows)
             cursor.executemany(upsert, score_rows)
             cursor.executemany(update, health_rows)
+            cursor.executemany(stamp, stamp_rows)
         scored += len(score_rows)
         raised += len(alert_rows)
     found = _raw_expansion(cursor, ph, expansion_limit) if expansion else 0

@@ -70,6 +70,38 @@ def test_rescanning_the_same_day_replaces_that_days_rows(make_account):
     assert account.health_score == second.score
 
 
+def test_next_day_updates_changed_health_and_only_stamps_the_rest(make_account, django_assert_num_queries):
+    steady = make_account(today=TODAY)
+    moving = make_account(today=TODAY)
+    churn_only = make_account(today=TODAY, renewal_date=TODAY + timedelta(days=200))
+    scan_health(today=TODAY - timedelta(days=1))
+    before = {a.pk: a for a in Account.objects.all()}
+
+    moving.signals.usage_trend = "declining"
+    moving.signals.save()
+    # Same score and RAG, but the account's churn risk changes (no longer low):
+    # it must count as changed, not be stamped with yesterday's risk.
+    Account.objects.filter(pk=churn_only.pk).update(churn_risk="high", churn_trigger="behavioral")
+    # The ids, the profiles, the read, the savepoint pair, the upsert and one update of each kind.
+    with django_assert_num_queries(8):
+        scan_health(today=TODAY)
+
+    after = {a.pk: a for a in Account.objects.all()}
+    for account in (steady, moving, churn_only):
+        row = HealthScore.objects.get(account=account, scored_on=TODAY)
+        now = after[account.pk]
+        assert (now.health_score, now.rag, now.churn_risk, now.churn_trigger) == (
+            row.score,
+            row.rag,
+            row.churn_risk,
+            row.churn_trigger,
+        )
+        assert now.scored_at == row.computed_at > before[account.pk].scored_at
+    assert after[moving.pk].health_score == before[moving.pk].health_score - 12
+    assert after[churn_only.pk].churn_risk == "low"
+    assert after[steady.pk].health_score == before[steady.pk].health_score
+
+
 def test_each_day_keeps_its_own_row(make_account):
     account = make_account(today=TODAY)
     scan_health(today=TODAY - timedelta(days=1))
@@ -82,6 +114,8 @@ def test_each_day_keeps_its_own_row(make_account):
 
 def _scan_query_count(django_assert_max_num_queries, accounts: int, batch_size: int):
     batches = -(-accounts // batch_size)
+    # Every account's health changes (as on a first scan): one kind of account update per batch.
+    Account.objects.update(health_score=None, rag="", churn_risk="", churn_trigger="")
     # Per scan: the ids that make the batches. Per batch: the active profiles,
     # the read, the savepoint pair, the bulk upsert and the executemany update.
     with django_assert_max_num_queries(1 + 6 * batches) as ctx:
