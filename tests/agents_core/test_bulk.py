@@ -63,6 +63,7 @@ FLAT = [
     {"usage": 1.5, "seats": None, "trend": "stable", "tickets": 3, "ok": True, "name": "Müller ☃"},
     {"tiny": 1e-05, "huge": 1e16, "neg": -0.1, "third": 1 / 3, "big": 2**63 - 1, "zero": 0.0},
     ["seats_utilization_rate", "nps_score"],
+    {"a": None, "b": None, "c": 2.5},
     [],
     {},
 ]
@@ -82,6 +83,10 @@ def test_flat_json_reads_back_as_json_dumps_would(value):
         {"score": math.nan},
         {"score": math.inf},
         [-math.inf],
+        {"gone": None, "score": math.nan},
+        # A string holding "null" cannot hide a NaN (it only makes the check cautious).
+        {"note": "nullable", "score": math.nan},
+        {"note": "null", "gone": None},
         {1: "an int key"},
         {"nested": {"a": 1}},
         [[1, 2]],
