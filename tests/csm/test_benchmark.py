@@ -44,8 +44,8 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
     tend_alerts, floor_alerts, tend_found, floor_found = map(int, alerts.groups())
     assert tend_alerts == floor_alerts > 0 and tend_found == floor_found > 0
     assert "Naive ORM loop (20 acc.)" in report and "against the naive loop" in report
-    # Two rounds by default, the best of each way compared.
-    assert "round 1: Tend" in report and "round 2: Tend" in report and "Best of 2 rounds:" in report
+    # Three rounds by default, the best of each way compared.
+    assert "round 1: Tend" in report and "round 3: Tend" in report and "Best of 3 rounds:" in report
 
 
 @pytest.mark.django_db

@@ -61,7 +61,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--repeat",
             type=int,
-            default=2,
+            default=3,
             help="Rounds of the cycle comparison; each way's best round is compared (this machine's "
             "speed drifts during a run).",
         )
