@@ -18,7 +18,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import override_settings
 
-from csm.management.commands.benchmark_scan import QueryCounter
+from csm.management.commands.benchmark_scan import QueryCounter, vacuum_analyze
 from csm.models import Account
 
 LIST_QUERIES = {
@@ -53,6 +53,8 @@ class Command(BaseCommand):
         client = Client()
         client.force_login(user)
         external_ids = list(Account.objects.order_by("pk").values_list("external_id", flat=True))
+        if done := vacuum_analyze():
+            self.stdout.write(done)
         self.stdout.write(f"Database: {connection.vendor}; {len(external_ids):,} accounts\n")
 
         # Bulk ingestion: consecutive slices of the book, each one request.

@@ -26,6 +26,7 @@ from django.db import connection
 from django.db.models import Max, Min
 from rest_framework.authtoken.models import Token
 
+from csm.management.commands.benchmark_scan import vacuum_analyze
 from csm.models import Account
 
 SCRIPT = Path(settings.BASE_DIR) / "bench" / "wrk_report.lua"
@@ -66,6 +67,8 @@ class Command(BaseCommand):
             username="bench-manager", defaults={"is_staff": True, "is_superuser": True}
         )
         token, _ = Token.objects.get_or_create(user=manager)
+        if done := vacuum_analyze():
+            self.stdout.write(done)
         ids = Account.objects.aggregate(first=Min("pk"), last=Max("pk"))
         port = _free_port()
         env = {
