@@ -4,13 +4,14 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from agents_core import fanout
+from agents_core.admin_mixins import ReadOnlyAdminMixin, VisibleToUserAdminMixin
 from agents_core.models import AgentRun
 
 STATUS_COLOURS = {"queued": "#5f6368", "running": "#1a73e8", "succeeded": "#188038", "failed": "#c5221f"}
 
 
 @admin.register(AgentRun)
-class AgentRunAdmin(admin.ModelAdmin):
+class AgentRunAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: runs are an audit trail."""
 
     list_display = (
@@ -55,15 +56,6 @@ class AgentRunAdmin(admin.ModelAdmin):
         "error",
         "q_task_id",
     )
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

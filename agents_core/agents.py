@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agents_core.fanout import BatchHandler
+    from agents_core.batches import BatchHandler
     from agents_core.models import AgentRun
 
 Handler = Callable[[dict[str, Any], "AgentRun"], Mapping[str, Any] | None]

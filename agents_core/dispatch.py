@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import socket
 import time
 from datetime import timedelta
 from typing import Any
@@ -30,17 +28,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
-from redis.exceptions import RedisError
 
 from agents_core.agents import registry
+from agents_core.broker import BROKER_ERRORS, worker_name
 from agents_core.models import AgentRun
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT = "agents_core.dispatch.execute_run"
-# What a broker that is down raises: redis-py's errors (ConnectionError,
-# TimeoutError) and OSError; the ORM broker's are the database's own.
-BROKER_ERRORS = (RedisError, OSError)
 
 
 def enqueue(
@@ -87,11 +82,6 @@ def enqueue(
 def start_scheduled(agent_id: str, task_type: str, payload: dict[str, Any] | None = None) -> int:
     """What a django-q2 Schedule row calls: start the task like anyone else."""
     return enqueue(agent_id, task_type, payload, trigger=AgentRun.Trigger.SCHEDULE).pk
-
-
-def worker_name() -> str:
-    """host:pid: which process, on which machine, is doing a piece of work."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _lock_key(run: AgentRun) -> str:

@@ -34,8 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -46,7 +45,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from agents_core.agents import registry
-from agents_core.dispatch import BROKER_ERRORS, worker_name
+from agents_core.batches import BatchHandler, BatchOutcome
+from agents_core.broker import BROKER_ERRORS, worker_name
 from agents_core.models import AgentRun, WorkBatch
 
 logger = logging.getLogger(__name__)
@@ -57,36 +57,8 @@ MAX_ATTEMPTS = 3
 MAX_LISTED_ERRORS = 20
 
 
-@dataclass
-class BatchOutcome:
-    """What a batch handler returns: a JSON-ready result and the writes that commit it."""
-
-    result: dict[str, Any]
-    write: Callable[[], None] = field(default=lambda: None)
-
-
-# (context, first key, last key) -> outcome. Reads and computes outside the
-# transaction; `outcome.write` runs inside it, with the batch marked done.
-BatchHandler = Callable[[Mapping[str, Any], int, int], BatchOutcome]
-
-
 class _ClaimLost(Exception):
     """Our claim on a batch was taken over (we were too slow): roll our writes back."""
-
-
-def key_ranges(keys: Iterable[int], size: int) -> Iterator[tuple[int, int, int]]:
-    """(first, last, count) for consecutive runs of `size` keys from an ascending iterable."""
-    first = last = None
-    count = 0
-    for key in keys:
-        if first is None:
-            first = key
-        last, count = key, count + 1
-        if count == size:
-            yield first, last, count
-            first, count = None, 0
-    if first is not None:
-        yield first, last, count
 
 
 def run_locally(context: Mapping[str, Any], ranges: Iterable[tuple[int, int, int]], handler: BatchHandler):

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "agents_core",
     "csm",
     "sales",
+    # Benchmarks and their raw-driver floors (manage.py benchmark_*); nothing imports it.
+    "bench",
 ]
 
 MIDDLEWARE = [

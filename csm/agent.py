@@ -11,17 +11,17 @@ from agents_core.agents import Agent, InvalidPayload, NotAllowed, NotVisible, Sc
 from agents_core.dispatch import enqueue
 from agents_core.integrations.notion import NotionGateway, notion_client
 from agents_core.visibility import sees_everything
-from csm import quarters
-from csm.alerting import deliver_due
-from csm.contract_check import contract_check
-from csm.feature_adoption import track_adoption
+from csm.adoption.tracking import track_adoption
+from csm.alerts.contract_check import contract_check
+from csm.alerts.delivery import deliver_due
+from csm.expansion.opportunities import check_expansion
+from csm.ingest.notion import sync_accounts
 from csm.models import Account
-from csm.notion_sync import sync_accounts
-from csm.opportunities import check_expansion
-from csm.qbr import generate as generate_qbrs
-from csm.qbr import qbr_batch
-from csm.qbr_notion import publish_pending
-from csm.scan import scan_batch, scan_health
+from csm.qbr import quarters
+from csm.qbr.build import generate as generate_qbrs
+from csm.qbr.build import qbr_batch
+from csm.qbr.notion import publish_pending
+from csm.scoring.scan import scan_batch, scan_health
 
 
 def clean_account_ids(payload: dict[str, Any]) -> dict[str, Any]:

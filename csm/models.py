@@ -7,8 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from agents_core.visibility import sees_everything
-from csm import scoring
+from agents_core.visibility import OwnedQuerySet
+from csm.scoring import engine
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[models.TextChoices]:
@@ -16,12 +16,12 @@ def _choices(name: str, values: tuple[str, ...]) -> type[models.TextChoices]:
     return models.TextChoices(name, {v.upper(): (v, v.replace("_", " ").capitalize()) for v in values})
 
 
-UsageTrend = _choices("UsageTrend", scoring.USAGE_TRENDS)
-Engagement = _choices("Engagement", scoring.ENGAGEMENT_LEVELS)
-PaymentStatus = _choices("PaymentStatus", scoring.PAYMENT_STATUSES)
-Sentiment = _choices("Sentiment", scoring.SENTIMENTS)
-ChurnRisk = _choices("ChurnRisk", scoring.CHURN_LEVELS)
-ChurnTrigger = _choices("ChurnTrigger", scoring.CHURN_TRIGGERS)
+UsageTrend = _choices("UsageTrend", engine.USAGE_TRENDS)
+Engagement = _choices("Engagement", engine.ENGAGEMENT_LEVELS)
+PaymentStatus = _choices("PaymentStatus", engine.PAYMENT_STATUSES)
+Sentiment = _choices("Sentiment", engine.SENTIMENTS)
+ChurnRisk = _choices("ChurnRisk", engine.CHURN_LEVELS)
+ChurnTrigger = _choices("ChurnTrigger", engine.CHURN_TRIGGERS)
 
 
 class RAG(models.TextChoices):
@@ -36,16 +36,22 @@ class Segment(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
 
 
-class AccountQuerySet(models.QuerySet):
-    def visible_to(self, user) -> AccountQuerySet:
-        """What a user may see: their own book, or all of it with the permission."""
-        if sees_everything(user):
-            return self
-        return self.filter(owner=user) if user.is_active else self.none()
+class AccountQuerySet(OwnedQuerySet):
+    owner_path = "owner"
 
     def scannable(self) -> AccountQuerySet:
         """Accounts the daily scan scores: every customer not lost."""
         return self.exclude(status=Account.Status.CHURNED)
+
+
+class OnAccountQuerySet(OwnedQuerySet):
+    """Rows about one account: visible to whoever sees the account."""
+
+    owner_path = "account__owner"
+
+
+class AlertDeliveryQuerySet(OwnedQuerySet):
+    owner_path = "alert__account__owner"
 
 
 class Account(models.Model):
@@ -241,9 +247,9 @@ class ScoringProfile(models.Model):
         label = self.get_segment_display() if self.segment else "Default"
         return f"{label} v{self.version}"
 
-    def to_profile(self) -> scoring.Profile:
+    def to_profile(self) -> engine.Profile:
         """The engine's profile; raises ValueError if the settings are unusable."""
-        return scoring.Profile(
+        return engine.Profile(
             version=self.version,
             weights=self.weights,
             green_threshold=self.green_threshold,
@@ -279,6 +285,8 @@ class HealthScore(models.Model):
     explanation = models.CharField(
         max_length=300, blank=True, help_text="Why, in one line: what costs the most points, what changed."
     )
+
+    objects = OnAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["-scored_on"]
@@ -378,6 +386,8 @@ class ExpansionOpportunity(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    objects = OnAccountQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "expansion opportunities"
@@ -427,6 +437,8 @@ class ChurnAlert(models.Model):
     )
     snoozed_until = models.DateField(null=True, blank=True)
 
+    objects = OnAccountQuerySet.as_manager()
+
     class Meta:
         ordering = ["-raised_at", "-id"]
         constraints = [
@@ -474,6 +486,8 @@ class AlertDelivery(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    objects = AlertDeliveryQuerySet.as_manager()
+
     class Meta:
         ordering = ["alert", "channel"]
         verbose_name_plural = "alert deliveries"
@@ -498,6 +512,8 @@ class QBRDue(models.Model):
     due_on = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OnAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -606,6 +622,8 @@ class QBR(models.Model):
     notion_page_id = models.CharField(max_length=64, blank=True)
     notion_error = models.TextField(blank=True)
 
+    objects = OnAccountQuerySet.as_manager()
+
     class Meta:
         ordering = ["-generated_at", "-id"]
         verbose_name = "QBR"
@@ -648,6 +666,8 @@ class RenewalOutcome(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.ADMIN)
     synthetic = models.BooleanField(default=False, help_text="Made up by seed_demo, not a real customer.")
     recorded_at = models.DateTimeField(auto_now=True)
+
+    objects = OnAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["-renewal_date", "id"]

@@ -4,10 +4,15 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from agents_core.admin_mixins import (
+    ActionRefused,
+    OneClickActionsMixin,
+    ReadOnlyAdminMixin,
+    VisibleToUserAdminMixin,
+    one_click,
+)
 from agents_core.agents import AgentError
 from agents_core.models import AgentRun
-from agents_core.visibility import sees_everything
-from config.admin import ActionRefused, OneClickActionsMixin, one_click
 from sales.drafting import NotApprovable, NotRetryable, approve, request_retry
 from sales.models import OutreachDraft
 
@@ -36,7 +41,7 @@ class ReviewFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutreachDraft)
-class OutreachDraftAdmin(OneClickActionsMixin, admin.ModelAdmin):
+class OutreachDraftAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, OneClickActionsMixin, admin.ModelAdmin):
     list_display = (
         "subject",
         "review",
@@ -79,18 +84,6 @@ class OutreachDraftAdmin(OneClickActionsMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if sees_everything(request.user):
-            return qs
-        return qs.filter(opportunity__account__owner=request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         # The draft is the opportunity's one draft; deleting it would let a second be made.

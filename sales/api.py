@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from agents_core.api.common import ModelPermissions
 from agents_core.api.serializers import AgentRunSerializer
 from agents_core.models import AgentRun
-from agents_core.visibility import sees_everything
 from sales.drafting import NotRetryable, request_retry
 from sales.models import OutreachDraft
 
@@ -59,9 +58,7 @@ class DraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         drafts = OutreachDraft.objects.select_related("opportunity__account")
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return drafts.none()
-        if sees_everything(self.request.user):
-            return drafts
-        return drafts.filter(opportunity__account__owner=self.request.user)
+        return drafts.visible_to(self.request.user)
 
     @extend_schema(
         request=None,

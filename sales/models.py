@@ -3,6 +3,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from agents_core.visibility import OwnedQuerySet
+
+
+class DraftQuerySet(OwnedQuerySet):
+    owner_path = "opportunity__account__owner"
+
 
 class OutreachDraft(models.Model):
     """The outreach email for one expansion opportunity. Exactly one per opportunity.
@@ -49,6 +55,8 @@ class OutreachDraft(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DraftQuerySet.as_manager()
 
     # Written, and waiting for a person to read it.
     REVIEWABLE = (Status.CREATED, Status.LOCAL)

@@ -25,7 +25,7 @@ from django_q.conf import Conf
 
 from agents_core.dispatch import enqueue, recover_stale_runs
 from agents_core.models import AgentRun, WorkBatch
-from csm.demo import build_demo_book
+from csm.demo.book import build_demo_book
 from csm.models import Account, HealthScore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,6 @@ from rest_framework import serializers
 
 from agents_core.api.common import StrictSerializerMixin
 from agents_core.visibility import sees_everything
-from csm import scoring
 from csm.models import (
     QBR,
     RAG,
@@ -17,6 +16,7 @@ from csm.models import (
     HealthScore,
     RenewalOutcome,
 )
+from csm.scoring import engine
 
 # Stored as "" for "none"; the API says null.
 _BLANK_AS_NULL = ("rag", "churn_risk", "churn_trigger", "tam_health_rag")
@@ -102,7 +102,7 @@ class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
 
 def _input_field(name: str) -> serializers.Field:
-    kind, _required, constraint = scoring.INPUT_SPEC[name]
+    kind, _required, constraint = engine.INPUT_SPEC[name]
     if kind == "choice":
         choices = RAG.choices if name == "tam_health_rag" else list(constraint)
         return serializers.ChoiceField(choices=choices, allow_null=True, required=False)
@@ -129,7 +129,7 @@ SignalsSerializer = type(
     (_SignalsBase,),
     {
         name: _input_field(name)
-        for name in scoring.INPUT_NAMES
+        for name in engine.INPUT_NAMES
         if name not in ("days_to_renewal", "seats_utilization_rate")
     },
 )

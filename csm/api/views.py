@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents_core.api.common import ModelPermissions
-from csm.alerting import acknowledge
+from csm.alerts.delivery import acknowledge
 from csm.api.filters import AccountFilter, AlertFilter, OpportunityFilter, OutcomeFilter, QBRFilter
 from csm.api.serializers import (
     AccountSerializer,
@@ -25,7 +25,8 @@ from csm.api.serializers import (
     QBRSerializer,
     SignalsSerializer,
 )
-from csm.ingest import (
+from csm.expansion.opportunities import close
+from csm.ingest.writes import (
     TRACKED_ADOPTION,
     BulkWriteError,
     bulk_write_signals,
@@ -33,9 +34,8 @@ from csm.ingest import (
     clean_signals,
     write_signals,
 )
-from csm.inputs import SIGNAL_FIELDS, raw_inputs
 from csm.models import QBR, Account, AccountSignals, ChurnAlert, ExpansionOpportunity, RenewalOutcome
-from csm.opportunities import close
+from csm.scoring.inputs import SIGNAL_FIELDS, raw_inputs
 
 
 def signals_representation(account: Account) -> dict:

@@ -10,8 +10,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from agents_core import fanout
+from agents_core.batches import BatchOutcome, key_ranges
 from agents_core.dispatch import enqueue
-from agents_core.fanout import BatchOutcome, key_ranges
 from agents_core.models import AgentRun, WorkBatch
 from csm.models import HealthScore
 
@@ -204,7 +204,7 @@ def test_a_scan_with_a_failing_batch_fails_the_run_and_keeps_the_rest(
 ):
     settings.TEND_SCAN_BATCH_SIZE = 2
     accounts = [make_account() for _ in range(6)]
-    from csm import scan
+    from csm.scoring import scan
 
     real = scan._rows
 
@@ -228,8 +228,8 @@ def test_a_scan_with_a_failing_batch_fails_the_run_and_keeps_the_rest(
 def test_a_qbr_run_fans_out_and_a_regenerated_qbr_keeps_its_notion_page(
     make_account, settings, django_capture_on_commit_callbacks
 ):
-    from csm import quarters
     from csm.models import QBR
+    from csm.qbr import quarters
 
     settings.TEND_PARALLELISM = 2
     accounts = [make_account() for _ in range(5)]

@@ -7,9 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents_core.models import AgentRun
-from csm import scoring
 from csm.models import HealthScore, ScoringProfile
-from csm.scan import scan_health
+from csm.scoring import engine
+from csm.scoring.scan import scan_health
 
 pytestmark = pytest.mark.django_db
 
@@ -201,7 +201,7 @@ def test_health_scores_admin_is_scoped_to_own_accounts(client, book):
     assert owners == {book["tom"].pk}
     score = HealthScore.objects.filter(account__owner=book["tom"]).first()
     page = client.get(reverse("admin:csm_healthscore_change", args=[score.pk])).content.decode()
-    for group in scoring.GROUPS:
+    for group in engine.GROUPS:
         assert group in page
 
 

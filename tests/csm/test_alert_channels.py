@@ -12,9 +12,9 @@ import pytest
 from django.utils import timezone
 
 import agents_core.integrations.notion as notion_module
-from csm import alerting
+from csm.alerts import delivery as alert_delivery
 from csm.models import AlertDelivery, ChurnAlert
-from csm.scan import scan_health
+from csm.scoring.scan import scan_health
 from tests.csm.test_alerts import worsen
 from tests.sales.test_handoff import NO_DRAFTS, Gmail, ok
 
@@ -149,8 +149,8 @@ def test_a_failed_channel_leaves_the_others_delivered_and_a_retry_succeeds_once(
     AlertDelivery.objects.filter(pk=deliveries["chat"].pk).update(
         next_retry_at=timezone.now() - timedelta(seconds=1)
     )
-    assert alerting.deliver_due() == {"sent": 1}
-    assert alerting.deliver_due() == {}
+    assert alert_delivery.deliver_due() == {"sent": 1}
+    assert alert_delivery.deliver_due() == {}
     chat_delivery = AlertDelivery.objects.get(pk=deliveries["chat"].pk)
     assert (chat_delivery.status, chat_delivery.attempts, chat_delivery.external_id) == (
         "sent", 2, "spaces/AAA/messages/M2",
@@ -166,7 +166,7 @@ def test_gmail_alert_drafts_are_not_made_twice_after_a_crash(alerted, monkeypatc
     assert delivery.status == "failed" and "503" in delivery.error
     # The draft had in fact been made before the 503 reached us: the retry finds it by Message-ID.
     gmail.serve(ok({"drafts": [{"id": "found-1", "message": {"id": "m-9"}}]}))
-    assert alerting.retry_now(delivery) == "sent"
+    assert alert_delivery.retry_now(delivery) == "sent"
     delivery.refresh_from_db()
     assert delivery.external_id == "found-1" and len(gmail.created_messages()) == 1
 
@@ -176,11 +176,13 @@ def test_a_worker_killed_mid_delivery_leaves_it_retryable_not_lost(alerted, chat
     delivery = alert.deliveries.get(channel="chat")
     # Simulate the crash: claimed, never finished.
     AlertDelivery.objects.filter(pk=delivery.pk).update(status="pending", claimed_at=timezone.now())
-    assert alerting.deliver(delivery).startswith("skipped")  # still someone else's inside the claim timeout
+    assert alert_delivery.deliver(delivery).startswith(
+        "skipped"
+    )  # still someone else's inside the claim timeout
     AlertDelivery.objects.filter(pk=delivery.pk).update(
-        claimed_at=timezone.now() - alerting.CLAIM_TIMEOUT - timedelta(seconds=1)
+        claimed_at=timezone.now() - alert_delivery.CLAIM_TIMEOUT - timedelta(seconds=1)
     )
-    assert alerting.deliver_due() == {"sent": 1}
+    assert alert_delivery.deliver_due() == {"sent": 1}
     assert AlertDelivery.objects.get(pk=delivery.pk).status == "sent"
     # Chat was asked twice but holds one message: the repeat was refused as a duplicate.
     assert len(chat.requests) == 2 and len(chat.messages) == 1

@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from agents_core import events
 from agents_core.models import AgentRun
-from csm import alerting, alerts
-from csm.alert_channels import EVENT_TYPE
+from csm.alerts import delivery as alert_delivery
+from csm.alerts import rules as alert_rules
+from csm.alerts.channels import EVENT_TYPE
 from csm.models import AlertDelivery, ChurnAlert
-from csm.scan import scan_health
+from csm.scoring.scan import scan_health
 
 DAY = date(2026, 11, 2)
 
@@ -36,7 +37,7 @@ DAY = date(2026, 11, 2)
 def test_triggers(before, after, reasons):
     (ps, pr, pc), (s, r, c) = before, after
     assert (
-        alerts.triggers(
+        alert_rules.triggers(
             previous_score=ps,
             previous_rag=pr,
             previous_churn=pc,
@@ -50,7 +51,7 @@ def test_triggers(before, after, reasons):
 
 
 def test_the_explanation_says_why_in_plain_words():
-    text = alerts.explain(
+    text = alert_rules.explain(
         reasons=["entered_red", "churn_rising"],
         score=34.5,
         previous_score=58.0,
@@ -213,10 +214,10 @@ def test_a_failing_channel_is_recorded_and_retried_once(make_account, django_cap
         event = AlertDelivery.objects.get(channel="event")
         assert event.status == "failed" and "subscriber down" in event.error and event.next_retry_at
         assert AlertDelivery.objects.get(channel="admin").status == "sent"  # the others are unaffected
-        assert alerting.deliver_due() == {}  # not due yet
+        assert alert_delivery.deliver_due() == {}  # not due yet
         AlertDelivery.objects.filter(pk=event.pk).update(next_retry_at=timezone.now() - timedelta(seconds=1))
-        assert alerting.deliver_due() == {"sent": 1}
-        assert alerting.deliver_due() == {}
+        assert alert_delivery.deliver_due() == {"sent": 1}
+        assert alert_delivery.deliver_due() == {}
         event.refresh_from_db()
         assert (event.status, event.attempts, event.error) == ("sent", 2, "")
         assert calls == [f"churn-alert-{event.alert_id}"] * 2  # same event id: consumers can drop repeats

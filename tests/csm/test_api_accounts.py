@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from csm.models import Account, HealthScore
-from csm.scan import scan_health
+from csm.scoring.scan import scan_health
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from csm.models import Account, AccountSignals
-from csm.scan import scan_health
+from csm.scoring.scan import scan_health
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +21,9 @@ def signals_url(account):
 def test_get_signals_gives_the_13_inputs_as_of_today(api, api_book):
     account = api_book["maya_accounts"][0]
     data = api(api_book["maya"]).get(signals_url(account)).json()
-    from csm import scoring
+    from csm.scoring import engine
 
-    assert set(scoring.INPUT_NAMES) <= set(data)
+    assert set(engine.INPUT_NAMES) <= set(data)
     assert data["login_frequency_days"] == 2 and data["days_since_last_interaction"] == 10
     assert data["seats_utilization_rate"] == 0.9
     assert data["days_to_renewal"] == (account.renewal_date - timezone.localdate()).days

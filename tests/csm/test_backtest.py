@@ -5,8 +5,11 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from csm import scoring
-from csm.backtest import (
+from csm.demo.history import lay_down_history
+from csm.models import HealthScore, RenewalOutcome, ScoringProfile
+from csm.scoring import engine
+from csm.scoring.profiles import publish_version
+from csm.trust.backtest import (
     MIN_OUTCOMES,
     Case,
     backtest,
@@ -17,9 +20,6 @@ from csm.backtest import (
     roc_auc,
     roc_curve,
 )
-from csm.history import lay_down_history
-from csm.models import HealthScore, RenewalOutcome, ScoringProfile
-from csm.profiles import publish_version
 
 TODAY = date(2026, 11, 30)
 
@@ -152,7 +152,7 @@ def test_rescoring_with_another_version_gives_exactly_what_scoring_the_inputs_gi
 
     stored = HealthScore.objects.exclude(inputs={}).order_by("?")[:25]
     for row in stored:
-        expected = scoring.score(row.inputs, strict.to_profile())
+        expected = engine.score(row.inputs, strict.to_profile())
         assert rescore(row.inputs, strict.to_profile()) == (expected.score, expected.rag, expected.churn_risk)
         # And the old version re-scores to exactly what was stored with it.
         assert rescore(row.inputs, old.to_profile()) == (row.score, row.rag, row.churn_risk)

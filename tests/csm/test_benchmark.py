@@ -10,7 +10,7 @@ from csm.models import Account, HealthScore
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
-    from csm import opportunities
+    from csm.expansion import opportunities
     from csm.models import AccountSignals
 
     monkeypatch.setattr(opportunities, "BATCH_SIZE", 20)  # the expansion check in several batches too

@@ -1,7 +1,7 @@
 import re
 from datetime import date, timedelta
 
-from csm import charts
+from csm.admin import charts
 
 
 def _points(svg: str) -> list[tuple[float, float]]:

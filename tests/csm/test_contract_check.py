@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
-from csm.contract_check import contract_check
+from csm.alerts.contract_check import contract_check
 from csm.models import Account, AlertDelivery, ChurnAlert, QBRDue
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_weak_health_inside_the_churn_window_alerts_once_per_renewal(
 
 def test_a_segment_profile_window_is_respected(make_account):
     from csm.models import ScoringProfile
-    from csm.profiles import publish_version
+    from csm.scoring.profiles import publish_version
 
     today = timezone.localdate()
     draft = ScoringProfile.objects.get(segment="")

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from csm.csv_import import import_accounts
+from csm.ingest.crm_csv import import_accounts
 from csm.models import Account, AccountSignals
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from csm import scoring
 from csm.models import Account, AccountSignals, ScoringProfile
-from csm.scan import scan_health
+from csm.scoring import engine
+from csm.scoring.scan import scan_health
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def test_seed_demo_is_deterministic_and_realistic():
 
     result = scan_health()
     assert result["failed"] == 0
-    assert all(result["by_rag"][rag] > 0 for rag in scoring.RAGS), result["by_rag"]
+    assert all(result["by_rag"][rag] > 0 for rag in engine.RAGS), result["by_rag"]
     assert result["partial"] > 0
 
 
@@ -74,7 +74,7 @@ def test_seed_demo_if_empty_leaves_an_existing_book_alone():
 def test_migrations_create_the_default_profile_from_scoring_md():
     profile = ScoringProfile.objects.get(segment="", is_active=True)
     assert profile.version == 1
-    assert profile.to_profile() == scoring.DEFAULT_PROFILE
+    assert profile.to_profile() == engine.DEFAULT_PROFILE
 
 
 def test_migrations_create_the_csm_group_with_working_permissions():

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from csm.expansion import AccountFacts, Offer, find_opportunities, find_seats, healthy_enough
+from csm.expansion.opportunities import check_expansion
+from csm.expansion.rules import AccountFacts, Offer, find_opportunities, find_seats, healthy_enough
 from csm.models import ExpansionOpportunity
-from csm.opportunities import check_expansion
-from csm.scan import scan_health
+from csm.scoring.scan import scan_health
 
 CATALOGUE = [
     Offer("analytics", "Advanced Analytics", "module", Decimal("60"), Decimal("0")),

@@ -4,13 +4,13 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
-from csm import scoring
-from csm.explanations import costs, explain_score
 from csm.models import ChurnAlert, HealthScore
-from csm.scan import scan_health
+from csm.scoring import engine
+from csm.scoring.explanations import costs, explain_score
+from csm.scoring.scan import scan_health
 
 TODAY = date(2026, 11, 30)
-WEIGHTS = dict(scoring.BASE_MAX)
+WEIGHTS = dict(engine.BASE_MAX)
 
 
 def full_marks() -> dict[str, float]:

@@ -7,10 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from csm import adoption
-from csm.feature_adoption import scorecard, track_adoption
+from csm.adoption import rules as adoption_rules
+from csm.adoption.tracking import scorecard, track_adoption
 from csm.models import Account, AddOn, Feature, FeatureUsage, HealthScore
-from csm.scan import scan_health
+from csm.scoring.scan import scan_health
 
 TODAY = date(2026, 11, 30)
 
@@ -21,15 +21,17 @@ TODAY = date(2026, 11, 30)
      (0, TODAY, False), (2, None, False), (2, TODAY + timedelta(days=1), False)],
 )  # fmt: skip
 def test_adopted_means_used_in_the_last_30_days(users, last, adopted):
-    assert adoption.is_adopted(users, last, TODAY) is adopted
+    assert adoption_rules.is_adopted(users, last, TODAY) is adopted
 
 
 def test_rate_median_and_percentile():
-    assert adoption.adoption_rate({"a", "b", "c", "d"}, {"a", "c", "z"}) == 0.5
-    assert adoption.adoption_rate(set(), {"a"}) is None
-    assert adoption.median([0.2, 0.8, 0.5]) == 0.5 and adoption.median([0.2, 0.4]) == pytest.approx(0.3)
-    assert adoption.percentile_rank(0.5, [0.2, 0.5, 0.8, 0.9]) == 50.0
-    assert adoption.median([]) is None and adoption.percentile_rank(0.5, []) is None
+    assert adoption_rules.adoption_rate({"a", "b", "c", "d"}, {"a", "c", "z"}) == 0.5
+    assert adoption_rules.adoption_rate(set(), {"a"}) is None
+    assert adoption_rules.median([0.2, 0.8, 0.5]) == 0.5 and adoption_rules.median(
+        [0.2, 0.4]
+    ) == pytest.approx(0.3)
+    assert adoption_rules.percentile_rank(0.5, [0.2, 0.5, 0.8, 0.9]) == 50.0
+    assert adoption_rules.median([]) is None and adoption_rules.percentile_rank(0.5, []) is None
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from notion_client import Client
 from agents_core.dispatch import enqueue
 from agents_core.integrations.notion import NotionGateway, NotionUnavailable
 from agents_core.models import AgentRun
+from csm.ingest.notion import sync_accounts
 from csm.models import Account, AccountSignals
-from csm.notion_sync import sync_accounts
 
 pytestmark = pytest.mark.django_db
 

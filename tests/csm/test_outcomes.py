@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from csm.models import RenewalOutcome
-from csm.outcome_import import import_outcomes
+from csm.trust.outcomes import import_outcomes
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,7 @@ from django.utils import timezone
 from agents_core.agents import InvalidPayload
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
-from csm import quarters
-from csm.feature_adoption import track_adoption
+from csm.adoption.tracking import track_adoption
 from csm.models import (
     QBR,
     AddOn,
@@ -21,9 +20,10 @@ from csm.models import (
     OutcomeGoal,
     QBRDue,
 )
-from csm.qbr import generate
-from csm.qbr_render import render_qbr_markdown
-from csm.scan import scan_health
+from csm.qbr import quarters
+from csm.qbr.build import generate
+from csm.qbr.markdown import render_qbr_markdown
+from csm.scoring.scan import scan_health
 
 
 def test_quarters():
@@ -163,7 +163,7 @@ def test_the_task_and_its_schedule(reviewed, django_capture_on_commit_callbacks)
 def test_the_contract_check_gets_qbrs_written_90_days_before_contract_end(
     make_account, django_capture_on_commit_callbacks
 ):
-    from csm.contract_check import contract_check
+    from csm.alerts.contract_check import contract_check
 
     today = timezone.localdate()
     account = make_account(renewal_date=today + timedelta(days=85))

@@ -10,10 +10,10 @@ from django.utils import timezone
 from notion_client import Client
 
 from agents_core.integrations.notion import NotionGateway
-from csm import quarters
 from csm.models import QBR, ChurnAlert, Feature, FeatureUsage
-from csm.qbr import generate
-from csm.qbr_notion import MAX_CHILDREN, MAX_TEXT, blocks, publish
+from csm.qbr import quarters
+from csm.qbr.build import generate
+from csm.qbr.notion import MAX_CHILDREN, MAX_TEXT, blocks, publish
 
 pytestmark = pytest.mark.django_db
 DB, DS = "qbr-db", "qbr-ds"

@@ -4,10 +4,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from csm import scoring
 from csm.models import Account, HealthScore, ScoringProfile
-from csm.profiles import publish_version
-from csm.scan import scan_health
+from csm.scoring import engine
+from csm.scoring.profiles import publish_version
+from csm.scoring.scan import scan_health
 
 TODAY = date(2026, 11, 30)
 
@@ -44,13 +44,13 @@ def test_scan_scores_every_active_account_and_sets_current_health(make_account):
 
     row = HealthScore.objects.get(account=weak, scored_on=TODAY)
     assert row.score == weak.health_score
-    assert set(row.breakdown) == set(scoring.GROUPS)
+    assert set(row.breakdown) == set(engine.GROUPS)
     assert row.inputs["days_to_renewal"] == 20
     assert row.inputs["login_frequency_days"] == 50
     assert row.inputs["seats_utilization_rate"] == 0.9
     assert row.profile_version == 1 and row.profile.segment == ""
     # The stored row is exactly what the engine says for the stored inputs.
-    assert row.score == scoring.score(row.inputs).score
+    assert row.score == engine.score(row.inputs).score
 
 
 def test_rescanning_the_same_day_replaces_that_days_rows(make_account):
@@ -178,9 +178,9 @@ def test_accounts_with_partial_data_are_scored_on_the_profile_defaults(make_acco
     result = scan_health(today=TODAY)
     assert result["partial"] == 1
     row = HealthScore.objects.get(account=new)
-    assert sorted(row.defaulted_inputs) == sorted(scoring.REQUIRED_INPUTS)
+    assert sorted(row.defaulted_inputs) == sorted(engine.REQUIRED_INPUTS)
     assert row.is_partial
-    expected = scoring.score({**scoring.DEFAULT_NO_DATA}).score
+    expected = engine.score({**engine.DEFAULT_NO_DATA}).score
     assert row.score == expected
     # seats known: utilisation is derived, not defaulted
     known_seats = make_account(today=TODAY, signals=None, seats_purchased=10, seats_used=10)

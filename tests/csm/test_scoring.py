@@ -7,8 +7,8 @@ import pathlib
 
 import pytest
 
-from csm import scoring
-from csm.scoring import DEFAULT_PROFILE, Profile, score
+from csm.scoring import engine
+from csm.scoring.engine import DEFAULT_PROFILE, Profile, score
 
 PERFECT = {
     "feature_adoption_rate": 1.0,
@@ -35,8 +35,8 @@ def test_perfect_account_scores_100_with_every_group_at_its_maximum():
     result = score(PERFECT)
     assert result.score == 100
     assert result.rag == "GREEN"
-    assert dict(result.breakdown) == dict(scoring.BASE_MAX)
-    assert set(result.breakdown) == set(scoring.GROUPS) and len(scoring.GROUPS) == 11
+    assert dict(result.breakdown) == dict(engine.BASE_MAX)
+    assert set(result.breakdown) == set(engine.GROUPS) and len(engine.GROUPS) == 11
 
 
 @pytest.mark.parametrize(
@@ -129,11 +129,11 @@ def test_every_table_row(changes, group, points):
     result = score(with_(**changes))
     assert result.breakdown[group] == pytest.approx(points)
     # The total is the sum of the groups: only this group moved from 100.
-    assert result.score == pytest.approx(100 - scoring.BASE_MAX[group] + points)
+    assert result.score == pytest.approx(100 - engine.BASE_MAX[group] + points)
 
 
 def test_missing_optional_inputs_count_as_none_and_earn_the_neutral_points():
-    inputs = {k: v for k, v in PERFECT.items() if k not in scoring.INPUT_SPEC or scoring.INPUT_SPEC[k][1]}
+    inputs = {k: v for k, v in PERFECT.items() if k not in engine.INPUT_SPEC or engine.INPUT_SPEC[k][1]}
     result = score(inputs)
     assert result.breakdown["login_frequency_days"] == 5
     assert result.breakdown["days_since_last_interaction"] == 5
@@ -178,7 +178,7 @@ def test_worst_account_clamps_at_zero_and_never_goes_negative():
 
 
 def test_weights_above_the_total_are_clamped_to_100():
-    heavy = Profile(weights={**scoring.BASE_MAX, "feature_adoption_rate": 60})
+    heavy = Profile(weights={**engine.BASE_MAX, "feature_adoption_rate": 60})
     assert score(PERFECT, heavy).score == 100
 
 
@@ -187,7 +187,7 @@ def test_weights_above_the_total_are_clamped_to_100():
     [(100, "GREEN"), (70.0, "GREEN"), (69.99, "AMBER"), (40.0, "AMBER"), (39.99, "RED"), (0, "RED")],
 )
 def test_rag_edges(value, rag):
-    assert scoring.rag_for(value) == rag
+    assert engine.rag_for(value) == rag
 
 
 def test_a_score_of_exactly_70_is_green_despite_float_sums():
@@ -298,7 +298,7 @@ def test_invalid_inputs_raise_value_error_naming_the_input(changes, name):
         score(with_(**changes))
 
 
-@pytest.mark.parametrize("name", scoring.REQUIRED_INPUTS)
+@pytest.mark.parametrize("name", engine.REQUIRED_INPUTS)
 def test_missing_or_none_required_input_is_rejected(name):
     inputs = dict(PERFECT)
     del inputs[name]
@@ -314,7 +314,7 @@ def test_same_inputs_always_give_the_same_result():
 
 
 def test_weights_rescale_a_group_and_zero_switches_it_off():
-    doubled = Profile(weights={**scoring.BASE_MAX, "usage_trend": 30, "feature_adoption_rate": 0})
+    doubled = Profile(weights={**engine.BASE_MAX, "usage_trend": 30, "feature_adoption_rate": 0})
     result = score(with_(usage_trend="stable"), doubled)
     assert result.breakdown["usage_trend"] == 20  # 10 of 15 -> 20 of 30
     assert result.breakdown["feature_adoption_rate"] == 0
@@ -332,14 +332,14 @@ def test_profile_thresholds_and_churn_window_are_used():
 @pytest.mark.parametrize(
     "bad",
     [
-        {"weights": {**scoring.BASE_MAX, "usage_trend": -1}},
+        {"weights": {**engine.BASE_MAX, "usage_trend": -1}},
         {"weights": {"usage_trend": 15}},
         {"green_threshold": 30, "amber_threshold": 40},
         {"green_threshold": 120},
         {"churn_window_days": -1},
         {"tam_multipliers": {"GREEN": 1.0, "AMBER": 1.5, "RED": 0.5}},
-        {"rules": {**scoring.DEFAULT_RULES, "usage_trend": {"growing": 15}}},
-        {"no_data_defaults": {**scoring.DEFAULT_NO_DATA, "usage_trend": "soaring"}},
+        {"rules": {**engine.DEFAULT_RULES, "usage_trend": {"growing": 15}}},
+        {"no_data_defaults": {**engine.DEFAULT_NO_DATA, "usage_trend": "soaring"}},
     ],
 )
 def test_unusable_profiles_are_rejected(bad):
@@ -354,11 +354,11 @@ def test_profile_round_trips_through_its_dict_form():
 def test_movement_lists_the_groups_that_moved_biggest_first():
     before = score(PERFECT).breakdown
     after = score(with_(usage_trend="declining", nps_score=8)).breakdown
-    assert scoring.movement(before, after) == [("usage_trend", -12), ("nps_score", -1)]
+    assert engine.movement(before, after) == [("usage_trend", -12), ("nps_score", -1)]
 
 
 def test_scoring_module_imports_nothing_from_django():
-    tree = ast.parse(pathlib.Path(scoring.__file__).read_text())
+    tree = ast.parse(pathlib.Path(engine.__file__).read_text())
     imported = {
         (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(tree)
@@ -372,17 +372,17 @@ ODD_VALUES = [None, True, False, 0, 1, -1, 11, 2, 0.5, 1.5, 2.5, -0.1, float("na
               "GREEN", "declining", "paid", [], 10**20, 3.0]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", scoring.INPUT_NAMES)
+@pytest.mark.parametrize("name", engine.INPUT_NAMES)
 def test_the_scans_inline_checks_agree_with_validate_input_for_odd_values(name):
     for value in ODD_VALUES:
         try:
-            expected = ("ok", scoring.validate_input(name, value))
+            expected = ("ok", engine.validate_input(name, value))
         except ValueError as exc:
             expected = ("error", str(exc))
-        if value is None and scoring.INPUT_SPEC[name][1]:
+        if value is None and engine.INPUT_SPEC[name][1]:
             expected = ("error", f"{name}: required input is missing")
         try:
-            got = ("ok", scoring.validate_inputs(with_(**{name: value}))[name])
+            got = ("ok", engine.validate_inputs(with_(**{name: value}))[name])
         except ValueError as exc:
             got = ("error", str(exc))
         assert got == expected, (value, got, expected)

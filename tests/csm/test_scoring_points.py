@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from csm import scoring
-from csm.scoring import BASE_MAX, DEFAULT_RULES, Profile
+from csm.scoring import engine
+from csm.scoring.engine import BASE_MAX, DEFAULT_RULES, Profile
 
 
 def reference_points(table, value):
@@ -71,20 +71,20 @@ def random_inputs(rng):
 
     return {
         "feature_adoption_rate": rng.choice([0.0, 1.0, round(rng.random(), rng.randint(1, 6)), rng.random()]),
-        "usage_trend": rng.choice(scoring.USAGE_TRENDS),
+        "usage_trend": rng.choice(engine.USAGE_TRENDS),
         "login_frequency_days": maybe(rng.choice([0, 7, 8, 30, 31, 60, 61, rng.randint(0, 400)])),
         "days_since_last_interaction": maybe(rng.choice([0, 30, 31, 60, 61, 90, 91, rng.randint(0, 400)])),
-        "stakeholder_engagement": rng.choice(scoring.ENGAGEMENT_LEVELS),
+        "stakeholder_engagement": rng.choice(engine.ENGAGEMENT_LEVELS),
         "nps_score": maybe(rng.randint(0, 10)),
-        "invoice_payment_status": rng.choice(scoring.PAYMENT_STATUSES),
+        "invoice_payment_status": rng.choice(engine.PAYMENT_STATUSES),
         "days_to_renewal": maybe(
             rng.choice([-5, 0, 30, 31, 60, 61, 90, 91, 180, 181, rng.randint(-30, 900)])
         ),
         "seats_utilization_rate": rng.choice([0.0, 0.5, 0.8, 1.0, 1.01, 2.0, round(rng.uniform(0, 2), 4)]),
         "open_ticket_count": rng.randint(0, 12),
-        "avg_ticket_sentiment": rng.choice(scoring.SENTIMENTS),
+        "avg_ticket_sentiment": rng.choice(engine.SENTIMENTS),
         "escalation_count_90_days": rng.randint(0, 4),
-        "tam_health_rag": rng.choice([None, *scoring.RAGS]),
+        "tam_health_rag": rng.choice([None, *engine.RAGS]),
     }
 
 
@@ -101,7 +101,7 @@ def random_profile(rng):
         "none": rng.choice([0, 7, 3.3]),
     }
     rules["support"] = {
-        "sentiment": {s: rng.randint(0, 10) for s in scoring.SENTIMENTS},
+        "sentiment": {s: rng.randint(0, 10) for s in engine.SENTIMENTS},
         "per_open_ticket": rng.choice([0, 1, 0.7]),
         "max_ticket_penalty": rng.choice([0, 5, 9.5]),
     }
@@ -118,15 +118,15 @@ def random_profile(rng):
 @pytest.mark.parametrize("seed", range(40))
 def test_weighted_tables_score_exactly_as_the_specification_reads(seed):
     rng = random.Random(seed)
-    profile = scoring.DEFAULT_PROFILE if seed == 0 else random_profile(rng)
+    profile = engine.DEFAULT_PROFILE if seed == 0 else random_profile(rng)
     for _ in range(250):
         inputs = random_inputs(rng)
         breakdown, final = reference_score(inputs, profile)
-        result = scoring.score(inputs, profile)
+        result = engine.score(inputs, profile)
         assert dict(result.breakdown) == breakdown, inputs
-        assert list(result.breakdown) == list(scoring.GROUPS)
+        assert list(result.breakdown) == list(engine.GROUPS)
         assert result.score == final, inputs
-        assert result.rag == scoring.rag_for(final, profile)
+        assert result.rag == engine.rag_for(final, profile)
 
 
 def test_the_weighted_tables_are_built_once_per_profile():
@@ -134,6 +134,6 @@ def test_the_weighted_tables_are_built_once_per_profile():
     assert profile.points is profile.points
     assert profile.points.nps[2] == ((9, 6.0), (7, 4.0), (5, 2.0))
     assert (
-        scoring.score({**random_inputs(random.Random(1)), "nps_score": 9}, profile).breakdown["nps_score"]
+        engine.score({**random_inputs(random.Random(1)), "nps_score": 9}, profile).breakdown["nps_score"]
         == 6.0
     )

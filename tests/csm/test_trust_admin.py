@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from csm.history import lay_down_history
+from csm.demo.history import lay_down_history
 from csm.models import Account, ScoringProfile
-from csm.scan import scan_health
+from csm.scoring.scan import scan_health
 
 pytestmark = pytest.mark.django_db
 

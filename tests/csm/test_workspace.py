@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents_core.models import AgentRun
+from config.book_today import book_today
 from csm.models import AlertDelivery, ChurnAlert, ExpansionOpportunity
-from csm.workspace import book_today
 from sales.models import OutreachDraft
 from tests.book import add_accounts
 
@@ -296,7 +296,7 @@ def test_weak_health_filter(client, team):
 def test_every_tile_on_the_index_opens_a_working_filtered_list(client, team):
     from django.test import RequestFactory
 
-    from csm.workspace_admin import book_today_context
+    from config.index import book_today_context
 
     request = RequestFactory().get("/admin/")
     request.user = team["manager"]

@@ -17,10 +17,10 @@ from googleapiclient.http import HttpMockSequence
 from agents_core.dispatch import enqueue
 from agents_core.integrations import gmail
 from agents_core.models import AgentRun
-from csm.expansion import Finding
+from csm.expansion.opportunities import create_opportunity
+from csm.expansion.rules import Finding
 from csm.models import ExpansionOpportunity
-from csm.opportunities import create_opportunity
-from csm.scan import scan_health
+from csm.scoring.scan import scan_health
 from sales import drafting
 from sales.models import OutreachDraft
 

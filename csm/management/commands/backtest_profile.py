@@ -7,8 +7,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from csm.backtest import backtest
 from csm.models import ScoringProfile
+from csm.trust.backtest import backtest
 
 
 def _pct(value) -> str:

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from csm.csv_import import import_accounts
+from csm.ingest.crm_csv import import_accounts
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from csm.csv_import import CellError, read_table
-from csm.ingest import BulkWriteError, bulk_write_usage
+from csm.ingest.crm_csv import CellError, read_table
+from csm.ingest.writes import BulkWriteError, bulk_write_usage
 from csm.models import Account
 
 INT_COLUMNS = ("active_users", "events_30d")

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from csm.outcome_import import COLUMNS, import_outcomes
+from csm.trust.outcomes import COLUMNS, import_outcomes
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from csm.demo import build_demo_book
-from csm.history import lay_down_history
+from csm.demo.book import build_demo_book
+from csm.demo.history import lay_down_history
 from csm.models import Account
 
 

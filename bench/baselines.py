@@ -1,0 +1,340 @@
+"""Baselines for `benchmark_scan`: the scan, or the whole daily cycle, done two other ways.
+
+The daily cycle is the scan (scores, current health, churn alerts) and then
+the expansion check. Tend does it with csm.scan.scan_health and
+csm.opportunities.check_expansion. Here, each with `alerts` and `expansion`
+off for the scan-only comparison:
+
+* `raw_cycle` does it through the DB-API connection, no ORM: the same reads,
+  the same pure scoring, alert and expansion rules, the same rows written
+  with `executemany`, one transaction per batch. What Tend costs beyond it is
+  Tend's overhead. (It leaves the at-most-five new opportunities uncreated:
+  five inserts, too few to matter.)
+* `naive_cycle` is the loop one writes first: per account, through the ORM,
+  read its signals, score, save the score and the account, check the alert
+  cooldown and record an alert, then look up its add-ons and open
+  opportunities for expansion. The baseline the batched design is for.
+
+Both only serve the benchmark; neither is used by Tend itself.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections import defaultdict
+from datetime import date, timedelta
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from csm.accounts.catalogue import owned, plan_terms, terms_for
+from csm.alerts import rules as alert_rules
+from csm.expansion import opportunities
+from csm.expansion.opportunities import _goodness, catalogue
+from csm.expansion.rules import CALM_CHURN, HEALTHY_RAGS, AccountFacts, find_opportunities
+from csm.models import (
+    OPEN_STATUSES,
+    Account,
+    AccountSignals,
+    ChurnAlert,
+    ExpansionOpportunity,
+    HealthScore,
+)
+from csm.scoring import engine
+from csm.scoring.explanations import explain_score
+from csm.scoring.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs
+from csm.scoring.profiles import load_active_profiles
+from csm.scoring.scan import HEALTH_FIELDS, SCORE_UPDATE_FIELDS
+
+
+def _json(value) -> str:
+    # The scan's JSON columns go through orjson too (agents_core.bulk.flat_json): the same encoder here.
+    return orjson.dumps(value).decode()
+
+
+def _as_date(value):
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _sql_date(value):
+    return value.isoformat() if connection.vendor == "sqlite" and value is not None else value
+
+
+def raw_cycle(
+    today: date, batch_size: int, *, alerts_on: bool = True, expansion: bool = True, expansion_limit: int = 5
+) -> dict[str, int]:
+    """Scan (with alerts), then the expansion check, through the raw driver. Returns counts."""
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    ph = "?" if connection.vendor == "sqlite" else "%s"
+    acc, sig, hs, al = Account._meta, AccountSignals._meta, HealthScore._meta, ChurnAlert._meta
+    col = {f: acc.get_field(f).column for f in ACCOUNT_FIELDS}
+    select = (
+        f"SELECT a.id, a.segment, a.health_score, a.rag, a.churn_risk, a.churn_trigger, a.arr, "
+        f"a.tracked_adoption_rate, "
+        f"{', '.join('a.' + col[f] for f in ACCOUNT_FIELDS)}, "
+        f"{', '.join('s.' + sig.get_field(f).column for f in SIGNAL_FIELDS)} "
+        f"FROM {acc.db_table} a LEFT JOIN {sig.db_table} s ON s.account_id = a.id "
+        f"WHERE a.status <> 'churned' AND a.id > {ph} ORDER BY a.id LIMIT {ph}"
+    )
+    score_cols = [hs.get_field(f).column for f in ["account", "scored_on", *SCORE_UPDATE_FIELDS]]
+    upsert = (
+        f"INSERT INTO {hs.db_table} ({', '.join(score_cols)}) VALUES ({', '.join([ph] * len(score_cols))}) "
+        f"ON CONFLICT (account_id, scored_on) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in score_cols[2:])
+    )
+    update = (
+        f"UPDATE {acc.db_table} SET {', '.join(f'{acc.get_field(f).column} = {ph}' for f in HEALTH_FIELDS)} "
+        f"WHERE id = {ph}"
+    )
+    stamp = f"UPDATE {acc.db_table} SET {acc.get_field('scored_at').column} = {ph} WHERE id = {ph}"
+    alert_fields = ["account", "raised_on", "raised_at", "reason", "reasons", "explanation", "score",
+                    "previous_score", "rag", "churn_risk", "churn_trigger", "moved", "arr", "renewal_date",
+                    "held_back", "dispatched"]  # fmt: skip
+    insert_alert = (
+        f"INSERT INTO {al.db_table} ({', '.join(al.get_field(f).column for f in alert_fields)}) "
+        f"VALUES ({', '.join([ph] * len(alert_fields))}) ON CONFLICT (account_id, raised_on) DO NOTHING"
+    )
+    profiles = load_active_profiles()
+    now = timezone.now()
+    now_db = now.isoformat() if connection.vendor == "sqlite" else now
+    today_db = _sql_date(today)
+    since_db = _sql_date(today - timedelta(days=settings.TEND_ALERT_COOLDOWN_DAYS))
+    n_acc = len(ACCOUNT_FIELDS)
+    last_id = scored = raised = 0
+    while True:
+        cursor.execute(select, (last_id, batch_size))
+        rows = cursor.fetchall()
+        if not rows:
+            break
+        last_id = rows[-1][0]
+        score_rows, health_rows, stamp_rows, candidates = [], [], [], []
+        for row in rows:
+            account_id, segment, prev_score, prev_rag, prev_churn, prev_trigger, arr, tracked = row[:8]
+            account = dict(zip(ACCOUNT_FIELDS, row[8 : 8 + n_acc], strict=True))
+            account["renewal_date"] = _as_date(account["renewal_date"])
+            signals = dict(zip(SIGNAL_FIELDS, row[8 + n_acc :], strict=True))
+            for key in ("last_login_on", "last_interaction_on"):
+                signals[key] = _as_date(signals[key])
+            if tracked is not None:
+                signals["feature_adoption_rate"] = tracked
+            profile_pk, profile = profiles.for_segment(segment)
+            try:
+                inputs, defaulted = derive_inputs(account, signals, today, profile.no_data_defaults)
+                r = engine.score(inputs, profile)
+            except ValueError:
+                continue
+            trigger = r.churn_trigger or ""
+            why = explain_score(
+                r.breakdown, profile.weights, score=r.score, rag=r.rag,
+                previous_score=prev_score, previous_rag=prev_rag or None,
+            )  # fmt: skip
+            score_rows.append((account_id, today_db, r.score, r.rag, r.churn_risk, trigger,
+                               _json(r.breakdown), _json(r.inputs),
+                               _json(defaulted), profile_pk, r.profile_version, now_db,
+                               why))  # fmt: skip
+            # As the scan does: an unchanged health only gets its new time scored.
+            if (r.score, r.rag, r.churn_risk, trigger) == (prev_score, prev_rag, prev_churn, prev_trigger):
+                stamp_rows.append((now_db, account_id))
+            else:
+                health_rows.append((r.score, r.rag, r.churn_risk, trigger, now_db, account_id))
+            reasons = alerts_on and alert_rules.triggers(
+                previous_score=prev_score, previous_rag=prev_rag or "", previous_churn=prev_churn or "",
+                score=r.score, rag=r.rag, churn_risk=r.churn_risk,
+                drop_points=profiles.drop_points[profile_pk],
+            )  # fmt: skip
+            if reasons:
+                candidates.append((account_id, reasons, r, prev_score, arr, account["renewal_date"], why))
+        alert_rows = _raw_alert_rows(cursor, ph, candidates, today, today_db, since_db, now_db)
+        with transaction.atomic():
+            if alert_rows:
+                cursor.executemany(insert_alert, alert_rows)
+            cursor.executemany(upsert, score_rows)
+            cursor.executemany(update, health_rows)
+            cursor.executemany(stamp, stamp_rows)
+        scored += len(score_rows)
+        raised += len(alert_rows)
+    found = _raw_expansion(cursor, ph, expansion_limit) if expansion else 0
+    cursor.close()
+    return {"scored": scored, "raised": raised, "expansion_found": found}
+
+
+def _raw_alert_rows(cursor, ph, candidates, today, today_db, since_db, now_db) -> list[tuple]:
+    if not candidates:
+        return []
+    ids = [c[0] for c in candidates]
+    marks = ", ".join([ph] * len(ids))
+    cursor.execute(
+        f"SELECT account_id FROM {ChurnAlert._meta.db_table} "
+        f"WHERE account_id IN ({marks}) AND raised_on > {ph}",
+        [*ids, since_db],
+    )
+    cooling = {row[0] for row in cursor.fetchall()}
+    fresh = [c for c in candidates if c[0] not in cooling]
+    if not fresh:
+        return []
+    hs = HealthScore._meta.db_table
+    marks = ", ".join([ph] * len(fresh))
+    cursor.execute(
+        f"SELECT h.account_id, h.breakdown FROM {hs} h WHERE h.account_id IN ({marks}) AND h.scored_on = "
+        f"(SELECT max(p.scored_on) FROM {hs} p WHERE p.account_id = h.account_id AND p.scored_on < {ph})",
+        [*(c[0] for c in fresh), today_db],
+    )
+    previous = {a: json.loads(b) if isinstance(b, str) else b for a, b in cursor.fetchall()}
+    made = []
+    for account_id, reasons, r, prev_score, arr, renewal, why in fresh:
+        moved = engine.movement(previous.get(account_id, {}), r.breakdown)[:3]
+        text = alert_rules.explain(
+            reasons=reasons, score=r.score, previous_score=prev_score, churn_risk=r.churn_risk,
+            churn_trigger=r.churn_trigger or "", moved=moved if account_id in previous else [],
+            renewal_date=renewal, today=today, arr=arr,
+        ) + (f" {why}" if why else "")  # fmt: skip
+        made.append((account_id, today_db, now_db, reasons[0], json.dumps(reasons), text, r.score, prev_score,
+                     r.rag, r.churn_risk, r.churn_trigger or "", json.dumps([list(m) for m in moved]),
+                     str(arr), _sql_date(renewal), False, False))  # fmt: skip
+    return made
+
+
+def _raw_expansion(cursor, ph, limit: int) -> int:
+    """The expansion check's reads and rules, raw: healthy accounts, their add-ons and open opportunities."""
+    acc, sig = Account._meta, AccountSignals._meta
+    through = Account.addons.through._meta.db_table
+    addon_table = Account.addons.field.related_model._meta.db_table
+    offers, plans = catalogue(), plan_terms()
+    healthy = ", ".join(f"'{v}'" for v in HEALTHY_RAGS)
+    calm = ", ".join(f"'{v}'" for v in CALM_CHURN)
+    select = (
+        f"SELECT a.id, a.rag, a.churn_risk, a.arr, a.seats_purchased, a.seats_used, a.plan, "
+        f"s.usage_trend, s.feature_adoption_rate, s.stakeholder_engagement "
+        f"FROM {acc.db_table} a LEFT JOIN {sig.db_table} s ON s.account_id = a.id "
+        f"WHERE a.status <> 'churned' AND a.rag IN ({healthy}) AND a.churn_risk IN ({calm}) "
+        f"AND a.id BETWEEN {ph} AND {ph} ORDER BY a.id"
+    )
+    open_statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+    top: list[tuple] = []
+    candidates = 0
+    cursor.execute(f"SELECT id FROM {acc.db_table} WHERE status <> 'churned' ORDER BY id")
+    scannable = [row[0] for row in cursor.fetchall()]
+    size = opportunities.BATCH_SIZE  # the same batches as Tend's check
+    for start in range(0, len(scannable), size):
+        chunk = scannable[start : start + size]
+        cursor.execute(select, (chunk[0], chunk[-1]))
+        rows = cursor.fetchall()
+        if not rows:
+            continue
+        marks = ", ".join([ph] * len(rows))
+        ids = [row[0] for row in rows]
+        cursor.execute(
+            f"SELECT t.account_id, ad.key FROM {through} t JOIN {addon_table} ad ON ad.id = t.addon_id "
+            f"WHERE t.account_id IN ({marks})",
+            ids,
+        )
+        bought = defaultdict(set)
+        for account_id, key in cursor.fetchall():
+            bought[account_id].add(key)
+        cursor.execute(
+            f"SELECT account_id, kind FROM {ExpansionOpportunity._meta.db_table} "
+            f"WHERE account_id IN ({marks}) AND status IN ({open_statuses})",
+            ids,
+        )
+        open_pairs = set(cursor.fetchall())
+        for pk, rag, churn, arr, purchased, used, plan, trend, adoption, engagement in rows:
+            facts = AccountFacts(
+                id=pk, rag=rag, churn_risk=churn, arr=arr, seats_purchased=purchased, seats_used=used,
+                plan_seat_price=terms_for(plans, plan).seat_price, usage_trend=trend or None,
+                feature_adoption_rate=adoption, stakeholder_engagement=engagement or None,
+                owned=owned(plans, plan, bought.get(pk, ())),
+            )  # fmt: skip
+            for finding in find_opportunities(facts, offers):
+                if (pk, finding.kind) in open_pairs:
+                    continue
+                candidates += 1
+                entry = (_goodness(finding), finding)
+                if len(top) < limit:
+                    heapq.heappush(top, entry)
+                elif entry[0] > top[0][0]:
+                    heapq.heapreplace(top, entry)
+    return candidates
+
+
+def naive_cycle(today: date, limit: int, *, alerts_on: bool = True, expansion: bool = True) -> int:
+    """The per-account ORM loop for the cycle (or the scan alone), on the first `limit` accounts.
+
+    Returns the accounts done.
+    """
+    profiles = load_active_profiles()
+    offers, plans = catalogue(), plan_terms()
+    since = today - timedelta(days=settings.TEND_ALERT_COOLDOWN_DAYS)
+    done = 0
+    for account in Account.objects.scannable().order_by("pk")[:limit]:
+        signals = AccountSignals.objects.filter(account=account).first()
+        values = {name: getattr(account, name) for name in ACCOUNT_FIELDS}
+        inputs_from = {name: getattr(signals, name) if signals else None for name in SIGNAL_FIELDS}
+        if account.tracked_adoption_rate is not None:
+            inputs_from["feature_adoption_rate"] = account.tracked_adoption_rate
+        profile_pk, profile = profiles.for_segment(account.segment)
+        try:
+            inputs, defaulted = derive_inputs(values, inputs_from, today, profile.no_data_defaults)
+            r = engine.score(inputs, profile)
+        except ValueError:
+            continue
+        why = explain_score(r.breakdown, profile.weights, score=r.score, rag=r.rag,
+                            previous_score=account.health_score,
+                            previous_rag=account.rag or None)  # fmt: skip
+        HealthScore.objects.update_or_create(
+            account=account, scored_on=today,
+            defaults={"score": r.score, "rag": r.rag, "churn_risk": r.churn_risk,
+                      "churn_trigger": r.churn_trigger or "", "breakdown": dict(r.breakdown),
+                      "inputs": dict(r.inputs), "defaulted_inputs": defaulted, "profile_id": profile_pk,
+                      "profile_version": r.profile_version, "computed_at": timezone.now(),
+                      "explanation": why},
+        )  # fmt: skip
+        reasons = alerts_on and alert_rules.triggers(
+            previous_score=account.health_score, previous_rag=account.rag, previous_churn=account.churn_risk,
+            score=r.score, rag=r.rag, churn_risk=r.churn_risk, drop_points=profiles.drop_points[profile_pk],
+        )  # fmt: skip
+        if reasons and not ChurnAlert.objects.filter(account=account, raised_on__gt=since).exists():
+            before = (
+                HealthScore.objects.filter(account=account, scored_on__lt=today)
+                .order_by("-scored_on")
+                .first()
+            )
+            moved = engine.movement(before.breakdown if before else {}, r.breakdown)[:3]
+            ChurnAlert.objects.get_or_create(
+                account=account, raised_on=today,
+                defaults={"raised_at": timezone.now(), "reason": reasons[0], "reasons": reasons,
+                          "explanation": alert_rules.explain(
+                              reasons=reasons, score=r.score, previous_score=account.health_score,
+                              churn_risk=r.churn_risk, churn_trigger=r.churn_trigger or "",
+                              moved=moved if before else [], renewal_date=account.renewal_date,
+                              today=today, arr=account.arr) + f" {why}",
+                          "score": r.score, "previous_score": account.health_score, "rag": r.rag,
+                          "churn_risk": r.churn_risk, "churn_trigger": r.churn_trigger or "",
+                          "moved": [list(m) for m in moved], "arr": account.arr,
+                          "renewal_date": account.renewal_date},
+            )  # fmt: skip
+        account.health_score, account.rag, account.churn_risk = r.score, r.rag, r.churn_risk
+        account.churn_trigger, account.scored_at = r.churn_trigger or "", timezone.now()
+        account.save(update_fields=HEALTH_FIELDS)
+        if expansion and r.rag in HEALTHY_RAGS and r.churn_risk in CALM_CHURN:
+            bought = set(account.addons.values_list("key", flat=True))
+            open_kinds = set(
+                ExpansionOpportunity.objects.filter(account=account, status__in=OPEN_STATUSES).values_list(
+                    "kind", flat=True
+                )
+            )
+            facts = AccountFacts(
+                id=account.pk, rag=r.rag, churn_risk=r.churn_risk, arr=account.arr,
+                seats_purchased=account.seats_purchased, seats_used=account.seats_used,
+                plan_seat_price=terms_for(plans, account.plan).seat_price,
+                usage_trend=(signals.usage_trend if signals else "") or None,
+                feature_adoption_rate=signals.feature_adoption_rate if signals else None,
+                stakeholder_engagement=(signals.stakeholder_engagement if signals else "") or None,
+                owned=owned(plans, account.plan, bought),
+            )  # fmt: skip
+            [f for f in find_opportunities(facts, offers) if f.kind not in open_kinds]
+        done += 1
+    return done

@@ -1,0 +1,138 @@
+"""Time the daily scan through a real q-cluster with 1, 2, 4... workers (PostgreSQL + Redis).
+
+For each worker count it starts `manage.py qcluster` with that many workers
+(and TEND_PARALLELISM to match), queues the scan as the 07:00 schedule would,
+and times the run from its start to its end, as recorded on the AgentRun.
+The expansion check the scan queues when it is done is timed as well. Every
+pass scores the same book for the same day, so each does the same work.
+
+Run it on a database of its own: `make bench-fanout` creates `tend_bench`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+from django_q.conf import Conf
+
+from agents_core import fanout
+from agents_core.dispatch import enqueue
+from agents_core.models import AgentRun
+from bench.measure import vacuum_analyze
+from csm.models import Account, HealthScore
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def _parse_workers(value: str) -> list[int]:
+    try:
+        counts = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise CommandError(f"--workers takes counts separated by commas, e.g. 1,2,4; got {value!r}") from None
+    if not counts or min(counts) < 1:
+        raise CommandError("--workers needs at least one count, each 1 or more")
+    return counts
+
+
+class Command(BaseCommand):
+    help = "Benchmark the scan through a real q-cluster with 1, 2, 4 workers (PostgreSQL + Redis)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=100_000)
+        parser.add_argument("--workers", default="1,2,4", help="Worker counts to time, e.g. 1,2,4.")
+        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--timeout", type=int, default=1800, help="Seconds to wait for one pass.")
+
+    def handle(self, *args, accounts, workers, batch_size, timeout, **options):
+        counts = _parse_workers(workers)
+        if connection.vendor != "postgresql" or not settings.REDIS_URL:
+            raise CommandError(
+                "This benchmark runs real workers in parallel: it needs PostgreSQL (DATABASE_URL) and "
+                "Redis (REDIS_URL). On SQLite the scan runs in one process: see `make bench`."
+            )
+        have = Account.objects.count()
+        if have < accounts:
+            self.stdout.write(f"Seeding {accounts - have:,} demo accounts…")
+            call_command("seed_demo", accounts=accounts - have, verbosity=0)
+        total = Account.objects.scannable().count()
+        self.stdout.write(
+            f"PostgreSQL + Redis; {total:,} scannable accounts; batch size {batch_size}; "
+            f"{os.cpu_count()} CPU cores on this machine (database, Redis and workers share them)"
+        )
+        Conf.SYNC = False  # to the broker, whatever the settings say
+        if HealthScore.objects.filter(scored_on=timezone.localdate()).count() < total:
+            # A day's first scan inserts its rows, later ones update them: every timed pass updates.
+            self.stdout.write("Warm-up pass (today's scores not written yet; not compared):")
+            self.one_pass(max(counts), batch_size, timeout)
+        rows = []
+        for n in counts:
+            scan, expansion = self.one_pass(n, batch_size, timeout)
+            rows.append((n, scan, expansion))
+        base = rows[0][1].duration_seconds
+        self.stdout.write(
+            f"\n{'workers':>8}{'scan s':>10}{'accounts/s':>12}{'per worker':>12}{'vs ' + str(counts[0]):>8}"
+            f"{'batches by worker':>40}{'expansion s':>13}"
+        )
+        for n, scan, expansion in rows:
+            seconds = scan.duration_seconds
+            rate = scan.result["scored"] / seconds
+            split = "/".join(
+                str(v) for v in sorted(fanout.summary(scan)["done_by_worker"].values(), reverse=True)
+            )
+            self.stdout.write(
+                f"{n:>8}{seconds:>10.2f}{rate:>12,.0f}{rate / n:>12,.0f}{seconds / base:>7.2f}x"
+                f"{split:>40}{expansion.duration_seconds if expansion else float('nan'):>13.2f}"
+            )
+
+    def one_pass(self, workers: int, batch_size: int, timeout: int) -> tuple[AgentRun, AgentRun | None]:
+        vacuum_analyze()  # every pass starts from the same table (the last one left 100,000 dead rows)
+        env = {
+            **os.environ,
+            "Q_WORKERS": str(workers),
+            "TEND_PARALLELISM": str(workers),
+            "TEND_SCAN_BATCH_SIZE": str(batch_size),
+            "Q_CLUSTER_NAME": settings.Q_CLUSTER["name"],
+        }
+        cluster = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            time.sleep(3 + workers)  # the cluster's workers up and listening
+            run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.COMMAND)
+            scan = self.wait(run.pk, timeout)
+            follow_up = (scan.result or {}).get("followed_by", {}).get("check_expansion")
+            expansion = self.wait(follow_up, timeout) if follow_up else None
+        finally:
+            os.killpg(cluster.pid, signal.SIGTERM)
+            try:
+                cluster.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(cluster.pid, signal.SIGKILL)
+        if scan.status != AgentRun.Status.SUCCEEDED:
+            raise CommandError(f"The scan with {workers} worker(s) failed: {scan.error}")
+        self.stdout.write(f"  {workers} worker(s): scan {scan.duration_seconds:.2f} s")
+        return scan, expansion
+
+    def wait(self, run_id: int, timeout: int) -> AgentRun:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = AgentRun.objects.get(pk=run_id)
+            if run.status in (AgentRun.Status.SUCCEEDED, AgentRun.Status.FAILED):
+                return run
+            time.sleep(0.25)
+        raise CommandError(f"Run {run_id} did not finish within {timeout} s")

@@ -1,0 +1,203 @@
+""" "My book today": what a CSM (or their manager) looks at first each morning.
+
+It reads both csm (accounts, alerts, QBRs due) and sales (drafts to review),
+so it lives with the composition root, not in either app.
+
+Plain reads, a fixed number of queries whatever the size of the book: a
+handful of aggregates and a few short, limited lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from agents_core.models import AgentRun
+from agents_core.visibility import sees_everything
+from csm.accounts.selectors import AT_RISK, WEAK, open_alerts
+from csm.models import RAG, Account, ChurnAlert, ChurnRisk, QBRDue
+from sales.models import OutreachDraft
+
+ATTENTION_LIMIT = 25
+RENEWAL_WINDOW_DAYS = 60
+QBR_DUE_AHEAD_DAYS = 14
+RUNS_SHOWN = 10
+
+# What the index counts and sums over the book (per owner, then in total).
+BOOK_FIGURES = {
+    "accounts": Count("id"),
+    "total_arr": Sum("arr", default=Decimal("0")),
+    "arr_at_risk": Sum("arr", filter=AT_RISK, default=Decimal("0")),
+    "green": Count("id", filter=Q(rag=RAG.GREEN)),
+    "amber": Count("id", filter=Q(rag=RAG.AMBER)),
+    "red": Count("id", filter=Q(rag=RAG.RED)),
+    "unscored": Count("id", filter=Q(rag="")),
+    **{level.value: Count("id", filter=Q(churn_risk=level.value)) for level in ChurnRisk},
+}
+ZERO = {name: Decimal("0") if name in ("total_arr", "arr_at_risk") else 0 for name in BOOK_FIGURES}
+
+# Lower comes first in the attention list.
+PRIORITY = {"entered_red": 0, "alert": 1, "renewal": 2, "draft": 3, "qbr": 4}
+
+
+@dataclass
+class Attention:
+    account: Account
+    reasons: list[str] = field(default_factory=list)
+    priority: int = 99
+    alert: ChurnAlert | None = None
+    draft: OutreachDraft | None = None
+    qbr_due: QBRDue | None = None
+
+    def add(self, kind: str, reason: str) -> None:
+        self.reasons.append(reason)
+        self.priority = min(self.priority, PRIORITY[kind])
+
+
+@dataclass
+class BookToday:
+    today: date
+    whole_team: bool
+    totals: dict
+    attention: list[Attention]
+    counts: dict[str, int]
+    arr_at_risk_by_month: list[tuple[date, Decimal]]
+    runs: list[AgentRun]
+    run_counts: dict[str, int]
+    team: list[dict]
+
+    @property
+    def rag_rows(self) -> list[tuple[str, int]]:
+        t = self.totals
+        return [
+            ("GREEN", t["green"]),
+            ("AMBER", t["amber"]),
+            ("RED", t["red"]),
+            ("Not scored", t["unscored"]),
+        ]
+
+    @property
+    def risk_rows(self) -> list[tuple[str, int]]:
+        return [(level.label, self.totals[level.value]) for level in ChurnRisk]
+
+
+def drafts_to_review(drafts):
+    return drafts.filter(status__in=OutreachDraft.REVIEWABLE, approved_at__isnull=True)
+
+
+def book_today(user, today: date | None = None) -> BookToday:
+    today = today or timezone.localdate()
+    accounts = Account.objects.visible_to(user).scannable()  # lost customers are history, not book
+    whole_team = sees_everything(user)
+
+    # One pass over the book, grouped by owner: the totals are the sum of the rows.
+    per_owner = list(accounts.values("owner_id").annotate(**BOOK_FIGURES).order_by())
+    totals = {name: sum((row[name] for row in per_owner), start=ZERO[name]) for name in BOOK_FIGURES}
+
+    lost = {"account__status": Account.Status.CHURNED}
+    alerts = open_alerts(ChurnAlert.objects.visible_to(user).exclude(**lost), today)
+    renewals = accounts.filter(
+        WEAK,
+        status=Account.Status.ACTIVE,
+        renewal_date__gte=today,
+        renewal_date__lte=today + timedelta(days=RENEWAL_WINDOW_DAYS),
+    )
+    drafts = drafts_to_review(
+        OutreachDraft.objects.visible_to(user).exclude(opportunity__account__status=Account.Status.CHURNED)
+    )
+    qbrs_due = (
+        QBRDue.objects.visible_to(user)
+        .filter(fulfilled_at__isnull=True, due_on__lte=today + timedelta(days=QBR_DUE_AHEAD_DAYS))
+        .exclude(**lost)
+    )
+
+    rows: dict[int, Attention] = {}
+
+    def row(account: Account) -> Attention:
+        return rows.setdefault(account.pk, Attention(account=account))
+
+    for alert in alerts.select_related("account__owner").order_by("-arr", "-raised_at")[:ATTENTION_LIMIT]:
+        entry = row(alert.account)
+        entry.alert = alert
+        when = "today" if alert.raised_on == today else f"since {alert.raised_on:%d %b}"
+        kind = "entered_red" if alert.reason == ChurnAlert.Reason.ENTERED_RED else "alert"
+        entry.add(kind, f"{alert.get_reason_display()} ({when})")
+    for account in renewals.select_related("owner").order_by("renewal_date", "-arr")[:ATTENTION_LIMIT]:
+        days = (account.renewal_date - today).days
+        row(account).add("renewal", f"Renews in {days} days with {account.rag or 'no'} health")
+    for draft in drafts.select_related("opportunity__account__owner").order_by("-created_at")[
+        :ATTENTION_LIMIT
+    ]:
+        entry = row(draft.opportunity.account)
+        entry.draft = draft
+        entry.add("draft", "Outreach draft to review")
+    for due in qbrs_due.select_related("account__owner").order_by("due_on")[:ATTENTION_LIMIT]:
+        entry = row(due.account)
+        entry.qbr_due = due
+        entry.add("qbr", f"QBR due {due.due_on:%d %b} (contract ends {due.contract_end:%d %b %Y})")
+    attention = sorted(rows.values(), key=lambda a: (a.priority, -a.account.arr, a.account.name))
+
+    counts = {
+        "open_alerts": alerts.count(),
+        "renewals": renewals.count(),
+        "drafts": drafts.count(),
+        "qbrs_due": qbrs_due.count(),
+    }
+
+    horizon = (today.replace(day=1) + timedelta(days=366)).replace(day=1)
+    by_month = (
+        accounts.filter(AT_RISK, renewal_date__gte=today, renewal_date__lt=horizon)
+        .annotate(month=TruncMonth("renewal_date"))
+        .values("month")
+        .annotate(at_risk=Sum("arr"))
+        .order_by("month")
+    )
+    arr_at_risk_by_month = [(_as_date(r["month"]), r["at_risk"]) for r in by_month]
+
+    start = timezone.make_aware(datetime.combine(today, time.min))
+    runs_today = AgentRun.objects.visible_to(user).filter(created_at__gte=start)
+    runs = list(runs_today.select_related("requested_by").order_by("-created_at")[:RUNS_SHOWN])
+    run_counts = dict(runs_today.values_list("status").annotate(n=Count("id")).order_by())
+
+    team = _team(per_owner, today) if whole_team else []
+    return BookToday(
+        today=today,
+        whole_team=whole_team,
+        totals=totals,
+        attention=attention[:ATTENTION_LIMIT],
+        counts=counts,
+        arr_at_risk_by_month=arr_at_risk_by_month,
+        runs=runs,
+        run_counts=run_counts,
+        team=team,
+    )
+
+
+def _as_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _team(per_owner: list[dict], today: date) -> list[dict]:
+    """One line per owner: the manager's view of who carries what."""
+    from django.contrib.auth import get_user_model
+
+    owners = {
+        u.pk: u.get_full_name() or u.get_username()
+        for u in get_user_model().objects.filter(pk__in=[r["owner_id"] for r in per_owner if r["owner_id"]])
+    }
+    alerts = dict(
+        open_alerts(ChurnAlert.objects.exclude(account__status=Account.Status.CHURNED), today)
+        .values_list("account__owner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    team = [
+        {**r, "name": owners.get(r["owner_id"], "Unassigned"), "open_alerts": alerts.get(r["owner_id"], 0)}
+        for r in per_owner
+    ]
+    return sorted(team, key=lambda r: (-r["arr_at_risk"], r["name"]))

@@ -1,0 +1,105 @@
+"""Turn an account's stored facts and signals into the 13 scoring inputs.
+
+Plain functions over plain values, shared by the scan, the admin and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from csm.scoring import engine
+
+# Stored signal columns that are scoring inputs under the same name.
+DIRECT_SIGNALS = (
+    "feature_adoption_rate",
+    "usage_trend",
+    "stakeholder_engagement",
+    "nps_score",
+    "invoice_payment_status",
+    "open_ticket_count",
+    "avg_ticket_sentiment",
+    "escalation_count_90_days",
+)
+# Inputs kept as the date of the event: input name -> signal column.
+DATED_SIGNALS = {
+    "login_frequency_days": "last_login_on",
+    "days_since_last_interaction": "last_interaction_on",
+}
+# Inputs that follow from account facts and are never typed in.
+DERIVED_INPUTS = ("days_to_renewal", "seats_utilization_rate", "tam_health_rag")
+
+ACCOUNT_FIELDS = ("renewal_date", "seats_purchased", "seats_used", "tam_health_rag")
+SIGNAL_FIELDS = DIRECT_SIGNALS + tuple(DATED_SIGNALS.values())
+
+
+def seat_utilization(seats_purchased: int | None, seats_used: int | None) -> float | None:
+    """Seats used / purchased, or None when either is unknown (or none were bought)."""
+    if seats_purchased is None or seats_used is None or seats_purchased == 0:
+        return None
+    return round(seats_used / seats_purchased, 4)
+
+
+def days_between(earlier: date | None, later: date) -> int | None:
+    return None if earlier is None else (later - earlier).days
+
+
+def raw_inputs(account: Mapping[str, Any], signals: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """The 13 inputs as of `today`, None where the account never reported one.
+
+    `account` holds ACCOUNT_FIELDS, `signals` SIGNAL_FIELDS (blank strings and
+    missing keys mean "never reported"). Values are not validated here;
+    `engine.score` does that and names the bad input.
+    """
+    inputs: dict[str, Any] = {}
+    for name in DIRECT_SIGNALS:
+        value = signals.get(name)
+        inputs[name] = None if value == "" else value
+    for name, column in DATED_SIGNALS.items():
+        inputs[name] = days_between(signals.get(column), today)
+    renewal = account.get("renewal_date")
+    inputs["days_to_renewal"] = None if renewal is None else (renewal - today).days
+    inputs["seats_utilization_rate"] = seat_utilization(
+        account.get("seats_purchased"), account.get("seats_used")
+    )
+    inputs["tam_health_rag"] = account.get("tam_health_rag") or None
+    return inputs
+
+
+def derive_inputs(
+    account: Mapping[str, Any],
+    signals: Mapping[str, Any],
+    today: date,
+    no_data_defaults: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """The inputs to score, and the required ones that took the profile's no-data default."""
+    inputs = raw_inputs(account, signals, today)
+    defaulted = []
+    for name in engine.REQUIRED_INPUTS:
+        if inputs[name] is None:
+            inputs[name] = no_data_defaults[name]
+            defaulted.append(name)
+    return inputs, defaulted
+
+
+# Signal column -> the scoring input it feeds (the same name, or a dated one).
+INPUT_FOR_COLUMN = {
+    **{name: name for name in DIRECT_SIGNALS},
+    **{column: name for name, column in DATED_SIGNALS.items()},
+}
+
+
+def stamp_sources(
+    sources: dict[str, Any], columns: Iterable[str], *, source: str, at: datetime, by: str = ""
+) -> dict[str, Any]:
+    """Record where and when the given signal columns got their values."""
+    stamped = dict(sources or {})
+    for column in columns:
+        name = INPUT_FOR_COLUMN.get(column)
+        if name:
+            entry = {"source": source, "at": at.isoformat()}
+            if by:
+                entry["by"] = by
+            stamped[name] = entry
+    return stamped

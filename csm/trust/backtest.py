@@ -1,0 +1,377 @@
+"""How well the health score would have warned us: a backtest against renewal outcomes.
+
+For every renewal with a known outcome, take the account's health as it stood
+`horizon` days before the renewal date and ask how well it separated the
+accounts that churned from those that stayed. The health comes either from
+the stored daily scores, or from re-scoring the stored inputs with any
+profile version (to compare versions on the same history).
+
+The metric functions are pure and checked against hand-computed cases; the
+loaders read in a bounded number of streamed queries.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+
+from csm.models import HealthScore, RenewalOutcome, ScoringProfile
+from csm.scoring import engine as scoring
+
+MIN_OUTCOMES = 30
+MIN_PER_CLASS = 5
+LOOKBACK_DAYS = 365
+# How far before the as-of day a score may be and still stand for it (history has gaps).
+AS_OF_TOLERANCE_DAYS = 7
+HIGH_RISK = ("high", "critical")
+BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100.01))
+
+
+# --- metrics (pure) -----------------------------------------------------------------
+
+
+def roc_auc(risk: Sequence[float], positive: Sequence[bool]) -> float | None:
+    """Probability that a random positive has a higher risk than a random negative (ties count half).
+
+    None when either class is empty. Mann-Whitney U over average ranks: O(n log n).
+    """
+    n_pos = sum(1 for p in positive if p)
+    n_neg = len(positive) - n_pos
+    if not n_pos or not n_neg:
+        return None
+    order = sorted(range(len(risk)), key=lambda i: risk[i])
+    ranks = [0.0] * len(risk)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and risk[order[j + 1]] == risk[order[i]]:
+            j += 1
+        average = (i + j) / 2 + 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = average
+        i = j + 1
+    rank_sum = sum(r for r, p in zip(ranks, positive, strict=True) if p)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def roc_curve(risk: Sequence[float], positive: Sequence[bool]) -> list[tuple[float, float]]:
+    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
+    n_pos = sum(1 for p in positive if p)
+    n_neg = len(positive) - n_pos
+    if not n_pos or not n_neg:
+        return []
+    pairs = sorted(zip(risk, positive, strict=True), key=lambda x: -x[0])
+    points, tp, fp, i = [(0.0, 0.0)], 0, 0, 0
+    while i < len(pairs):
+        threshold = pairs[i][0]
+        while i < len(pairs) and pairs[i][0] == threshold:
+            tp += pairs[i][1]
+            fp += not pairs[i][1]
+            i += 1
+        points.append((fp / n_neg, tp / n_pos))
+    return points
+
+
+@dataclass(frozen=True)
+class Confusion:
+    true_positive: int
+    false_positive: int
+    false_negative: int
+    true_negative: int
+
+    @property
+    def precision(self) -> float | None:
+        flagged = self.true_positive + self.false_positive
+        return self.true_positive / flagged if flagged else None
+
+    @property
+    def recall(self) -> float | None:
+        actual = self.true_positive + self.false_negative
+        return self.true_positive / actual if actual else None
+
+
+def confusion(flagged: Sequence[bool], positive: Sequence[bool]) -> Confusion:
+    pairs = list(zip(flagged, positive, strict=True))
+    return Confusion(
+        true_positive=sum(1 for f, p in pairs if f and p),
+        false_positive=sum(1 for f, p in pairs if f and not p),
+        false_negative=sum(1 for f, p in pairs if not f and p),
+        true_negative=sum(1 for f, p in pairs if not f and not p),
+    )
+
+
+def calibration(scores: Sequence[float], positive: Sequence[bool]) -> list[dict[str, Any]]:
+    """Churn rate by score band: does a lower score really mean more churn?"""
+    rows = []
+    for low, high in BANDS:
+        members = [p for s, p in zip(scores, positive, strict=True) if low <= s < high]
+        rows.append(
+            {
+                "band": f"{low:g}-{min(high, 100):g}",
+                "accounts": len(members),
+                "churned": sum(members),
+                "churn_rate": sum(members) / len(members) if members else None,
+            }
+        )
+    return rows
+
+
+# --- cases ------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One renewal with its outcome, and the account's health as the backtest saw it."""
+
+    account_id: int
+    renewal_date: date
+    outcome: str
+    arr_lost: Decimal
+    score: float | None = None
+    rag: str = ""
+    churn_risk: str = ""
+    first_warning: date | None = None
+
+    @property
+    def churned(self) -> bool:
+        return self.outcome == RenewalOutcome.Outcome.CHURNED
+
+    @property
+    def high_risk(self) -> bool:
+        return self.churn_risk in HIGH_RISK
+
+    @property
+    def red(self) -> bool:
+        return self.rag == "RED"
+
+
+@dataclass
+class Report:
+    horizon: int
+    source: str  # "stored scores" or "profile vX re-scored"
+    outcomes: int
+    scored: int
+    churned: int
+    retained: int
+    sufficient: bool
+    why_not: str = ""
+    high_risk: Confusion | None = None
+    red: Confusion | None = None
+    auc: float | None = None
+    roc: list[tuple[float, float]] = field(default_factory=list)
+    calibration: list[dict[str, Any]] = field(default_factory=list)
+    lead_days: list[int] = field(default_factory=list)
+    churned_arr: Decimal = Decimal("0")
+    churned_arr_flagged: Decimal = Decimal("0")
+    synthetic: int = 0
+
+    @property
+    def median_lead_days(self) -> float | None:
+        return statistics.median(self.lead_days) if self.lead_days else None
+
+    @property
+    def warned(self) -> int:
+        return len(self.lead_days)
+
+    def as_dict(self) -> dict[str, Any]:
+        def conf(c: Confusion | None):
+            return None if c is None else {**c.__dict__, "precision": c.precision, "recall": c.recall}
+
+        return {
+            "horizon_days": self.horizon,
+            "source": self.source,
+            "outcomes": self.outcomes,
+            "scored": self.scored,
+            "churned": self.churned,
+            "retained": self.retained,
+            "synthetic_outcomes": self.synthetic,
+            "sufficient": self.sufficient,
+            "why_not": self.why_not,
+            "high_or_critical_risk": conf(self.high_risk),
+            "red": conf(self.red),
+            "roc_auc": self.auc,
+            "calibration": self.calibration,
+            "churned_warned": self.warned,
+            "median_lead_days": self.median_lead_days,
+            "churned_arr": str(self.churned_arr),
+            "churned_arr_flagged_in_time": str(self.churned_arr_flagged),
+        }
+
+
+def evaluate(cases: Sequence[Case], *, horizon: int, source: str, synthetic: int = 0) -> Report:
+    """The figures, from cases whose health has been filled in. Pure."""
+    scored = [c for c in cases if c.score is not None]
+    churned = sum(c.churned for c in scored)
+    report = Report(
+        horizon=horizon,
+        source=source,
+        outcomes=len(cases),
+        scored=len(scored),
+        churned=churned,
+        retained=len(scored) - churned,
+        sufficient=False,
+        synthetic=synthetic,
+    )
+    if len(scored) < MIN_OUTCOMES or churned < MIN_PER_CLASS or report.retained < MIN_PER_CLASS:
+        report.why_not = (
+            f"Too few outcomes to judge: {len(scored)} with a score {horizon} days before renewal "
+            f"({churned} churned, {report.retained} retained). The backtest needs at least {MIN_OUTCOMES}, "
+            f"with {MIN_PER_CLASS} of each."
+        )
+        return report
+    report.sufficient = True
+    positive = [c.churned for c in scored]
+    risk = [100.0 - c.score for c in scored]
+    report.high_risk = confusion([c.high_risk for c in scored], positive)
+    report.red = confusion([c.red for c in scored], positive)
+    report.auc = roc_auc(risk, positive)
+    report.roc = roc_curve(risk, positive)
+    report.calibration = calibration([c.score for c in scored], positive)
+    lost = [c for c in scored if c.churned]
+    report.lead_days = sorted((c.renewal_date - c.first_warning).days for c in lost if c.first_warning)
+    report.churned_arr = sum((c.arr_lost for c in lost), Decimal("0"))
+    report.churned_arr_flagged = sum(
+        (c.arr_lost for c in lost if c.first_warning and (c.renewal_date - c.first_warning).days >= horizon),
+        Decimal("0"),
+    )
+    return report
+
+
+# --- loading ----------------------------------------------------------------------
+
+
+def load_cases(*, until: date | None = None, segment: str = "") -> tuple[list[Case], int]:
+    """Every known outcome (up to `until`, of `segment`'s accounts), and how many are synthetic."""
+    outcomes = RenewalOutcome.objects.order_by()
+    if segment:
+        outcomes = outcomes.filter(account__segment=segment)
+    if until is not None:
+        outcomes = outcomes.filter(renewal_date__lte=until)
+    cases, synthetic = [], 0
+    for account_id, renewal, outcome, before, after, made_up in outcomes.values_list(
+        "account_id", "renewal_date", "outcome", "arr_before", "arr_after", "synthetic"
+    ):
+        cases.append(Case(account_id, renewal, outcome, max(before - after, Decimal("0"))))
+        synthetic += made_up
+    return cases, synthetic
+
+
+AS_OF_BATCH = 200  # cases per query: a flat OR of (account, day range) pairs stays well inside SQL limits
+
+
+def _as_of_rows(cases: Sequence[Case], fields: Sequence[str], *, horizon: int, tolerance: int):
+    """For each case, its stored rows from `tolerance` days before the as-of day up to it (bounded reads)."""
+    for start in range(0, len(cases), AS_OF_BATCH):
+        match = Q()
+        for case in cases[start : start + AS_OF_BATCH]:
+            as_of = case.renewal_date - timedelta(days=horizon)
+            match |= Q(
+                account_id=case.account_id, scored_on__range=(as_of - timedelta(days=tolerance), as_of)
+            )
+        yield from (
+            HealthScore.objects.filter(match).order_by().values_list("account_id", "scored_on", *fields)
+        )
+
+
+def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, warnings_only: bool = False):
+    """Stored scores of the cases' accounts over their lookback windows, in account and date order."""
+    if not cases:
+        return []
+    start = min(c.renewal_date for c in cases) - timedelta(days=LOOKBACK_DAYS)
+    end = max(c.renewal_date for c in cases)
+    rows = HealthScore.objects.filter(
+        account_id__in={c.account_id for c in cases}, scored_on__gte=start, scored_on__lte=end
+    )
+    if warnings_only:
+        rows = rows.filter(Q(rag="RED") | Q(churn_risk__in=HIGH_RISK))
+    if step > 1:
+        # A fixed grid of days, the same for every account and version: comparable runs.
+        days = [end - timedelta(days=d) for d in range(0, (end - start).days + 1, step)]
+        rows = rows.filter(scored_on__in=days)
+    rows = rows.order_by("account_id", "scored_on").values_list("account_id", "scored_on", *fields)
+    return rows.iterator(chunk_size=20_000)
+
+
+def _set_as_of(cases: Sequence[Case], rows: Iterable[tuple], *, horizon: int) -> None:
+    """Each case's health: its latest row on or before the as-of day (rows: account, day, health)."""
+    by_account: dict[int, list[tuple]] = {}
+    for account_id, day, *health in rows:
+        by_account.setdefault(account_id, []).append((day, health))
+    for case in cases:
+        as_of = case.renewal_date - timedelta(days=horizon)
+        before = [(day, health) for day, health in by_account.get(case.account_id, ()) if day <= as_of]
+        if before:
+            case.score, case.rag, case.churn_risk = max(before, key=lambda x: x[0])[1]
+
+
+def _set_first_warnings(cases: Sequence[Case], rows: Iterable[tuple]) -> None:
+    """The first RED or high-risk day in each case's lookback window. Rows in account and date order."""
+    by_account: dict[int, list[Case]] = {}
+    for case in cases:
+        by_account.setdefault(case.account_id, []).append(case)
+    for account_id, day, _score, rag, risk in rows:
+        if rag != "RED" and risk not in HIGH_RISK:
+            continue
+        for case in by_account.get(account_id, ()):
+            window_opens = case.renewal_date - timedelta(days=LOOKBACK_DAYS)
+            if case.first_warning is None and window_opens <= day <= case.renewal_date:
+                case.first_warning = day
+
+
+def rescore(inputs: dict, profile: scoring.Profile) -> tuple[float, str, str]:
+    """One stored day's inputs scored with another profile: exactly what scoring them gives."""
+    result = scoring.score(inputs, profile)
+    return result.score, result.rag, result.churn_risk
+
+
+def backtest(
+    *,
+    horizon: int = 90,
+    profile: ScoringProfile | None = None,
+    engine: scoring.Profile | None = None,
+    segment: str = "",
+    label: str = "",
+    step: int | None = None,
+    until: date | None = None,
+) -> Report:
+    """The backtest over every known outcome.
+
+    Without a profile, from the stored daily scores. With a saved `profile`
+    (or an unsaved `engine` for `segment`), re-scoring the stored inputs: the
+    as-of day exactly, and the churned accounts' history (for the lead time)
+    on every `step`-th day (default 7).
+
+    Reads: the as-of rows in batches of AS_OF_BATCH cases, then the history of
+    the churned accounts only (from stored scores: only their warning days).
+    """
+    if profile is not None:
+        engine, segment, label = profile.to_profile(), profile.segment, str(profile)
+    # A segment's version is judged on that segment's accounts; the default one on all.
+    cases, synthetic = load_cases(until=until, segment=segment if engine is not None else "")
+    churned = [c for c in cases if c.churned]
+    window = {"horizon": horizon, "tolerance": AS_OF_TOLERANCE_DAYS}
+    health = ["score", "rag", "churn_risk"]
+    if engine is None:
+        _set_as_of(cases, _as_of_rows(cases, health, **window), horizon=horizon)
+        history = _history(churned, health, warnings_only=True)
+        source = "stored scores"
+    else:
+
+        def rescored(rows):
+            for account_id, day, inputs in rows:
+                try:
+                    yield (account_id, day, *rescore(inputs, engine))
+                except ValueError:
+                    continue  # inputs this version cannot score: the day is left out
+
+        _set_as_of(cases, rescored(_as_of_rows(cases, ["inputs"], **window)), horizon=horizon)
+        history = rescored(_history(churned, ["inputs"], step=step or 7))
+        source = f"{label or 'these settings'} re-scored"
+    _set_first_warnings(churned, history)
+    return evaluate(cases, horizon=horizon, source=source, synthetic=synthetic)

@@ -1,0 +1,82 @@
+"""What a profile change would do to today's book, before anyone saves it.
+
+Re-scores each account's latest stored inputs with the candidate settings and
+compares with its health now. Reads only; writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Max
+
+from csm.models import Account, HealthScore, ScoringProfile
+from csm.scoring import engine as scoring
+
+SHOWN = 100
+
+
+@dataclass
+class Change:
+    account_id: int
+    name: str
+    score_before: float
+    score_after: float
+    rag_before: str
+    rag_after: str
+    churn_before: str
+    churn_after: str
+
+
+@dataclass
+class Preview:
+    segment: str
+    accounts: int = 0
+    rag_changed: int = 0
+    churn_changed: int = 0
+    moves: dict[str, int] = field(default_factory=dict)  # "GREEN to AMBER" -> count
+    changes: list[Change] = field(default_factory=list)
+    unscorable: int = 0
+
+
+def accounts_scored_by(segment: str):
+    """The accounts a profile for `segment` scores: its segment, or (default) those without their own."""
+    accounts = Account.objects.scannable()
+    if segment:
+        return accounts.filter(segment=segment)
+    own = ScoringProfile.objects.active().exclude(segment="").values_list("segment", flat=True)
+    return accounts.exclude(segment__in=list(own))
+
+
+def preview(engine: scoring.Profile, segment: str) -> Preview:
+    result = Preview(segment=segment)
+    latest = HealthScore.objects.aggregate(day=Max("scored_on"))["day"]
+    if latest is None:
+        return result
+    rows = (
+        HealthScore.objects.filter(scored_on=latest, account__in=accounts_scored_by(segment))
+        .order_by("account_id")
+        .values_list("account_id", "account__name", "score", "rag", "churn_risk", "inputs")
+        .iterator(chunk_size=5_000)
+    )
+    changed = []
+    for account_id, name, score, rag, churn, inputs in rows:
+        result.accounts += 1
+        try:
+            after = scoring.score(inputs, engine)
+        except ValueError:
+            result.unscorable += 1
+            continue
+        rag_moved, churn_moved = after.rag != rag, after.churn_risk != churn
+        result.rag_changed += rag_moved
+        result.churn_changed += churn_moved
+        if rag_moved:
+            key = f"{rag} to {after.rag}"
+            result.moves[key] = result.moves.get(key, 0) + 1
+        if rag_moved or churn_moved:
+            changed.append(
+                Change(account_id, name, score, after.score, rag, after.rag, churn, after.churn_risk)
+            )
+    changed.sort(key=lambda c: (-abs(c.score_after - c.score_before), c.name))
+    result.changes = changed[:SHOWN]
+    return result
