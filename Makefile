@@ -19,7 +19,7 @@ BENCH_WORKERS ?= 1,2,4
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
-	@echo "make test   set up and run ruff, the migrations check and the test suite"
+	@echo "make test   set up and run ruff, the import contracts, the migrations check and the test suite"
 	@echo "make bench  time the daily scan on BENCH_ACCOUNTS accounts against the raw-driver floor"
 	@echo "make bench-api  bulk signal ingestion (rows/s) and list-endpoint latency at BENCH_ACCOUNTS"
 	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
@@ -61,12 +61,14 @@ run: setup
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 suite: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: install browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
