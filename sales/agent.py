@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents_core.agents import Agent, InvalidPayload, NotVisible, Schedule, TaskType, registry
-from csm.models import Account, ExpansionOpportunity
+from csm.models import ExpansionOpportunity
 from sales.drafting import deliver, due_for_retry, handle_opportunity
 
 
@@ -20,7 +20,7 @@ def clean_opportunity(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def visible_opportunity(payload: dict[str, Any], user) -> dict[str, Any]:
-    visible = ExpansionOpportunity.objects.filter(account__in=Account.objects.visible_to(user))
+    visible = ExpansionOpportunity.objects.visible_to(user)
     if not visible.filter(pk=payload["opportunity_id"]).exists():
         raise NotVisible(f"No such opportunity: {payload['opportunity_id']}")
     return payload

@@ -25,7 +25,7 @@ from csm.api.serializers import (
     QBRSerializer,
     SignalsSerializer,
 )
-from csm.expansion.opportunities import close
+from csm.expansion.opportunities import OpenOpportunityExists, close, open_opportunity
 from csm.ingest.writes import (
     TRACKED_ADOPTION,
     BulkWriteError,
@@ -136,30 +136,23 @@ class OpportunityViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return ExpansionOpportunity.objects.filter(
-            account__in=Account.objects.visible_to(self.request.user)
-        ).select_related("account")
+        return ExpansionOpportunity.objects.visible_to(self.request.user).select_related("account")
 
     def perform_create(self, serializer):
+        opportunity = ExpansionOpportunity(**serializer.validated_data)
         try:
-            with transaction.atomic():
-                serializer.save(created_by=self.request.user.get_username())
-        except IntegrityError:
-            raise ValidationError(
-                {"kind": ["This account already has an open opportunity of this kind."]}
-            ) from None
+            serializer.instance = open_opportunity(opportunity, created_by=self.request.user.get_username())
+        except OpenOpportunityExists as exc:
+            raise ValidationError({"kind": [str(exc)]}) from None
 
     def perform_update(self, serializer):
         status_value = serializer.validated_data.pop("status", None)
         opportunity = serializer.save()
         if status_value and status_value != opportunity.status:
             try:
-                with transaction.atomic():
-                    close(opportunity, status_value, user=self.request.user)
-            except IntegrityError:
-                raise ValidationError(
-                    {"status": ["Another open opportunity of this kind exists for the account."]}
-                ) from None
+                close(opportunity, status_value, user=self.request.user)
+            except OpenOpportunityExists as exc:
+                raise ValidationError({"status": [str(exc)]}) from None
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -174,7 +167,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):
         return (
-            ChurnAlert.objects.filter(account__in=Account.objects.visible_to(self.request.user))
+            ChurnAlert.objects.visible_to(self.request.user)
             .prefetch_related("deliveries")
             .select_related("acknowledged_by")
         )
@@ -198,7 +191,7 @@ class QBRViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     ordering = ["-generated_at", "-id"]
 
     def get_queryset(self):
-        return QBR.objects.filter(account__in=Account.objects.visible_to(self.request.user))
+        return QBR.objects.visible_to(self.request.user)
 
 
 class CanChangeAccounts(BasePermission):
@@ -291,7 +284,7 @@ class OutcomeViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return RenewalOutcome.objects.filter(account__in=Account.objects.visible_to(self.request.user))
+        return RenewalOutcome.objects.visible_to(self.request.user)
 
     def perform_create(self, serializer):
         self._save(serializer)

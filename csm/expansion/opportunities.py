@@ -177,12 +177,43 @@ def check_expansion(
     }
 
 
+class OpenOpportunityExists(Exception):
+    """The account already has an open opportunity of this kind (one at a time)."""
+
+    def __init__(self) -> None:
+        super().__init__("This account already has an open opportunity of this kind.")
+
+
+def open_opportunity(opportunity: ExpansionOpportunity, *, created_by: str) -> ExpansionOpportunity:
+    """Save an opportunity a person recorded (admin, API).
+
+    One open opportunity per account and kind: the database's constraint
+    decides, so two people saving at once cannot both win. Raises
+    OpenOpportunityExists when it refuses.
+    """
+    opportunity.created_by = created_by
+    try:
+        with transaction.atomic():
+            opportunity.save()
+    except IntegrityError:
+        raise OpenOpportunityExists from None
+    return opportunity
+
+
 def close(opportunity: ExpansionOpportunity, status: str, *, user=None) -> ExpansionOpportunity:
-    """Mark won, lost or dismissed (recording who and when), or reopen."""
+    """Mark won, lost or dismissed (recording who and when), or reopen.
+
+    Reopening while another open opportunity of the kind exists raises
+    OpenOpportunityExists and changes nothing.
+    """
     opportunity.status = status
     if status in OPEN_STATUSES:
         opportunity.closed_at, opportunity.closed_by = None, None
     else:
         opportunity.closed_at, opportunity.closed_by = timezone.now(), user
-    opportunity.save(update_fields=["status", "closed_at", "closed_by", "updated_at"])
+    try:
+        with transaction.atomic():
+            opportunity.save(update_fields=["status", "closed_at", "closed_by", "updated_at"])
+    except IntegrityError:
+        raise OpenOpportunityExists from None
     return opportunity

@@ -1,0 +1,438 @@
+"""Accounts: the book list (filters, sparklines), the account page, CSV import and re-score."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+
+from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
+from agents_core.agents import AgentError
+from agents_core.dispatch import enqueue
+from agents_core.models import AgentRun
+from agents_core.visibility import sees_everything
+from csm.admin import charts
+from csm.admin.display import rag_badge
+from csm.admin.outcomes import OutcomeGoalInline, RenewalOutcomeInline
+from csm.adoption.tracking import scorecard
+from csm.ingest.crm_csv import import_accounts
+from csm.models import Account, AccountSignals, ChurnAlert, HealthScore
+from csm.scoring import engine
+from csm.scoring.inputs import stamp_sources
+
+HISTORY_DAYS_SHOWN = 30
+CHART_DAYS = 180
+SPARKLINE_DAYS = 30
+
+
+class RenewalWindowFilter(admin.SimpleListFilter):
+    title = "renewal"
+    parameter_name = "renewal_within"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("30", "Within 30 days"),
+            ("60", "Within 60 days"),
+            ("90", "Within 90 days"),
+            ("past", "Date passed"),
+        ]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "past":
+            return queryset.filter(renewal_date__lt=today)
+        if self.value() in ("30", "60", "90"):
+            end = today + timedelta(days=int(self.value()))
+            return queryset.filter(renewal_date__gte=today, renewal_date__lte=end)
+        return queryset
+
+
+class HealthFilter(admin.SimpleListFilter):
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("weak", "Weak (AMBER or RED, or high churn risk)"),
+            ("at_risk", "At risk (RED or high churn risk)"),
+        ]
+
+    def queryset(self, request, queryset):
+        from csm.accounts.selectors import AT_RISK, WEAK
+
+        if self.value() == "weak":
+            return queryset.filter(WEAK)
+        if self.value() == "at_risk":
+            return queryset.filter(AT_RISK)
+        return queryset
+
+
+class SparklineChangeList(ChangeList):
+    """Loads the last month of scores for the page's accounts in one query."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        since = timezone.localdate() - timedelta(days=SPARKLINE_DAYS)
+        by_account: dict[int, list[float]] = {}
+        why: dict[int, str] = {}
+        rows = (
+            HealthScore.objects.filter(account_id__in=[a.pk for a in self.result_list], scored_on__gte=since)
+            .order_by("account_id", "scored_on")
+            .values_list("account_id", "score", "explanation")
+        )
+        for account_id, score, explanation in rows:
+            by_account.setdefault(account_id, []).append(score)
+            why[account_id] = explanation  # in date order: the latest wins
+        for account in self.result_list:
+            account.recent_scores = by_account.get(account.pk, [])
+            account.why = why.get(account.pk, "")
+
+
+class OwnerFilter(admin.RelatedOnlyFieldListFilter):
+    """Owners among the accounts the user may see (a CSM sees only themselves)."""
+
+
+class AccountImportForm(forms.Form):
+    file = forms.FileField(help_text="A CSV export from your CRM, UTF-8, with a header row.")
+    dry_run = forms.BooleanField(
+        required=False, initial=True, help_text="Check the file and show what would change; write nothing."
+    )
+
+
+class AccountSignalsInline(admin.StackedInline):
+    model = AccountSignals
+    can_delete = False
+    extra = 0
+    max_num = 1
+    fields = (
+        ("feature_adoption_rate", "usage_trend"),
+        ("last_login_on", "last_interaction_on"),
+        ("stakeholder_engagement", "nps_score"),
+        ("invoice_payment_status",),
+        ("open_ticket_count", "avg_ticket_sentiment", "escalation_count_90_days"),
+        "provenance",
+        "updated_at",
+    )
+    readonly_fields = ("provenance", "updated_at")
+
+    @admin.display(description="Where the values came from")
+    def provenance(self, obj):
+        if not obj or not obj.sources:
+            return "—"
+        return ", ".join(
+            f"{name}: {info.get('source', '?')} ({info.get('at', '?')})"
+            for name, info in sorted(obj.sources.items())
+        )
+
+
+@admin.register(Account)
+class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "owner",
+        "segment",
+        "score",
+        "rag_display",
+        "trend",
+        "churn_risk",
+        "renewal_date",
+        "arr",
+        "why",
+    )
+    list_filter = (
+        ("rag", admin.ChoicesFieldListFilter),
+        HealthFilter,
+        "churn_risk",
+        "segment",
+        ("owner", OwnerFilter),
+        RenewalWindowFilter,
+        "status",
+    )
+    search_fields = ("name", "external_id", "primary_contact_email")
+    list_select_related = ("owner",)
+    list_per_page = 50
+    # Counting every row again for the "x of y" line is expensive on a large book.
+    show_full_result_count = False
+    actions = ["rescore"]
+    inlines = [AccountSignalsInline]
+
+    def get_inlines(self, request, obj):
+        return [AccountSignalsInline, OutcomeGoalInline, RenewalOutcomeInline]
+
+    fieldsets = (
+        (None, {"fields": ("name", "external_id", "owner", "segment", "plan", "status")}),
+        (
+            "Health",
+            {
+                "fields": (
+                    ("health_score", "rag_display", "churn_risk", "churn_trigger"),
+                    "score_explanation",
+                    ("scored_at", "rescan_button"),
+                    "health_chart",
+                    "open_alerts",
+                    "score_movement",
+                )
+            },
+        ),
+        (
+            "Contract",
+            {
+                "fields": (
+                    "arr",
+                    ("seats_purchased", "seats_used"),
+                    ("contract_start", "renewal_date"),
+                    "primary_contact_email",
+                )
+            },
+        ),
+        ("Technical", {"fields": ("tam_health_rag", "notion_page_id")}),
+        ("Feature adoption", {"fields": ("adoption_scorecard",)}),
+        ("Daily scores", {"fields": ("health_history",), "classes": ("collapse",)}),
+    )
+    readonly_fields = (
+        "health_score",
+        "rag_display",
+        "churn_risk",
+        "churn_trigger",
+        "scored_at",
+        "rescan_button",
+        "score_explanation",
+        "health_chart",
+        "open_alerts",
+        "score_movement",
+        "health_history",
+        "adoption_scorecard",
+    )
+
+    def get_changelist(self, request, **kwargs):
+        return SparklineChangeList
+
+    @admin.display(description="Scorecard")
+    def adoption_scorecard(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        card = scorecard(obj)
+        if card.rate is None and not any(f["active_users"] for f in card.features):
+            return "No feature usage tracked for this account; its adoption rate is typed in."
+        return render_to_string("admin/csm/account/scorecard.html", {"card": card})
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="csm_account_import"),
+            *super().get_urls(),
+        ]
+
+    def can_import(self, request) -> bool:
+        # The import matches any account by external_id, so it is for people
+        # who see the whole book.
+        user = request.user
+        return sees_everything(user) and user.has_perms(["csm.add_account", "csm.change_account"])
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import": self.can_import(request)}
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request):
+        if not self.can_import(request):
+            raise PermissionDenied
+        report = None
+        form = AccountImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            report = import_accounts(
+                form.cleaned_data["file"].read(),
+                dry_run=form.cleaned_data["dry_run"],
+                today=timezone.localdate(),
+                at=timezone.now(),
+                by=request.user.get_username(),
+            )
+            if report.written:
+                self.message_user(
+                    request,
+                    f"Imported: {report.created} created, {report.updated} updated, "
+                    f"{report.unchanged} unchanged.",
+                    messages.SUCCESS,
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import accounts from CSV",
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/csm/account/import.html", context)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not sees_everything(request.user):
+            # A CSM cannot hand an account to someone else (and lose sight of it).
+            fields.append("owner")
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            from django.contrib.auth import get_user_model
+
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is AccountSignals:
+            for signals_form in formset.forms:
+                if signals_form.has_changed():
+                    signals_form.instance.sources = stamp_sources(
+                        signals_form.instance.sources,
+                        signals_form.changed_data,
+                        source="admin",
+                        at=timezone.now(),
+                        by=request.user.get_username(),
+                    )
+        super().save_formset(request, form, formset, change)
+
+    @admin.display(description="Score", ordering="health_score")
+    def score(self, obj):
+        return "—" if obj.health_score is None else f"{obj.health_score:.1f}"
+
+    @admin.display(description="RAG", ordering="rag")
+    def rag_display(self, obj):
+        return rag_badge(obj.rag)
+
+    @admin.display(description="Why")
+    def why(self, obj):
+        return format_html('<span class="tend-why">{}</span>', getattr(obj, "why", "") or "—")
+
+    @admin.display(description="Why this score")
+    def score_explanation(self, obj):
+        scores = self._chart_scores(obj)
+        return scores[0].explanation if scores and scores[0].explanation else "—"
+
+    @admin.display(description=f"Last {SPARKLINE_DAYS} days")
+    def trend(self, obj):
+        return charts.sparkline(getattr(obj, "recent_scores", []), rag=obj.rag)
+
+    def _chart_scores(self, obj) -> list[HealthScore]:
+        """The last CHART_DAYS scores, newest first: one query for the chart and the table."""
+        if not hasattr(obj, "_chart_scores"):
+            obj._chart_scores = (
+                list(obj.health_scores.select_related("profile").order_by("-scored_on")[:CHART_DAYS])
+                if obj.pk
+                else []
+            )
+        return obj._chart_scores
+
+    def _recent_scores(self, obj) -> list[HealthScore]:
+        return self._chart_scores(obj)[:HISTORY_DAYS_SHOWN]
+
+    @admin.display(description=f"Health trend (last {CHART_DAYS} scores)")
+    def health_chart(self, obj):
+        scores = self._chart_scores(obj)
+        if not scores:
+            return charts.health_trend([])
+        first = scores[-1].scored_on
+        alerts = obj.alerts.filter(raised_on__gte=first).values_list("raised_on", "explanation")
+        profile = scores[0].profile
+        return charts.health_trend(
+            [(s.scored_on, s.score) for s in reversed(scores)],
+            alerts=list(alerts),
+            green=profile.green_threshold,
+            amber=profile.amber_threshold,
+        )
+
+    @admin.display(description="Open alerts")
+    def open_alerts(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        from csm.accounts.selectors import open_alerts
+
+        alerts = list(open_alerts(obj.alerts.all(), timezone.localdate()).order_by("-raised_on")[:5])
+        if not alerts:
+            return format_html('<span class="tend-muted">{}</span>', "None open.")
+        alert_admin = self.admin_site._registry[ChurnAlert]
+        return format_html_join(
+            "",
+            '<div class="tend-open-alert"><a href="{}">{} on {}</a>: {} {}</div>',
+            (
+                (
+                    reverse("admin:csm_churnalert_change", args=[a.pk]),
+                    a.get_reason_display(),
+                    date_format(a.raised_on, "j M Y"),
+                    a.explanation,
+                    alert_admin.one_click_button(a, "acknowledge", primary=True),
+                )
+                for a in alerts
+            ),
+        )
+
+    @admin.display(description="Score now")
+    def rescan_button(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return self.one_click_button(obj, "rescan")
+
+    @one_click("Re-score now")
+    def do_rescan(self, request, obj):
+        try:
+            run = enqueue(
+                "csm", "health_scan", {"account_ids": [obj.pk]},
+                trigger=AgentRun.Trigger.ADMIN, requested_by=request.user,
+            )  # fmt: skip
+        except AgentError as exc:
+            raise ActionRefused(str(exc)) from exc
+        return f"Queued health scan run {run.pk} for {obj}."
+
+    @admin.display(description="What moved the score")
+    def score_movement(self, obj):
+        recent = self._recent_scores(obj)
+        if len(recent) < 2:
+            return "Needs two scores to compare."
+        current, previous = recent[0], recent[1]
+        return render_to_string(
+            "admin/csm/account/score_movement.html",
+            {
+                "current": current,
+                "previous": previous,
+                "delta": round(current.score - previous.score, 2),
+                "moves": engine.movement(previous.breakdown, current.breakdown),
+            },
+        )
+
+    @admin.display(description=f"Health history (last {HISTORY_DAYS_SHOWN} scores)")
+    def health_history(self, obj):
+        recent = self._recent_scores(obj)
+        if not recent:
+            return "Not scored yet."
+        rows = [
+            {
+                "score": s,
+                "badge": rag_badge(s.rag),
+                "delta": None if i + 1 >= len(recent) else round(s.score - recent[i + 1].score, 2),
+            }
+            for i, s in enumerate(recent)
+        ]
+        return render_to_string("admin/csm/account/health_history.html", {"rows": rows})
+
+    @admin.action(description="Re-score selected accounts now")
+    def rescore(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True)[:10_000])
+        try:
+            run = enqueue(
+                "csm",
+                "health_scan",
+                {"account_ids": ids},
+                trigger=AgentRun.Trigger.ADMIN,
+                requested_by=request.user,
+            )
+        except AgentError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request, f"Queued health scan run {run.pk} for {len(ids)} account(s).", messages.SUCCESS
+        )

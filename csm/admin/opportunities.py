@@ -1,0 +1,142 @@
+"""Expansion opportunities: the finding, its outreach draft, and won / lost / dismiss."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ObjectDoesNotExist
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+
+from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
+from csm.expansion.opportunities import OpenOpportunityExists, close, open_opportunity
+from csm.models import OPEN_STATUSES, Account, ExpansionOpportunity
+
+
+@admin.register(ExpansionOpportunity)
+class ExpansionOpportunityAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdmin):
+    list_display = (
+        "account",
+        "kind",
+        "decide",
+        "estimated_arr_impact",
+        "status",
+        "draft_status",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("status", "kind")
+    search_fields = ("account__name", "account__external_id", "summary")
+    list_select_related = ("account", "draft", "closed_by")
+    show_full_result_count = False
+    actions = ["mark_won", "mark_lost", "dismiss"]
+    readonly_fields = (
+        "evidence_table",
+        "status",
+        "decide",
+        "draft_link",
+        "created_by",
+        "created_by_run",
+        "created_at",
+        "closed_at",
+        "closed_by",
+    )
+    fields = ("account", "kind", "addon", "estimated_arr_impact", "summary", "talk_track", *readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # the finding itself is history; its status moves by the actions
+            return (*self.readonly_fields, "account", "kind", "addon")
+        return self.readonly_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account":
+            kwargs["queryset"] = Account.objects.visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        try:
+            open_opportunity(obj, created_by=request.user.get_username())
+        except OpenOpportunityExists as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    @admin.display(description="Draft")
+    def draft_status(self, obj):
+        draft = getattr(obj, "draft", None) if _has_draft(obj) else None
+        return draft.get_status_display() if draft else "—"
+
+    @admin.display(description="Outreach draft")
+    def draft_link(self, obj):
+        if not obj or not _has_draft(obj):
+            return "Not written yet."
+        url = reverse("admin:sales_outreachdraft_change", args=[obj.draft.pk])
+        return format_html('<a href="{}">{}</a> ({})', url, obj.draft.subject, obj.draft.get_status_display())
+
+    @admin.display(description="Evidence")
+    def evidence_table(self, obj):
+        if not obj or not obj.evidence:
+            return obj.summary if obj else "—"
+        return render_to_string(
+            "admin/csm/expansionopportunity/evidence.html", {"summary": obj.summary, "evidence": obj.evidence}
+        )
+
+    @admin.display(description="Decide")
+    def decide(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        if obj.status not in OPEN_STATUSES:
+            return format_html(
+                '<span class="tend-muted">{} by {} on {}</span>',
+                obj.get_status_display(),
+                obj.closed_by or "someone",
+                date_format(timezone.localtime(obj.closed_at), "j M Y") if obj.closed_at else "?",
+            )
+        return format_html_join(
+            "", "{}", ((self.one_click_button(obj, a),) for a in ("won", "lost", "dismiss"))
+        )
+
+    def _decide(self, request, obj, status):
+        if obj.status not in OPEN_STATUSES:
+            raise ActionRefused(f"{obj} is already {obj.get_status_display().lower()}.")
+        close(obj, status, user=request.user)
+        return f"{obj}: marked {obj.get_status_display().lower()}."
+
+    @one_click("Won")
+    def do_won(self, request, obj):
+        return self._decide(request, obj, ExpansionOpportunity.Status.WON)
+
+    @one_click("Lost")
+    def do_lost(self, request, obj):
+        return self._decide(request, obj, ExpansionOpportunity.Status.LOST)
+
+    @one_click("Dismiss")
+    def do_dismiss(self, request, obj):
+        return self._decide(request, obj, ExpansionOpportunity.Status.DISMISSED)
+
+    def _close(self, request, queryset, status):
+        for opportunity in queryset:
+            close(opportunity, status, user=request.user)
+        self.message_user(request, f"Marked {queryset.count()} opportunit(ies) {status}.", messages.SUCCESS)
+
+    @admin.action(description="Mark won")
+    def mark_won(self, request, queryset):
+        self._close(request, queryset, ExpansionOpportunity.Status.WON)
+
+    @admin.action(description="Mark lost")
+    def mark_lost(self, request, queryset):
+        self._close(request, queryset, ExpansionOpportunity.Status.LOST)
+
+    @admin.action(description="Dismiss")
+    def dismiss(self, request, queryset):
+        self._close(request, queryset, ExpansionOpportunity.Status.DISMISSED)
+
+
+def _has_draft(opportunity) -> bool:
+    try:
+        opportunity.draft  # noqa: B018 - the reverse one-to-one raises when missing
+    except ObjectDoesNotExist:
+        return False
+    return True

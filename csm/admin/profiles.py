@@ -1,0 +1,230 @@
+"""Scoring profiles: weights and thresholds, with the what-if preview and the backtest before saving."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from agents_core.visibility import sees_everything
+from csm.admin import charts
+from csm.models import ScoringProfile
+from csm.scoring import engine
+from csm.scoring.profiles import publish_version
+from csm.trust.backtest import backtest
+from csm.trust.whatif import preview
+
+
+class _ScoringProfileFormBase(forms.ModelForm):
+    """The weights as one number field per signal group; the rest as JSON."""
+
+    class Meta:
+        model = ScoringProfile
+        fields = (
+            "segment",
+            "green_threshold",
+            "amber_threshold",
+            "churn_window_days",
+            "behavioral_login_days",
+            "alert_drop_points",
+            "tam_multipliers",
+            "rules",
+            "no_data_defaults",
+            "notes",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        weights = (self.instance.weights if self.instance.pk else None) or dict(engine.BASE_MAX)
+        for group in engine.GROUPS:
+            self.fields[f"weight_{group}"].initial = weights.get(group)
+        if not self.instance.pk:
+            defaults = engine.DEFAULT_PROFILE.as_dict()
+            for name in ("tam_multipliers", "rules", "no_data_defaults"):
+                self.fields[name].initial = defaults[name]
+
+    def clean(self):
+        cleaned = super().clean()
+        weights = {g: cleaned.get(f"weight_{g}") for g in engine.GROUPS}
+        if any(v is None for v in weights.values()) or self.errors:
+            return cleaned
+        self.instance.weights = weights
+        try:
+            engine.Profile(
+                weights=weights,
+                green_threshold=cleaned["green_threshold"],
+                amber_threshold=cleaned["amber_threshold"],
+                churn_window_days=cleaned["churn_window_days"],
+                behavioral_login_days=cleaned["behavioral_login_days"],
+                tam_multipliers=cleaned["tam_multipliers"],
+                rules=cleaned["rules"],
+                no_data_defaults=cleaned["no_data_defaults"],
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValidationError(f"These settings cannot score: {exc}") from exc
+        return cleaned
+
+
+# Declared on the class (not added in __init__) so the admin's fieldsets may name them.
+ScoringProfileForm = type(
+    "ScoringProfileForm",
+    (_ScoringProfileFormBase,),
+    {
+        f"weight_{group}": forms.FloatField(
+            label=group.replace("_", " ").capitalize(),
+            min_value=0,
+            help_text=f"Maximum points (SCORING.md default: {engine.BASE_MAX[group]}).",
+        )
+        for group in engine.GROUPS
+    },
+)
+
+
+def _rate(value) -> str:
+    return "none" if value is None else f"{value:.0%}"
+
+
+def backtest_charts(report) -> dict:
+    if not report.sufficient:
+        return {}
+    bands = report.calibration
+    return {
+        "roc_chart": charts.roc(report.roc, auc=report.auc),
+        "calibration_chart": charts.bars(
+            [(f"{r['band']} ({r['accounts']})", (r["churn_rate"] or 0) * 100, "#c5221f") for r in bands],
+            label="Churn rate by score band: "
+            + ", ".join(f"{r['band']}: {_rate(r['churn_rate'])}" for r in bands),
+            value_format="{:.0f}%",
+        ),
+    }
+
+
+@admin.register(ScoringProfile)
+class ScoringProfileAdmin(admin.ModelAdmin):
+    form = ScoringProfileForm
+    list_display = ("__str__", "segment", "version", "is_active", "created_at", "created_by")
+    list_filter = ("is_active", "segment")
+    readonly_fields = ("version", "is_active", "created_at", "created_by")
+
+    def get_fieldsets(self, request, obj=None):
+        weights = tuple(f"weight_{g}" for g in engine.GROUPS)
+        return (
+            (
+                None,
+                {"fields": ("segment", "notes") + (("version", "is_active", "created_by") if obj else ())},
+            ),
+            ("Weights", {"fields": weights}),
+            (
+                "Thresholds",
+                {
+                    "fields": (
+                        "green_threshold",
+                        "amber_threshold",
+                        "churn_window_days",
+                        "behavioral_login_days",
+                    )
+                },
+            ),
+            (
+                "Tables",
+                {"fields": ("tam_multipliers", "rules", "no_data_defaults"), "classes": ("collapse",)},
+            ),
+        )
+
+    change_form_template = "admin/csm/scoringprofile/change_form.html"
+    change_list_template = "admin/csm/scoringprofile/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("backtest/", view(self.backtest_view), name="csm_scoringprofile_backtest"),
+            path("<int:pk>/backtest/", view(self.backtest_view), name="csm_scoringprofile_backtest_version"),
+            *super().get_urls(),
+        ]
+
+    def can_backtest(self, request) -> bool:
+        # Outcomes span the whole book: this is a manager's page.
+        return sees_everything(request.user) and self.has_view_permission(request)
+
+    def backtest_view(self, request, pk=None):
+        if not self.can_backtest(request):
+            raise PermissionDenied
+        try:
+            horizon = min(max(int(request.GET.get("horizon", 90)), 0), 365)
+        except ValueError:
+            horizon = 90
+        profile = None
+        if pk is not None:
+            profile = ScoringProfile.objects.filter(pk=pk).first()
+            if profile is None:
+                raise Http404("No such profile version.")
+        report = backtest(horizon=horizon, profile=profile)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Backtest: {report.source}",
+            "report": report,
+            "profile": profile,
+            "horizon": horizon,
+            "horizons": (30, 60, 90, 120, 180),
+            **backtest_charts(report),
+        }
+        return TemplateResponse(request, "admin/csm/scoringprofile/backtest.html", context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "_preview" in request.POST:
+            response = self._preview(request, object_id)
+            if response is not None:
+                return response
+        extra_context = {**(extra_context or {}), "can_backtest": self.can_backtest(request)}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _preview(self, request, object_id):
+        """The what-if: the unsaved settings against today's book and the backtest. Writes nothing."""
+        obj = self.get_object(request, object_id) if object_id else None
+        if object_id and obj is None:
+            return None
+        if not (self.has_change_permission(request, obj) if obj else self.has_add_permission(request)):
+            raise PermissionDenied
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
+        if not form.is_valid():
+            return None  # the normal page shows the errors (and saves nothing: the form is invalid)
+        candidate = form.save(commit=False)
+        engine = candidate.to_profile()
+        current = ScoringProfile.objects.active().filter(segment=candidate.segment).first()
+        effect = preview(engine, candidate.segment)
+        reports = {}
+        if self.can_backtest(request):
+            reports = {
+                "now": backtest(profile=current) if current else None,
+                "new": backtest(engine=engine, segment=candidate.segment, label="the new settings"),
+            }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "What this change would do",
+            "original": obj,
+            "candidate": candidate,
+            "current": current,
+            "effect": effect,
+            "reports": reports,
+            "fields": [
+                (k, v) for k, values in request.POST.lists() for v in values if k not in ("_preview",)
+            ],
+        }
+        return TemplateResponse(request, "admin/csm/scoringprofile/preview.html", context)
+
+    def save_model(self, request, obj, form, change):
+        # Never edit a version in place: scores made with it must keep its settings.
+        publish_version(obj, user=request.user)
+        self.message_user(
+            request,
+            f"Saved as {obj}; it now scores its segment from the next scan.",
+            messages.INFO,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
