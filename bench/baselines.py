@@ -33,8 +33,8 @@ from django.utils import timezone
 from csm.accounts.catalogue import owned, plan_terms, terms_for
 from csm.alerts import rules as alert_rules
 from csm.expansion import opportunities
-from csm.expansion.opportunities import _goodness, catalogue
-from csm.expansion.rules import CALM_CHURN, HEALTHY_RAGS, AccountFacts, find_opportunities
+from csm.expansion.opportunities import catalogue
+from csm.expansion.rules import CALM_CHURN, HEALTHY_RAGS, AccountFacts, find_opportunities, goodness
 from csm.models import (
     OPEN_STATUSES,
     Account,
@@ -252,7 +252,7 @@ def _raw_expansion(cursor, ph, limit: int) -> int:
                 if (pk, finding.kind) in open_pairs:
                     continue
                 candidates += 1
-                entry = (_goodness(finding), finding)
+                entry = (goodness(finding), finding)
                 if len(top) < limit:
                     heapq.heappush(top, entry)
                 elif entry[0] > top[0][0]:

@@ -27,6 +27,7 @@ from csm.expansion.rules import (
     Finding,
     Offer,
     find_opportunities,
+    goodness,
 )
 from csm.models import OPEN_STATUSES, Account, AddOn, ExpansionOpportunity
 
@@ -76,14 +77,6 @@ def _batches(account_ids: Sequence[int] | None):
         yield first, last, list(healthy.filter(pk__gte=first, pk__lte=last))
 
 
-KIND_ORDER = {"seats": 0, "module": 1, "integration": 2}
-
-
-def _goodness(finding: Finding) -> tuple:
-    """Larger is better: the ARR impact, then (for a stable order) lower account id and kind."""
-    return (finding.impact, -finding.account_id, -KIND_ORDER[finding.kind])
-
-
 def find_in_book(account_ids: Sequence[int] | None = None, *, limit: int) -> tuple[list[Finding], int, int]:
     """The `limit` best new findings (highest ARR impact first), accounts checked, and all candidates.
 
@@ -123,7 +116,7 @@ def find_in_book(account_ids: Sequence[int] | None = None, *, limit: int) -> tup
                 if (pk, finding.kind) in open_pairs:
                     continue
                 candidates += 1
-                entry = (_goodness(finding), finding)  # the heap's top is the worst kept
+                entry = (goodness(finding), finding)  # the heap's top is the worst kept
                 if len(top) < limit:
                     heapq.heappush(top, entry)
                 elif entry[0] > top[0][0]:

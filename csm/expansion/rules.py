@@ -176,3 +176,12 @@ def find_opportunities(facts: AccountFacts, catalogue: Iterable[Offer]) -> list[
     catalogue = list(catalogue)
     found = [find_seats(facts), find_module(facts, catalogue), find_integration(facts, catalogue)]
     return [f for f in found if f is not None]
+
+
+# Ties in ARR impact break by kind in this order (and then account id), for a stable ranking.
+KIND_ORDER = {"seats": 0, "module": 1, "integration": 2}
+
+
+def goodness(finding: Finding) -> tuple:
+    """Larger is better: the ARR impact, then (for a stable order) lower account id and kind."""
+    return (finding.impact, -finding.account_id, -KIND_ORDER[finding.kind])

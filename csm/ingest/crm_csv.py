@@ -14,11 +14,9 @@ would change without writing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import tablib
@@ -27,6 +25,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents_core.bulk import update_rows
+from csm.ingest.cells import (
+    CellError,
+    Problem,
+    choice_parser,
+    header_key,
+    parse_date,
+    parse_decimal,
+    parse_int,
+    read_table,
+)
 from csm.ingest.writes import WRITABLE_INPUTS, bulk_write_signals, clean_signals, normalize_rag
 from csm.models import Account, Segment
 from csm.scoring import engine
@@ -74,27 +82,15 @@ STATUS_VALUES = {
     "renewed": Account.Status.RENEWED, "churned": Account.Status.CHURNED, "lost": Account.Status.CHURNED,
     "cancelled": Account.Status.CHURNED, "canceled": Account.Status.CHURNED,
 }  # fmt: skip
-DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")  # ISO, and the US format of Salesforce exports
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", str(text).strip().lower())
 
 
 HEADER_MAP: dict[str, str] = {}
 for _field, _aliases in ACCOUNT_COLUMNS.items():
     for _alias in [_field, *_aliases]:
-        HEADER_MAP[_norm(_alias)] = _field
+        HEADER_MAP[header_key(_alias)] = _field
 for _name in SIGNAL_COLUMNS:
     for _alias in [_name, *SIGNAL_ALIASES.get(_name, [])]:
-        HEADER_MAP[_norm(_alias)] = _name
-
-
-@dataclass
-class Problem:
-    line: int | str  # the CSV line, or the Notion page id
-    column: str
-    message: str
+        HEADER_MAP[header_key(_alias)] = _name
 
 
 @dataclass
@@ -116,44 +112,6 @@ class ImportReport:
         return not self.problems
 
 
-class CellError(ValueError):
-    pass
-
-
-def _decimal(text: str) -> Decimal:
-    cleaned = re.sub(r"[^\d.\-]", "", text)
-    try:
-        return Decimal(cleaned)
-    except InvalidOperation:
-        raise CellError(f"not an amount: {text!r}") from None
-
-
-def _int(text: str) -> int:
-    cleaned = text.replace(",", "").strip()
-    if not re.fullmatch(r"-?\d+(\.0+)?", cleaned):
-        raise CellError(f"not a whole number: {text!r}")
-    return int(float(cleaned))
-
-
-def _date(text: str) -> date:
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text.strip(), fmt).date()
-        except ValueError:
-            continue
-    raise CellError(f"not a date (use YYYY-MM-DD or MM/DD/YYYY): {text!r}")
-
-
-def _choice(values: dict[str, str], what: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        try:
-            return values[_norm(text)]
-        except KeyError:
-            raise CellError(f"unknown {what}: {text!r}") from None
-
-    return parse
-
-
 def _rag(text: str) -> str:
     value = normalize_rag(text)
     if value is None:
@@ -162,13 +120,13 @@ def _rag(text: str) -> str:
 
 
 ACCOUNT_PARSERS: dict[str, Callable[[str], Any]] = {
-    "arr": _decimal,
-    "seats_purchased": _int,
-    "seats_used": _int,
-    "contract_start": _date,
-    "renewal_date": _date,
-    "segment": _choice(SEGMENT_VALUES, "segment"),
-    "status": _choice(STATUS_VALUES, "status"),
+    "arr": parse_decimal,
+    "seats_purchased": parse_int,
+    "seats_used": parse_int,
+    "contract_start": parse_date,
+    "renewal_date": parse_date,
+    "segment": choice_parser(SEGMENT_VALUES, "segment"),
+    "status": choice_parser(STATUS_VALUES, "status"),
     "tam_health_rag": _rag,
 }
 
@@ -176,14 +134,14 @@ ACCOUNT_PARSERS: dict[str, Callable[[str], Any]] = {
 def _signal_value(name: str, text: str) -> Any:
     kind = engine.INPUT_SPEC[name][0]
     if kind == "int":
-        return _int(text)
+        return parse_int(text)
     if kind == "float":
         cleaned = text.strip()
         try:
             return float(cleaned[:-1]) / 100 if cleaned.endswith("%") else float(cleaned)
         except ValueError:
             raise CellError(f"not a number: {text!r}") from None
-    return _norm(text).replace(" ", "_")
+    return header_key(text).replace(" ", "_")
 
 
 def _owners() -> dict[str, Any]:
@@ -193,17 +151,6 @@ def _owners() -> dict[str, Any]:
         if user.email:
             users.setdefault(user.email.lower(), user)
     return users
-
-
-def read_table(content: bytes | str) -> tablib.Dataset:
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise CellError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not content.strip():
-        raise CellError("the file is empty")
-    return tablib.Dataset().load(content, format="csv")
 
 
 def import_accounts(
@@ -224,7 +171,7 @@ def import_accounts(
 
     columns: dict[int, str] = {}
     for index, header in enumerate(table.headers or []):
-        target = HEADER_MAP.get(_norm(header or ""))
+        target = HEADER_MAP.get(header_key(header or ""))
         if target is None:
             report.ignored_columns.append(header)
         elif target in columns.values():

@@ -14,14 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents_core.bulk import upsert_rows
-from csm.ingest.crm_csv import CellError, Problem, _date, _decimal, _norm, read_table
+from csm.ingest.cells import CellError, Problem, header_key, parse_date, parse_decimal, read_table
 from csm.models import Account, RenewalOutcome
 
 COLUMNS = ("external_id", "renewal_date", "outcome", "arr_before", "arr_after")
-OUTCOMES = {_norm(value): value for value in RenewalOutcome.Outcome.values} | {
-    _norm("lost"): "churned",
-    _norm("renewal"): "renewed",
-    _norm("downgrade"): "downgraded",
+OUTCOMES = {header_key(value): value for value in RenewalOutcome.Outcome.values} | {
+    header_key("lost"): "churned",
+    header_key("renewal"): "renewed",
+    header_key("downgrade"): "downgraded",
 }
 
 
@@ -40,7 +40,7 @@ def import_outcomes(content: bytes | str, *, dry_run: bool = False, accounts=Non
     except CellError as exc:
         report.problems.append(Problem("file", "", str(exc)))
         return report
-    headers = [_norm(h or "").replace(" ", "_") for h in table.headers or []]
+    headers = [header_key(h or "").replace(" ", "_") for h in table.headers or []]
     missing = [c for c in COLUMNS if c not in headers]
     if missing:
         report.problems.append(Problem(1, ", ".join(missing), "missing column(s)"))
@@ -54,16 +54,16 @@ def import_outcomes(content: bytes | str, *, dry_run: bool = False, accounts=Non
         report.rows += 1
         values, bad = {}, False
         for name, parse in (
-            ("renewal_date", _date),
-            ("arr_before", _decimal),
-            ("arr_after", _decimal),
+            ("renewal_date", parse_date),
+            ("arr_before", parse_decimal),
+            ("arr_after", parse_decimal),
         ):
             try:
                 values[name] = parse(row[name])
             except CellError as exc:
                 report.problems.append(Problem(line, name, str(exc)))
                 bad = True
-        outcome = OUTCOMES.get(_norm(row["outcome"]))
+        outcome = OUTCOMES.get(header_key(row["outcome"]))
         if outcome is None:
             report.problems.append(
                 Problem(line, "outcome", f"use renewed, downgraded or churned: {row['outcome']!r}")

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from csm.ingest.crm_csv import CellError, read_table
+from csm.ingest.cells import CellError, read_table
 from csm.ingest.writes import BulkWriteError, bulk_write_usage
 from csm.models import Account
 

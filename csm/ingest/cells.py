@@ -1,0 +1,80 @@
+"""Parsing one cell of an imported table: the rules every import shares.
+
+The account CSV (crm_csv), the renewal outcomes CSV (csm.trust.outcomes) and
+the Notion sync read cells through these, so "1,200" or "06/30/2026" mean the
+same thing wherever they come from. A bad cell raises CellError with a
+reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+import tablib
+
+DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")  # ISO, and the US format of Salesforce exports
+
+
+def header_key(text: str) -> str:
+    """A header or choice as written, compared without case, spaces, - or _."""
+    return re.sub(r"[\s_\-]+", " ", str(text).strip().lower())
+
+
+@dataclass
+class Problem:
+    line: int | str  # the CSV line, or the Notion page id
+    column: str
+    message: str
+
+
+class CellError(ValueError):
+    """One cell that cannot be read; the message says why."""
+
+
+def parse_decimal(text: str) -> Decimal:
+    cleaned = re.sub(r"[^\d.\-]", "", text)
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:
+        raise CellError(f"not an amount: {text!r}") from None
+
+
+def parse_int(text: str) -> int:
+    cleaned = text.replace(",", "").strip()
+    if not re.fullmatch(r"-?\d+(\.0+)?", cleaned):
+        raise CellError(f"not a whole number: {text!r}")
+    return int(float(cleaned))
+
+
+def parse_date(text: str) -> date:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    raise CellError(f"not a date (use YYYY-MM-DD or MM/DD/YYYY): {text!r}")
+
+
+def choice_parser(values: dict[str, str], what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            return values[header_key(text)]
+        except KeyError:
+            raise CellError(f"unknown {what}: {text!r}") from None
+
+    return parse
+
+
+def read_table(content: bytes | str) -> tablib.Dataset:
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CellError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not content.strip():
+        raise CellError("the file is empty")
+    return tablib.Dataset().load(content, format="csv")
