@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -386,3 +388,14 @@ def test_the_scans_inline_checks_agree_with_validate_input_for_odd_values(name):
         except ValueError as exc:
             got = ("error", str(exc))
         assert got == expected, (value, got, expected)
+
+
+def test_the_documented_interface_imports_from_the_package_without_django():
+    code = (
+        "import sys; from csm.scoring import score, DEFAULT_PROFILE; "
+        "r = score({'feature_adoption_rate': 1.0, 'usage_trend': 'growing', 'stakeholder_engagement': 'high', "
+        "'invoice_payment_status': 'current', 'seats_utilization_rate': 0.9, 'open_ticket_count': 0, "
+        "'avg_ticket_sentiment': 'positive', 'escalation_count_90_days': 0}, profile=DEFAULT_PROFILE); "
+        "assert r.rag == 'GREEN', r; assert 'django' not in sys.modules, 'the engine pulled in Django'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).parents[2])
