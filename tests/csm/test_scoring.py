@@ -395,7 +395,8 @@ def test_the_documented_interface_imports_from_the_package_without_django():
         "import sys; from csm.scoring import score, DEFAULT_PROFILE; "
         "r = score({'feature_adoption_rate': 1.0, 'usage_trend': 'growing', 'stakeholder_engagement': 'high', "
         "'invoice_payment_status': 'current', 'seats_utilization_rate': 0.9, 'open_ticket_count': 0, "
-        "'avg_ticket_sentiment': 'positive', 'escalation_count_90_days': 0}, profile=DEFAULT_PROFILE); "
+        "'avg_ticket_sentiment': 'positive', 'escalation_count_90_days': 0}, "
+        "profile=DEFAULT_PROFILE); "
         "assert r.rag == 'GREEN', r; assert 'django' not in sys.modules, 'the engine pulled in Django'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).parents[2])
