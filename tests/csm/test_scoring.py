@@ -393,7 +393,8 @@ def test_the_scans_inline_checks_agree_with_validate_input_for_odd_values(name):
 def test_the_documented_interface_imports_from_the_package_without_django():
     code = (
         "import sys; from csm.scoring import score, DEFAULT_PROFILE; "
-        "r = score({'feature_adoption_rate': 1.0, 'usage_trend': 'growing', 'stakeholder_engagement': 'high', "
+        "r = score({'feature_adoption_rate': 1.0, 'usage_trend': 'growing', "
+        "'stakeholder_engagement': 'high', "
         "'invoice_payment_status': 'current', 'seats_utilization_rate': 0.9, 'open_ticket_count': 0, "
         "'avg_ticket_sentiment': 'positive', 'escalation_count_90_days': 0}, "
         "profile=DEFAULT_PROFILE); "
