@@ -400,4 +400,4 @@ def test_the_documented_interface_imports_from_the_package_without_django():
         "profile=DEFAULT_PROFILE); "
         "assert r.rag == 'GREEN', r; assert 'django' not in sys.modules, 'the engine pulled in Django'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).parents[2])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).parents[3])

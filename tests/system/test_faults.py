@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -27,8 +26,8 @@ from agents_core.dispatch import enqueue, recover_stale_runs
 from agents_core.models import AgentRun, WorkBatch
 from csm.demo.book import build_demo_book
 from csm.models import Account, HealthScore
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 ACCOUNTS = 12_000
 
 pytestmark = [

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "sqlite", reason="the embedded database's lock (runs in the SQLite half of CI)"

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,8 +22,7 @@ from django_q.models import Schedule
 
 from agents_core.models import AgentRun
 from agents_core.schedules import START_FUNC
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),

@@ -15,7 +15,7 @@ import agents_core.integrations.notion as notion_module
 from csm.alerts import delivery as alert_delivery
 from csm.models import AlertDelivery, ChurnAlert
 from csm.scoring.scan import scan_health
-from tests.csm.test_alerts import worsen
+from tests.csm.alerts.test_alerts import worsen
 from tests.sales.test_handoff import NO_DRAFTS, Gmail, ok
 
 pytestmark = pytest.mark.django_db
