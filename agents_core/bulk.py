@@ -5,15 +5,16 @@ of at most 999 parameters on SQLite (12 statements for 1,000 rows of 12
 columns) and `bulk_update` builds a CASE expression per row and field in
 Python. For the hot paths (the daily scan, bulk signal ingestion) one
 `executemany` of the same INSERT ... ON CONFLICT or UPDATE is simpler and
-several times faster. The SQL is built from model metadata and is the same
-on SQLite (3.24+) and PostgreSQL; values go through each field's own
+faster (figures in docs/performance.md; why: docs/decisions/0001-bulk-writer.md).
+The SQL is built from model metadata and is the same on SQLite (3.24+) and
+PostgreSQL; values go through each field's own
 `get_db_prep_save`, so JSON, dates and decimals are adapted as the ORM would
 (skipped where it changes nothing; flat JSON goes through orjson, see
 `flat_json`).
 
 On PostgreSQL, where each statement is a round trip to the server, the rows
-go instead as one array per column in a single statement (`unnest`): about
-four times faster for 1,000 rows than `executemany`'s pipeline. A key that
+go instead as one array per column in a single statement (`unnest`),
+which beats `executemany`'s pipeline of one statement per row. A key that
 appears twice in one call is written once, as `executemany` would leave it
 (the last row when updating, the first when not).
 """
@@ -79,8 +80,8 @@ _FLAT_SCALARS = frozenset({str, int, float, bool, type(None)})
 def flat_json(value: dict | list) -> str | None:
     """`value` as JSON text through orjson, when it is a dict or list of plain scalars; else None.
 
-    About three times faster than json.dumps for the scan's three JSON
-    columns per score (26 to 8 us, measured); every check here runs in C.
+    Faster than json.dumps for the scan's three JSON columns per score
+    (docs/performance.md); every check here runs in C.
     Left to Django: nested values, anything orjson refuses (a key that is not
     a string, an integer over 64 bits, a lone surrogate) and NaN or infinity,
     which orjson would write as null where json.dumps writes a token the

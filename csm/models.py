@@ -215,7 +215,7 @@ class ScoringProfile(models.Model):
         help_text="A fall of this many points since the last score raises a churn alert.",
     )
     tam_multipliers = models.JSONField(help_text="Score multiplier per TAM rating.")
-    rules = models.JSONField(help_text="Point tables per signal group (see SCORING.md).")
+    rules = models.JSONField(help_text="Point tables per signal group (see docs/scoring.md).")
     no_data_defaults = models.JSONField(
         help_text="Values the scan uses for required inputs an account never reported."
     )

@@ -76,7 +76,7 @@ ScoringProfileForm = type(
         f"weight_{group}": forms.FloatField(
             label=group.replace("_", " ").capitalize(),
             min_value=0,
-            help_text=f"Maximum points (SCORING.md default: {engine.BASE_MAX[group]}).",
+            help_text=f"Maximum points (default: {engine.BASE_MAX[group]}).",
         )
         for group in engine.GROUPS
     },

@@ -121,7 +121,7 @@ class _SignalsBase(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
-# The 13 scoring inputs of SCORING.md, as of today. It documents the payload
+# The 13 scoring inputs of docs/scoring.md, as of today. It documents the payload
 # in the schema; values are validated by csm.ingest, which bulk and CSV
 # ingestion share.
 SignalsSerializer = type(

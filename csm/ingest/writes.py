@@ -1,6 +1,6 @@
 """Writing scoring inputs from outside: the API (one account or in bulk), and later CSV and Notion.
 
-Every value is checked against SCORING.md's ranges before anything is
+Every value is checked against docs/scoring.md's ranges before anything is
 written. Derived inputs (days to renewal, seat utilisation) are read-only:
 they follow from account facts. "Days since" inputs are stored as the date
 of the event (today minus the days), so they keep ageing after the write.
@@ -30,7 +30,7 @@ READ_ONLY_INPUTS = {
     "seats_utilization_rate": "read-only: derived from the account's seats_used and seats_purchased",
 }
 TRACKED_ADOPTION = "read-only: this account's adoption is measured from its feature usage"
-# SCORING.md sets no upper bound on these; storage does (a date a million
+# docs/scoring.md sets no upper bound on these; storage does (a date a million
 # days back does not exist; counts are 32-bit). Far beyond any real value.
 STORAGE_MAX = {
     "login_frequency_days": 36_500,
@@ -77,7 +77,7 @@ class BulkWriteError(Exception):
 
 
 def clean_signals(data: Mapping[str, Any], *, today: date) -> tuple[CleanSignals, dict[str, str]]:
-    """Validate input values by SCORING.md name. Returns (clean values, errors by field)."""
+    """Validate input values by docs/scoring.md name. Returns (clean values, errors by field)."""
     clean, errors = CleanSignals(), {}
     for name, value in data.items():
         if name in READ_ONLY_INPUTS:

@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def create_default_profile(apps, schema_editor):
-    from csm.scoring.engine import DEFAULT_PROFILE
+    from csm.scoring import DEFAULT_PROFILE
 
     ScoringProfile = apps.get_model("csm", "ScoringProfile")
     if ScoringProfile.objects.filter(segment="").exists():

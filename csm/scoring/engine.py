@@ -1,6 +1,6 @@
 """The health-scoring engine: deterministic, pure Python, no Django.
 
-Implements `shared/SCORING.md`. Every number of the specification lives in a
+Implements docs/scoring.md. Every number of the specification lives in a
 `Profile`, so a team can change weights, thresholds, the churn window and
 the point tables without touching code; `DEFAULT_PROFILE` holds the values
 of the specification.
@@ -8,7 +8,7 @@ of the specification.
 How the pieces fit:
 
 * Each of the 11 signal groups has a point table written on the group's
-  *base maximum* (the "max" column of SCORING.md). A profile's `weights`
+  *base maximum* (the "max" column of docs/scoring.md). A profile's `weights`
   give each group's maximum; a group's points are its table points scaled
   by `weight / base maximum`, so the default weights reproduce the tables
   exactly and a weight of 0 switches a group off.
@@ -35,7 +35,7 @@ RAGS = ("GREEN", "AMBER", "RED")
 CHURN_LEVELS = ("low", "medium", "high", "critical")
 CHURN_TRIGGERS = ("contract_proximity", "behavioral", "both")
 
-# name -> (kind, required, constraint). "required" follows SCORING.md: the
+# name -> (kind, required, constraint). "required" follows docs/scoring.md: the
 # inputs without a "none" rule must be present and not None.
 INPUT_SPEC: Mapping[str, tuple[str, bool, Any]] = MappingProxyType(
     {
@@ -57,7 +57,7 @@ INPUT_SPEC: Mapping[str, tuple[str, bool, Any]] = MappingProxyType(
 INPUT_NAMES: tuple[str, ...] = tuple(INPUT_SPEC)
 REQUIRED_INPUTS: tuple[str, ...] = tuple(n for n, (_, req, _) in INPUT_SPEC.items() if req)
 
-# The 11 groups (breakdown keys) and their base maxima from SCORING.md.
+# The 11 groups (breakdown keys) and their base maxima from docs/scoring.md.
 BASE_MAX: Mapping[str, int] = MappingProxyType(
     {
         "feature_adoption_rate": 20,
@@ -83,7 +83,7 @@ def _is_number(value: Any) -> bool:
 
 
 def validate_input(name: str, value: Any) -> Any:
-    """Check one input against SCORING.md; return it or raise ValueError naming it.
+    """Check one input against docs/scoring.md; return it or raise ValueError naming it.
 
     None is accepted for every input here; whether None is allowed at all is
     `score()`'s decision (required inputs).
@@ -470,7 +470,7 @@ def rag_for(score_value: float, profile: Profile = DEFAULT_PROFILE) -> str:
 def churn_for(
     rag: str, inputs: Mapping[str, Any], profile: Profile = DEFAULT_PROFILE
 ) -> tuple[str, str | None]:
-    """(level, trigger) from SCORING.md's churn table."""
+    """(level, trigger) from docs/scoring.md's churn table."""
     days_to_renewal = inputs.get("days_to_renewal")
     contract = (
         rag in ("RED", "AMBER")

@@ -68,8 +68,8 @@ SCORE_UPDATE_FIELDS = [
 SCORE_FIELDS = ["account", "scored_on", *SCORE_UPDATE_FIELDS]
 HEALTH_FIELDS = ["health_score", "rag", "churn_risk", "churn_trigger", "scored_at"]
 # An account whose health did not change gets only its new scored_at: its
-# indexed columns (score, RAG, churn risk) are left alone, which on SQLite
-# makes the update about ten times cheaper, and most accounts do not change
+# indexed columns (score, RAG, churn risk) are left alone, which makes the
+# update much cheaper (docs/performance.md), and most accounts do not change
 # from one day to the next.
 STAMP_FIELDS = ["scored_at"]
 _ALERT_COLUMNS = [f for f in ChurnAlert._meta.concrete_fields if not f.primary_key]

@@ -1,4 +1,4 @@
-"""Reviewing opportunities and drafts: the API routes of API.md and the admin."""
+"""Reviewing opportunities and drafts: the API routes of docs/api.md and the admin."""
 
 from __future__ import annotations
 

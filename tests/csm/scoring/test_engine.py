@@ -1,4 +1,4 @@
-"""The scoring engine against every row of every table in SCORING.md."""
+"""The scoring engine against every row of every table in docs/scoring.md."""
 
 from __future__ import annotations
 

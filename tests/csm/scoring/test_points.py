@@ -1,4 +1,4 @@
-"""`score` reads weighted point tables built once per profile; here, against the plain reading of SCORING.md.
+"""`score` reads weighted point tables built once per profile; here, against a plain reading of the spec.
 
 The reference below is the specification's arithmetic written out directly
 (table points, then `round(points * weight / base maximum, 2)` per group).
