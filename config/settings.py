@@ -4,6 +4,7 @@ See `.env.example` for the full list. The defaults give a working local install
 with no servers: SQLite under `var/` and django-q2's ORM broker.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -21,11 +22,23 @@ if (BASE_DIR / ".env").is_file():
 DEBUG = env.bool("DEBUG", default=True)
 
 _DEV_SECRET_KEY = "django-insecure-tend-development-only-key-do-not-use-in-production"
+# Keys shipped in this repository's examples: never a production secret.
+_EXAMPLE_SECRET_KEYS = {_DEV_SECRET_KEY, "change-me-to-50-random-characters"}
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = _DEV_SECRET_KEY
+elif not DEBUG and (
+    SECRET_KEY in _EXAMPLE_SECRET_KEYS
+    or SECRET_KEY.startswith("django-insecure-")
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is an example or too weak for production (use 50+ random characters: "
+        'python -c "import secrets; print(secrets.token_urlsafe(50))").'
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -44,6 +57,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
+    "csp",
     "agents_core",
     "csm",
     "sales",
@@ -60,6 +75,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.BrowserTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -81,6 +100,16 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
         },
+    },
+    {
+        # Plain text (email subjects and bodies, chat messages, talk tracks,
+        # Markdown): nothing is HTML-escaped, so "Ben & Jerry's" stays itself.
+        # Render with render_to_string(name, context, using="text").
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"autoescape": False},
     },
 ]
 
@@ -138,8 +167,57 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# Login throttling (django-axes): after TEND_LOGIN_FAILURE_LIMIT wrong passwords
+# for one username, or from one address, further logins are refused for
+# TEND_LOGIN_COOLOFF_MINUTES (0: until an admin unlocks under Axes > Access
+# attempts, or with `manage.py axes_reset_username NAME`). Every attempt is
+# listed in the admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("TEND_LOGIN_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+_cooloff_minutes = env.int("TEND_LOGIN_COOLOFF_MINUTES", default=30)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes else None
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+# How many reverse proxies (nginx, a load balancer) stand in front of Tend and
+# append to X-Forwarded-For. 0: the address is the connection's own.
+TEND_TRUSTED_PROXIES = env.int("TEND_TRUSTED_PROXIES", default=0)
+
 # --- Security (production values come on with DEBUG off) -------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Believe X-Forwarded-Proto only from a proxy we were told about (TEND_TRUSTED_PROXIES,
+# below): without one in front, any client could claim https.
+if TEND_TRUSTED_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts only from Tend itself (the admin's
+# and the API docs' files; no inline script anywhere), no plugins, no framing.
+# Inline style attributes stay allowed: the admin and Tend's pages use them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy (django-permissions-policy): Tend uses none of these browser features.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer",
+        "microphone", "payment", "usb", "serial", "hid", "bluetooth",
+    )
+}  # fmt: skip
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -181,8 +259,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "agents_core.api.common.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["agents_core.api.common.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "agents_core.api.common.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -210,6 +288,8 @@ SPECTACULAR_SETTINGS = {
 }
 # Largest request body read (a 10,000-row bulk signals upsert is about 3 MB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# The largest file the admin's CSV import takes (Django caps request bodies, not uploaded files).
+TEND_MAX_UPLOAD_BYTES = env.int("TEND_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 
 # --- Tend ------------------------------------------------------------------
 # Accounts scored per batch in the daily scan: one read, one bulk upsert and
@@ -279,5 +359,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # django-axes logs every process start at INFO; its lockouts come at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }

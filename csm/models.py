@@ -8,7 +8,13 @@ from django.db import models
 from django.db.models import Q
 
 from agents_core.visibility import OwnedQuerySet
+from csm.accounts.limits import EARLIEST_DATE, LATEST_DATE, MAX_MONEY, MAX_SEATS
 from csm.scoring import engine
+
+# The bounds of csm.accounts.limits, as validators every form, serializer and import applies.
+SEATS = [MaxValueValidator(MAX_SEATS)]
+MONEY = [MinValueValidator(Decimal("0")), MaxValueValidator(MAX_MONEY)]
+SANE_DATE = [MinValueValidator(EARLIEST_DATE), MaxValueValidator(LATEST_DATE)]
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[models.TextChoices]:
@@ -77,12 +83,12 @@ class Account(models.Model):
         max_digits=14,
         decimal_places=2,
         default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(MAX_MONEY)],
     )
-    seats_purchased = models.PositiveIntegerField(null=True, blank=True)
-    seats_used = models.PositiveIntegerField(null=True, blank=True)
-    contract_start = models.DateField(null=True, blank=True)
-    renewal_date = models.DateField(null=True, blank=True, db_index=True)
+    seats_purchased = models.PositiveIntegerField(null=True, blank=True, validators=SEATS)
+    seats_used = models.PositiveIntegerField(null=True, blank=True, validators=SEATS)
+    contract_start = models.DateField(null=True, blank=True, validators=SANE_DATE)
+    renewal_date = models.DateField(null=True, blank=True, db_index=True, validators=SANE_DATE)
     primary_contact_email = models.EmailField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     tam_health_rag = models.CharField(
@@ -651,16 +657,14 @@ class RenewalOutcome(models.Model):
         DEMO = "demo", "Demo (synthetic)"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="outcomes")
-    renewal_date = models.DateField(help_text="The contract end the outcome is for.")
+    renewal_date = models.DateField(help_text="The contract end the outcome is for.", validators=SANE_DATE)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    arr_before = models.DecimalField(
-        "ARR before", max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
-    )
+    arr_before = models.DecimalField("ARR before", max_digits=14, decimal_places=2, validators=MONEY)
     arr_after = models.DecimalField(
         "ARR kept",
         max_digits=14,
         decimal_places=2,
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=MONEY,
         help_text="ARR after the renewal: 0 when churned.",
     )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.ADMIN)

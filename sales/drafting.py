@@ -61,8 +61,8 @@ def compose(opportunity: ExpansionOpportunity) -> dict[str, str]:
     }
     template = f"sales/outreach/{opportunity.kind}"
     return {
-        "subject": " ".join(render_to_string(f"{template}_subject.txt", context).split()),
-        "body": render_to_string(f"{template}_body.txt", context).strip() + "\n",
+        "subject": " ".join(render_to_string(f"{template}_subject.txt", context, using="text").split()),
+        "body": render_to_string(f"{template}_body.txt", context, using="text").strip() + "\n",
     }
 
 

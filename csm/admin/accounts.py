@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -106,6 +107,16 @@ class AccountImportForm(forms.Form):
     dry_run = forms.BooleanField(
         required=False, initial=True, help_text="Check the file and show what would change; write nothing."
     )
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        limit = settings.TEND_MAX_UPLOAD_BYTES
+        if file.size > limit:
+            raise ValidationError(
+                f"The file is larger than {limit // (1024 * 1024)} MB; "
+                "split it, or use manage.py import_accounts."
+            )
+        return file
 
 
 class AccountSignalsInline(admin.StackedInline):

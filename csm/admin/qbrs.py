@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
 
 from agents_core.admin_mixins import (
     OneClickActionsMixin,
@@ -82,8 +83,10 @@ class QBRAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, OneClickActionsMixin
         if qbr is None:
             raise PermissionDenied
         response = HttpResponse(render_qbr_markdown(qbr), content_type="text/markdown; charset=utf-8")
-        filename = f"QBR {qbr.account.name} {qbr.quarter}.md".replace('"', "")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        # Names are people's text: no control characters (a CR/LF would split the header).
+        filename = " ".join(f"QBR {qbr.account.name} {qbr.quarter}.md".split())
+        filename = "".join(ch for ch in filename if ch.isprintable())
+        response["Content-Disposition"] = content_disposition_header(True, filename)
         return response
 
     @admin.display(description="Markdown")

@@ -53,11 +53,11 @@ def event_bus(alert: ChurnAlert, delivery: AlertDelivery) -> str:
     )
 
 
-def _text(alert: ChurnAlert) -> dict[str, str]:
+def message_text(alert: ChurnAlert) -> dict[str, str]:
     context = {"alert": alert, "account": alert.account, "admin_url": _admin_url(alert)}
     return {
-        "subject": " ".join(render_to_string("csm/alerts/subject.txt", context).split()),
-        "body": render_to_string("csm/alerts/body.txt", context).strip() + "\n",
+        "subject": " ".join(render_to_string("csm/alerts/subject.txt", context, using="text").split()),
+        "body": render_to_string("csm/alerts/body.txt", context, using="text").strip() + "\n",
     }
 
 
@@ -75,7 +75,7 @@ def gmail_draft(alert: ChurnAlert, delivery: AlertDelivery) -> str:
         raise ChannelSkipped("The account has no owner with an email address.")
     digest = hashlib.sha256(f"{settings.SECRET_KEY}:alert:{alert.pk}".encode()).hexdigest()[:16]
     domain = owner.email.rsplit("@", 1)[-1]
-    text = _text(alert)
+    text = message_text(alert)
     made = gmail.make_draft(
         owner.email,
         to=owner.email,
@@ -90,19 +90,24 @@ def google_chat(alert: ChurnAlert, delivery: AlertDelivery) -> str:
     """A message in the team's Google Chat space, through its incoming webhook."""
     if not settings.CHAT_WEBHOOK_URL:
         raise ChannelSkipped("Google Chat is not configured (CHAT_WEBHOOK_URL).")
-    text = _text(alert)
+    text = message_text(alert)
     # A client-assigned message id makes the post idempotent: Chat answers 409
     # ALREADY_EXISTS to a repeat, e.g. a retry after a worker died before it
     # could record the first post.
     message_id = f"client-tend-alert-{alert.pk}"
     link = _admin_url(alert)
-    response = httpx.post(
-        settings.CHAT_WEBHOOK_URL,
-        params={
+    # The webhook URL carries its own key and token in the query: merge ours
+    # into it (passing params= to httpx would replace that query, and Chat
+    # would refuse the post).
+    url = httpx.URL(settings.CHAT_WEBHOOK_URL).copy_merge_params(
+        {
             "messageId": message_id,
             "threadKey": f"tend-alert-{alert.pk}",
             "messageReplyOption": "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD",
-        },
+        }
+    )
+    response = httpx.post(
+        url,
         json={"text": f"*{text['subject']}*\n{alert.explanation}" + (f"\n{link}" if link else "")},
         timeout=CHAT_TIMEOUT,
     )

@@ -129,6 +129,7 @@ def talk_track(opportunity: ExpansionOpportunity) -> str:
     return render_to_string(
         f"csm/talk_tracks/{opportunity.kind}.txt",
         {"opportunity": opportunity, "account": opportunity.account, "evidence": opportunity.evidence},
+        using="text",
     ).strip()
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from csm.accounts.limits import MAX_MONEY
+
 SEAT_UTILIZATION = 0.9
 SEAT_HEADROOM = 0.2
 MIN_EXTRA_SEATS = 5
@@ -69,6 +71,11 @@ class Finding:
     addon_key: str | None = None
 
 
+def capped(impact: Decimal) -> Decimal:
+    """An estimate within what an ARR column holds, however large the account's numbers."""
+    return min(impact, MAX_MONEY)
+
+
 def healthy_enough(facts: AccountFacts) -> bool:
     return facts.rag in HEALTHY_RAGS and facts.churn_risk in CALM_CHURN
 
@@ -93,7 +100,7 @@ def find_seats(facts: AccountFacts) -> Finding | None:
     return Finding(
         account_id=facts.id,
         kind="seats",
-        impact=impact,
+        impact=capped(impact),
         evidence={
             "seats_used": used,
             "seats_purchased": purchased,
@@ -125,7 +132,7 @@ def find_module(facts: AccountFacts, catalogue: Iterable[Offer]) -> Finding | No
     return Finding(
         account_id=facts.id,
         kind="module",
-        impact=impact,
+        impact=capped(impact),
         addon_key=offer.key,
         evidence={
             "feature_adoption_rate": round(adoption, 4),
@@ -153,7 +160,7 @@ def find_integration(facts: AccountFacts, catalogue: Iterable[Offer]) -> Finding
     return Finding(
         account_id=facts.id,
         kind="integration",
-        impact=offer.flat_price.quantize(CENTS),
+        impact=capped(offer.flat_price.quantize(CENTS)),
         addon_key=offer.key,
         evidence={
             "seats_used": seats,

@@ -8,6 +8,7 @@ reason a person can act on.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +70,12 @@ def choice_parser(values: dict[str, str], what: str) -> Callable[[str], str]:
     return parse
 
 
+# Python's csv module refuses a field over this many characters; no CRM cell is near it.
+MAX_CELL_CHARS = csv.field_size_limit()
+
+
 def read_table(content: bytes | str) -> tablib.Dataset:
+    """A CSV file as a table; CellError says why a file cannot be read at all."""
     if isinstance(content, bytes):
         try:
             content = content.decode("utf-8-sig")
@@ -77,4 +83,9 @@ def read_table(content: bytes | str) -> tablib.Dataset:
             raise CellError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not content.strip():
         raise CellError("the file is empty")
-    return tablib.Dataset().load(content, format="csv")
+    try:
+        return tablib.Dataset().load(content, format="csv")
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise CellError(f"a cell is larger than {MAX_CELL_CHARS:,} characters") from None
+        raise CellError(f"the file is not a readable CSV ({exc})") from None

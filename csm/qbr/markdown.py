@@ -1,12 +1,47 @@
-"""A QBR as Markdown (for download, and as the text Notion publishing will start from)."""
+"""A QBR as Markdown (for download, and as the text Notion publishing will start from).
+
+The template is plain text (no HTML escaping); what people typed (account
+and feature names, summaries, explanations) is Markdown-escaped instead, so
+a "|" cannot break a table, a "<script>" stays text, and a line break
+cannot start a new block.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Any
 
 from django.template.loader import render_to_string
 
 from csm.models import QBR
 
+# What can turn a value mid-line into markup: emphasis, code, links, HTML, table cells.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
+
+
+def escape_markdown(text: str) -> str:
+    """`text` as one line of literal Markdown: specials backslash-escaped, line breaks folded."""
+    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape_markdown(value)
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(item) for item in value]
+    return value
+
 
 def render_qbr_markdown(qbr: QBR) -> str:
-    text = render_to_string("csm/qbr/qbr.md", {"qbr": qbr})
+    view = SimpleNamespace(
+        account=SimpleNamespace(name=escape_markdown(qbr.account.name)),
+        quarter=escape_markdown(qbr.quarter),
+        sections=_escaped(qbr.sections),
+    )
+    text = render_to_string("csm/qbr/qbr.md", {"qbr": view}, using="text")
     # Templates leave blank runs where optional parts are empty; keep one blank line.
     lines, blank = [], False
     for line in text.splitlines():

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from csm.accounts.limits import EARLIEST_DATE, LATEST_DATE
 from csm.models import HealthScore, RenewalOutcome, ScoringProfile
 from csm.scoring import engine as scoring
 
@@ -247,8 +248,12 @@ def evaluate(cases: Sequence[Case], *, horizon: int, source: str, synthetic: int
 
 
 def load_cases(*, until: date | None = None, segment: str = "") -> tuple[list[Case], int]:
-    """Every known outcome (up to `until`, of `segment`'s accounts), and how many are synthetic."""
-    outcomes = RenewalOutcome.objects.order_by()
+    """Every known outcome (up to `until`, of `segment`'s accounts), and how many are synthetic.
+
+    Outcomes dated outside the sane range (a row from before the edges
+    checked it) are left out: nothing can be measured a year before 0001.
+    """
+    outcomes = RenewalOutcome.objects.order_by().filter(renewal_date__range=(EARLIEST_DATE, LATEST_DATE))
     if segment:
         outcomes = outcomes.filter(account__segment=segment)
     if until is not None:

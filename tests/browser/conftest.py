@@ -50,10 +50,25 @@ def browser(live_server):
         "--lang=en-US",
     ):
         options.add_argument(flag)
+    # The console log, to read Content-Security-Policy violations from.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(browser):
+    """Every page a browser test opens works under Tend's Content-Security-Policy."""
+    browser.get_log("browser")  # what earlier tests left
+    yield
+    violations = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+    assert not violations, violations
 
 
 @pytest.fixture

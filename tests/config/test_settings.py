@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.paths import ROOT
 
 
@@ -34,3 +36,26 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = manage("check", DEBUG="false", SECRET_KEY="")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me-to-50-random-characters",  # deploy/tend.env.example's
+        "django-insecure-tend-development-only-key-do-not-use-in-production",
+        "short-but-random-Zq81",
+        "x" * 60,
+    ],
+)
+def test_production_refuses_an_example_or_weak_secret_key(key):
+    result = manage("check", DEBUG="false", SECRET_KEY=key)
+    assert result.returncode != 0
+    assert "SECRET_KEY is an example or too weak" in result.stderr
+
+
+def test_the_forwarded_proto_header_is_believed_only_behind_a_configured_proxy():
+    code = "from django.conf import settings; print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
+    alone = manage("shell", "-c", code)
+    behind = manage("shell", "-c", code, TEND_TRUSTED_PROXIES="1")
+    assert alone.stdout.strip().splitlines()[-1] == "None", alone.stderr
+    assert "HTTP_X_FORWARDED_PROTO" in behind.stdout, behind.stderr

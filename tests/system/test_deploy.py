@@ -17,6 +17,8 @@ from django.urls import reverse
 
 from tests.paths import ROOT
 
+PRODUCTION_KEY = "k3Y-" + "".join(chr(ord("a") + i % 26) for i in range(60))
+
 
 @pytest.mark.django_db
 def test_healthz_answers_without_a_login_and_without_the_database(client, django_assert_num_queries):
@@ -67,8 +69,9 @@ def test_gunicorn_serves_the_app_and_whitenoise_the_hashed_static_files(tmp_path
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
         "DEBUG": "false",
-        "SECRET_KEY": "x" * 50,
+        "SECRET_KEY": PRODUCTION_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
+        "TEND_TRUSTED_PROXIES": "1",  # stands in for nginx: the requests below say https
         "STATIC_ROOT": str(tmp_path / "static"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "LOG_FORMAT": "json",
@@ -127,7 +130,7 @@ def test_logs_are_json_in_production():
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
-        "SECRET_KEY": "x" * 50,
+        "SECRET_KEY": PRODUCTION_KEY,
     }
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     line = json.loads(result.stderr.strip().splitlines()[-1])

@@ -24,8 +24,11 @@ pytestmark = pytest.mark.django_db
 class ChatSpace:
     """A loopback HTTP server standing in for a Google Chat incoming webhook.
 
-    Like Chat, it refuses a second message with the same client-assigned
-    messageId (409 ALREADY_EXISTS)."""
+    Like Chat, it checks the webhook's key and token (401 without them, as
+    the real service answers), wants a JSON body, and refuses a second message
+    with the same client-assigned messageId (409 ALREADY_EXISTS)."""
+
+    KEY, TOKEN = "k-123", "t-456"
 
     def __init__(self):
         self.requests: list[dict] = []
@@ -37,14 +40,21 @@ class ChatSpace:
             def do_POST(self):
                 from urllib.parse import parse_qs, urlparse
 
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                space.requests.append({"path": self.path, "body": body})
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                query = parse_qs(urlparse(self.path).query)
+                space.requests.append({"path": self.path, "query": query})
+                if query.get("key") != [space.KEY] or query.get("token") != [space.TOKEN]:
+                    return self._answer(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+                if not self.headers.get("Content-Type", "").startswith("application/json"):
+                    return self._answer(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}})
+                body = json.loads(raw)
+                space.requests[-1]["body"] = body
                 if space.fail_next:
                     space.fail_next -= 1
                     self.send_response(500)
                     self.end_headers()
                     return
-                message_id = parse_qs(urlparse(self.path).query).get("messageId", [""])[0]
+                message_id = query.get("messageId", [""])[0]
                 if message_id and message_id in space.messages:
                     self.send_response(409)
                     self.end_headers()
@@ -57,12 +67,22 @@ class ChatSpace:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def _answer(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def log_message(self, *args):
                 pass
 
         self.server = HTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1/spaces/AAA/messages?key=k&token=t"
+        base = f"http://127.0.0.1:{self.server.server_port}/v1/spaces/AAA/messages"
+        self.url = f"{base}?key={self.KEY}&token={self.TOKEN}"
+        self.url_without_token = f"{base}?key={self.KEY}"
 
     def close(self):
         self.server.shutdown()
@@ -136,6 +156,23 @@ def test_every_channel_delivers_and_records_its_external_id(alerted, chat, notio
     assert (patch.method, patch.url.path) == ("PATCH", "/v1/pages/page-123")
     content = json.loads(patch.content)["properties"]["Tend alert"]["rich_text"][0]["text"]["content"]
     assert content.endswith(alert.explanation) and patch.headers["Authorization"] == "Bearer secret-token"
+
+
+def test_the_chat_webhook_keeps_its_key_and_token(alerted, chat, notion, settings):
+    # Tend adds messageId and threadKey to the webhook's query; the key and
+    # token it came with must survive, or every real Chat space refuses.
+    alert = alerted()
+    [post] = chat.requests
+    assert post["query"]["key"] == [chat.KEY] and post["query"]["token"] == [chat.TOKEN]
+    assert post["query"]["messageId"] == [f"client-tend-alert-{alert.pk}"]
+    assert alert.deliveries.get(channel="chat").status == "sent"
+
+
+def test_a_webhook_chat_refuses_is_a_visible_failure(alerted, chat, notion, settings):
+    settings.CHAT_WEBHOOK_URL = chat.url_without_token
+    alert = alerted()
+    delivery = alert.deliveries.get(channel="chat")
+    assert delivery.status == "failed" and "401" in delivery.error and not chat.messages
 
 
 def test_a_failed_channel_leaves_the_others_delivered_and_a_retry_succeeds_once(alerted, chat, notion):
