@@ -336,6 +336,7 @@ NOTION_QBR_TITLE_PROPERTY = env.str("NOTION_QBR_TITLE_PROPERTY", default="Name")
 # delegation for the gmail.compose scope, as its JSON key or a path to it.
 GMAIL_SERVICE_ACCOUNT_JSON = env.str("GMAIL_SERVICE_ACCOUNT_JSON", default="")
 GMAIL_SERVICE_ACCOUNT_FILE = env.str("GMAIL_SERVICE_ACCOUNT_FILE", default="")
+GMAIL_API_ENDPOINT = env.str("GMAIL_API_ENDPOINT", default="")  # empty: Google's
 # Who sees every account (and every run), not only their own.
 TEND_VIEW_ALL_PERMISSION = "csm.view_all_accounts"
 

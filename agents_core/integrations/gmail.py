@@ -12,7 +12,9 @@ deterministic Message-ID chosen (and stored) before the first attempt, and
 
 Configured from the environment: GMAIL_SERVICE_ACCOUNT_JSON (the key's
 JSON) or GMAIL_SERVICE_ACCOUNT_FILE (a path to it). Without either, Gmail
-is off and `gmail_configured()` says so.
+is off and `gmail_configured()` says so. GMAIL_API_ENDPOINT points the
+client at another root than Google's (an egress proxy; the tests' loopback
+stand-in); the token endpoint is the key's own `token_uri`.
 """
 
 from __future__ import annotations
@@ -55,8 +57,14 @@ def _credentials(owner_email: str):
 
 def build_service(owner_email: str):
     """A Gmail API client acting as `owner_email` (domain-wide delegation)."""
+    options = {"api_endpoint": settings.GMAIL_API_ENDPOINT} if settings.GMAIL_API_ENDPOINT else None
     return build(
-        "gmail", "v1", credentials=_credentials(owner_email), cache_discovery=False, static_discovery=True
+        "gmail",
+        "v1",
+        credentials=_credentials(owner_email),
+        cache_discovery=False,
+        static_discovery=True,
+        client_options=options,
     )
 
 

@@ -16,6 +16,7 @@ from csm.alerts import delivery as alert_delivery
 from csm.models import AlertDelivery, ChurnAlert
 from csm.scoring.scan import scan_health
 from tests.csm.alerts.test_alerts import worsen
+from tests.fakes.notion import strict
 from tests.sales.test_handoff import NO_DRAFTS, Gmail, ok
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +109,7 @@ def notion(settings, monkeypatch):
     real_client = notion_module.Client
 
     def client(**kwargs):
-        kwargs["client"] = httpx.Client(transport=httpx.MockTransport(handler))
+        kwargs["client"] = httpx.Client(transport=strict(handler, token="secret-token"))
         return real_client(**kwargs)
 
     monkeypatch.setattr(notion_module, "Client", client)

@@ -15,6 +15,7 @@ from agents_core.integrations.notion import NotionGateway, NotionUnavailable
 from agents_core.models import AgentRun
 from csm.ingest.notion import sync_accounts
 from csm.models import Account, AccountSignals
+from tests.fakes.notion import strict
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +103,7 @@ def second_page(body):
 def gateway_for(fake):
     sleeps: list[float] = []
     client = Client(
-        auth="secret-token", client=httpx.Client(transport=httpx.MockTransport(fake)), retry=False
+        auth="secret-token", client=httpx.Client(transport=strict(fake, token="secret-token")), retry=False
     )
     return NotionGateway(client, sleep=sleeps.append, clock=lambda: 0.0), sleeps
 
@@ -198,7 +199,7 @@ def test_the_task_runs_through_the_entry_point_and_a_failure_fails_the_run(
     real_client = notion.Client
 
     def mocked_client(**kwargs):
-        kwargs["client"] = httpx.Client(transport=httpx.MockTransport(fake))
+        kwargs["client"] = httpx.Client(transport=strict(fake, token=kwargs["auth"]))
         return real_client(**kwargs)
 
     monkeypatch.setattr(notion, "Client", mocked_client)

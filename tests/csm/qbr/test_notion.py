@@ -14,6 +14,7 @@ from csm.models import QBR, ChurnAlert, Feature, FeatureUsage
 from csm.qbr import quarters
 from csm.qbr.build import generate
 from csm.qbr.notion import MAX_CHILDREN, MAX_TEXT, blocks, publish
+from tests.fakes.notion import strict
 
 pytestmark = pytest.mark.django_db
 DB, DS = "qbr-db", "qbr-ds"
@@ -83,7 +84,7 @@ def notion(settings):
     settings.NOTION_TOKEN, settings.NOTION_QBR_DATABASE_ID = "secret", DB
     fake = FakeNotion()
     sleeps: list[float] = []
-    client = Client(auth="secret", client=httpx.Client(transport=httpx.MockTransport(fake)), retry=False)
+    client = Client(auth="secret", client=httpx.Client(transport=strict(fake, token="secret")), retry=False)
     return fake, NotionGateway(client, sleep=sleeps.append, clock=lambda: 0.0), sleeps
 
 
