@@ -1,11 +1,13 @@
 import json
 
 from django.contrib import admin
+from django.db.models import BooleanField, Case, Value, When
 from django.utils.html import format_html
 
 from agents_core import fanout
 from agents_core.admin_mixins import ReadOnlyAdminMixin, VisibleToUserAdminMixin
 from agents_core.models import AgentRun
+from agents_core.visibility import sees_everything
 
 STATUS_COLOURS = {"queued": "#5f6368", "running": "#1a73e8", "succeeded": "#188038", "failed": "#c5221f"}
 
@@ -36,7 +38,7 @@ class AgentRunAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         ("created_at", "started_at", "finished_at"),
         "payload_json",
         "result_json",
-        "error",
+        "error_text",
         "q_task_id",
     )
     readonly_fields = (
@@ -53,7 +55,7 @@ class AgentRunAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         "finished_at",
         "payload_json",
         "result_json",
-        "error",
+        "error_text",
         "q_task_id",
     )
 
@@ -73,8 +75,29 @@ class AgentRunAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         seconds = obj.duration_seconds
         return "—" if seconds is None else f"{seconds:.1f}s"
 
+    HIDDEN = "Hidden: a run over the whole book; managers see what it touched."
+
+    def get_queryset(self, request):
+        # Whether this viewer may read each run's details (AgentRun.details_visible_to),
+        # worked out in the query: the admin instance is shared by every request.
+        runs = super().get_queryset(request)
+        if sees_everything(request.user):
+            return runs.annotate(details_hidden=Value(False))
+        mine = When(requested_by=request.user, then=Value(False))
+        return runs.annotate(details_hidden=Case(mine, default=Value(True), output_field=BooleanField()))
+
+    @staticmethod
+    def _hidden(obj) -> bool:
+        return getattr(obj, "details_hidden", True)
+
+    @admin.display(description="Error")
+    def error_text(self, obj):
+        return self.HIDDEN if self._hidden(obj) else obj.error
+
     @admin.display(description="Outcome")
     def summary(self, obj):
+        if self._hidden(obj):
+            return obj.get_status_display()
         if obj.error:
             return obj.error[:120]
         result = obj.result or {}
@@ -96,11 +119,11 @@ class AgentRunAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
 
     @admin.display(description="Payload")
     def payload_json(self, obj):
-        return _pretty(obj.payload)
+        return self.HIDDEN if self._hidden(obj) else _pretty(obj.payload)
 
     @admin.display(description="Result")
     def result_json(self, obj):
-        return _pretty(obj.result)
+        return self.HIDDEN if self._hidden(obj) else _pretty(obj.result)
 
 
 def _pretty(value):

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agents_core.visibility import sees_everything
+
 if TYPE_CHECKING:
     from agents_core.batches import BatchHandler
     from agents_core.models import AgentRun
@@ -43,6 +45,13 @@ class NotAllowed(AgentError):
 
 class NotVisible(AgentError):
     """The payload names objects the requesting user may not see (answered as 404)."""
+
+
+def for_managers_only(payload: dict[str, Any], user) -> dict[str, Any]:
+    """Tasks that touch the whole book are for people who see all of it."""
+    if not sees_everything(user):
+        raise NotAllowed("Only managers (csm.view_all_accounts) may run this task.")
+    return payload
 
 
 def no_payload(payload: dict[str, Any]) -> dict[str, Any]:

@@ -54,16 +54,43 @@ def enqueue(
     """
     agent = registry.get(agent_id)
     clean = agent.clean_payload(task_type, payload, user=requested_by)
+    return _record_and_queue(
+        agent.id, task_type, clean, trigger=trigger, requested_by=requested_by, sync=sync
+    )
+
+
+def follow_up(cause: AgentRun | None, agent_id: str, task_type: str, payload: dict[str, Any] | None = None):
+    """Queue work that the run `cause` leads to (the scan's expansion check and alert
+    deliveries, the contract check's QBRs), under the cause's trigger and requester.
+
+    The trail then shows who set it off. The payload is checked but not scoped
+    to the requester again: they were allowed the cause, and this is the
+    system finishing it. Without a cause it is the schedule's own work.
+    """
+    agent = registry.get(agent_id)
+    clean = agent.clean_payload(task_type, payload)
+    if cause is None:
+        return _record_and_queue(agent.id, task_type, clean, trigger=AgentRun.Trigger.SCHEDULE)
+    return _record_and_queue(
+        agent.id, task_type, clean, trigger=cause.trigger, requested_by_id=cause.requested_by_id
+    )
+
+
+def _record_and_queue(
+    agent_id: str,
+    task_type: str,
+    clean: dict[str, Any],
+    *,
+    trigger: str,
+    sync: bool | None = None,
+    **requester,
+) -> AgentRun:
     run = AgentRun.objects.create(
-        agent=agent.id,
-        task_type=task_type,
-        payload=clean,
-        trigger=trigger,
-        requested_by=requested_by,
+        agent=agent_id, task_type=task_type, payload=clean, trigger=trigger, **requester
     )
 
     def send() -> None:
-        options: dict[str, Any] = {"task_name": f"{agent.id}.{task_type}#{run.pk}"}
+        options: dict[str, Any] = {"task_name": f"{agent_id}.{task_type}#{run.pk}"}
         if sync is not None:
             options["sync"] = sync
         try:

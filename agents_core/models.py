@@ -69,6 +69,15 @@ class AgentRun(models.Model):
     def __str__(self) -> str:
         return f"{self.agent}.{self.task_type} #{self.pk} ({self.status})"
 
+    def details_visible_to(self, user) -> bool:
+        """May `user` read this run's payload, result and error?
+
+        A CSM sees that the scheduled whole-book runs happened, and how they
+        went; what they touched (every account's ids, other CSMs' errors) is
+        for managers and for whoever started the run.
+        """
+        return sees_everything(user) or (self.requested_by_id is not None and self.requested_by_id == user.pk)
+
     @property
     def duration_seconds(self) -> float | None:
         if self.started_at and self.finished_at:

@@ -162,6 +162,8 @@ def book_today(user, today: date | None = None) -> BookToday:
     start = timezone.make_aware(datetime.combine(today, time.min))
     runs_today = AgentRun.objects.visible_to(user).filter(created_at__gte=start)
     runs = list(runs_today.select_related("requested_by").order_by("-created_at")[:RUNS_SHOWN])
+    for run in runs:
+        run.details_hidden = not run.details_visible_to(user)
     run_counts = dict(runs_today.values_list("status").annotate(n=Count("id")).order_by())
 
     team = _team(per_owner, today) if whole_team else []

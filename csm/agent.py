@@ -7,8 +7,16 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from agents_core.agents import Agent, InvalidPayload, NotAllowed, NotVisible, Schedule, TaskType, registry
-from agents_core.dispatch import enqueue
+from agents_core.agents import (
+    Agent,
+    InvalidPayload,
+    NotVisible,
+    Schedule,
+    TaskType,
+    for_managers_only,
+    registry,
+)
+from agents_core.dispatch import follow_up
 from agents_core.integrations.notion import NotionGateway, notion_client
 from agents_core.visibility import sees_everything
 from csm.adoption.tracking import track_adoption
@@ -65,8 +73,8 @@ def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
     result = scan_health(account_ids=payload.get("account_ids"), run=run)
     if "account_ids" not in payload:
         # The whole book was scored: look for expansion on today's health.
-        follow_up = enqueue("csm", "check_expansion", {}, trigger=run.trigger)
-        result["followed_by"] = {"check_expansion": follow_up.pk}
+        expansion = follow_up(run, "csm", "check_expansion", {})
+        result["followed_by"] = {"check_expansion": expansion.pk}
     return result
 
 
@@ -137,18 +145,11 @@ def feature_adoption(payload: dict[str, Any], run) -> dict[str, Any]:
 
 
 def contract(payload: dict[str, Any], run) -> dict[str, Any]:
-    return contract_check(account_ids=payload.get("account_ids"))
+    return contract_check(account_ids=payload.get("account_ids"), run=run)
 
 
 def expansion(payload: dict[str, Any], run) -> dict[str, Any]:
     return check_expansion(payload.get("account_ids"), run=run)
-
-
-def for_managers_only(payload: dict[str, Any], user) -> dict[str, Any]:
-    """Tasks that touch the whole book are for people who see all of it."""
-    if not sees_everything(user):
-        raise NotAllowed("Only managers (csm.view_all_accounts) may run this task.")
-    return payload
 
 
 def sync_notion(payload: dict[str, Any], run) -> dict[str, Any]:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents_core.agents import Agent, InvalidPayload, NotVisible, Schedule, TaskType, registry
+from agents_core.agents import (
+    Agent,
+    InvalidPayload,
+    NotVisible,
+    Schedule,
+    TaskType,
+    for_managers_only,
+    registry,
+)
 from csm.models import ExpansionOpportunity
 from sales.drafting import deliver, due_for_retry, handle_opportunity
 
@@ -47,7 +55,9 @@ agent = registry.register(
                 description="Write an opportunity's outreach email as a Gmail draft in the owner's mailbox.",
             ),
             "retry_drafts": TaskType(
-                retry_drafts, description="Retry failed Gmail drafts whose backoff has passed."
+                retry_drafts,
+                description="Retry failed Gmail drafts whose backoff has passed (the whole book: managers).",
+                scope_payload=for_managers_only,
             ),
         },
         schedules=[Schedule(name="sales.retry_drafts", task_type="retry_drafts", cron="*/5 * * * *")],

@@ -34,8 +34,26 @@ class AgentRunSerializer(serializers.ModelSerializer):
             "attempts",
             "result",
             "error",
+            "details_hidden",
         ]
         read_only_fields = fields
+
+    details_hidden = serializers.SerializerMethodField(
+        help_text="true: a run over the whole book; its payload, result and error are for managers."
+    )
+
+    def _hidden(self, run) -> bool:
+        request = self.context.get("request")
+        return request is not None and not run.details_visible_to(request.user)
+
+    def get_details_hidden(self, run) -> bool:
+        return self._hidden(run)
+
+    def to_representation(self, run):
+        data = super().to_representation(run)
+        if self._hidden(run):
+            data.update(payload={}, result=None, error="")
+        return data
 
 
 class StartRunSerializer(StrictSerializerMixin, serializers.Serializer):

@@ -21,6 +21,7 @@ from agents_core.agents import AgentError
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
+from csm.accounts.validators import notion_page_id
 from csm.admin import charts
 from csm.admin.display import rag_badge
 from csm.admin.outcomes import OutcomeGoalInline, RenewalOutcomeInline
@@ -284,9 +285,16 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not sees_everything(request.user):
-            # A CSM cannot hand an account to someone else (and lose sight of it).
-            fields.append("owner")
+            # A CSM cannot hand an account to someone else (and lose sight of it),
+            # nor point it at a Notion page (alerts would be written there).
+            fields += ["owner", "notion_page_id"]
         return fields
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "notion_page_id" and field is not None:
+            field.validators.append(notion_page_id)
+        return field
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":

@@ -25,7 +25,9 @@ from csm.scoring.profiles import load_active_profiles
 QBR_LEAD_DAYS = 90
 
 
-def contract_check(*, today: date | None = None, account_ids: list[int] | None = None) -> dict[str, Any]:
+def contract_check(
+    *, today: date | None = None, account_ids: list[int] | None = None, run=None
+) -> dict[str, Any]:
     today = today or timezone.localdate()
     now = timezone.now()
     profiles = load_active_profiles()
@@ -105,7 +107,7 @@ def contract_check(*, today: date | None = None, account_ids: list[int] | None =
         before = QBRDue.objects.count()
         QBRDue.objects.bulk_create(due, ignore_conflicts=True)
         qbrs_recorded = QBRDue.objects.count() - before
-    dispatched = dispatch_alerts(today, cap=settings.TEND_ALERT_CAP_PER_RUN) if new_alerts else {}
+    dispatched = dispatch_alerts(today, cap=settings.TEND_ALERT_CAP_PER_RUN, run=run) if new_alerts else {}
     owed = list(
         QBRDue.objects.filter(fulfilled_at__isnull=True, due_on__lte=today, account__in=accounts).values_list(
             "account_id", flat=True
@@ -113,10 +115,10 @@ def contract_check(*, today: date | None = None, account_ids: list[int] | None =
     )
     qbr_run = None
     if owed:
-        from agents_core.dispatch import enqueue
+        from agents_core.dispatch import follow_up
 
-        qbr_run = enqueue(
-            "csm", "generate_qbr", {"account_ids": sorted(owed), "trigger": "contract"}, trigger="schedule"
+        qbr_run = follow_up(
+            run, "csm", "generate_qbr", {"account_ids": sorted(owed), "trigger": "contract"}
         ).pk
     return {
         "qbrs_queued": len(owed),

@@ -100,10 +100,12 @@ def build_alerts(candidates: list[AlertCandidate], *, today: date, now: datetime
     return made
 
 
-def dispatch_alerts(today: date, *, cap: int) -> dict[str, Any]:
-    """Send the day's new alerts, at most `cap` of them by ARR; hold the rest back."""
-    from agents_core.dispatch import enqueue
-    from agents_core.models import AgentRun
+def dispatch_alerts(today: date, *, cap: int, run=None) -> dict[str, Any]:
+    """Send the day's new alerts, at most `cap` of them by ARR; hold the rest back.
+
+    The deliveries run as a follow-up of `run` (the scan or check that raised them).
+    """
+    from agents_core.dispatch import follow_up
 
     with transaction.atomic():
         waiting = list(
@@ -130,10 +132,12 @@ def dispatch_alerts(today: date, *, cap: int) -> dict[str, Any]:
             ],
             ignore_conflicts=True,
         )
-    run = None
-    if going:
-        run = enqueue("csm", "deliver_alerts", {"alert_ids": going}, trigger=AgentRun.Trigger.SCHEDULE)
-    return {"sent": len(going), "held_back": len(held), "delivery_run": run.pk if run else None}
+    delivery_run = follow_up(run, "csm", "deliver_alerts", {"alert_ids": going}) if going else None
+    return {
+        "sent": len(going),
+        "held_back": len(held),
+        "delivery_run": delivery_run.pk if delivery_run else None,
+    }
 
 
 def _claim(delivery: AlertDelivery) -> bool:

@@ -1,6 +1,17 @@
 import django_filters
 
+from agents_core.visibility import OwnedQuerySet
 from csm.models import QBR, RAG, Account, ChurnAlert, ChurnRisk, ExpansionOpportunity, RenewalOutcome, Segment
+
+
+def visible_accounts(request) -> OwnedQuerySet:
+    return Account.objects.visible_to(request.user) if request is not None else Account.objects.none()
+
+
+class ByVisibleAccount(django_filters.FilterSet):
+    """`?account=<id>`: an account the user may not see answers exactly as one that does not exist."""
+
+    account = django_filters.ModelChoiceFilter(queryset=visible_accounts)
 
 
 class AccountFilter(django_filters.FilterSet):
@@ -18,13 +29,13 @@ class AccountFilter(django_filters.FilterSet):
         fields = ["rag", "churn_risk", "segment", "status", "owner", "renewal_before"]
 
 
-class OpportunityFilter(django_filters.FilterSet):
+class OpportunityFilter(ByVisibleAccount):
     class Meta:
         model = ExpansionOpportunity
         fields = ["account", "kind", "status"]
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(ByVisibleAccount):
     acknowledged = django_filters.BooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True, help_text="true or false"
     )
@@ -34,13 +45,13 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["account", "acknowledged", "reason", "held_back"]
 
 
-class QBRFilter(django_filters.FilterSet):
+class QBRFilter(ByVisibleAccount):
     class Meta:
         model = QBR
         fields = ["account", "quarter", "trigger"]
 
 
-class OutcomeFilter(django_filters.FilterSet):
+class OutcomeFilter(ByVisibleAccount):
     renewal_after = django_filters.DateFilter(field_name="renewal_date", lookup_expr="gte")
     renewal_before = django_filters.DateFilter(field_name="renewal_date", lookup_expr="lte")
 

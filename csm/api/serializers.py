@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from agents_core.api.common import StrictSerializerMixin
 from agents_core.visibility import sees_everything
+from csm.accounts.validators import notion_page_id
 from csm.models import (
     QBR,
     RAG,
@@ -38,6 +39,9 @@ class OnOwnAccountMixin:
         if self.instance is not None and not isinstance(self.instance, list | tuple):
             for name in self.fixed_on_update:
                 self.fields[name].read_only = True
+
+
+OWN_ACCOUNTS_ONLY = "You can only own accounts yourself."
 
 
 class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
@@ -77,6 +81,17 @@ class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "scored_at",
         ]
         read_only_fields = ["health_score", "rag", "churn_risk", "churn_trigger", "scored_at"]
+        extra_kwargs = {"notion_page_id": {"validators": [notion_page_id]}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and not sees_everything(request.user):
+            # A CSM can name only themself as owner; any other name, existing or
+            # not, gets the same answer, so the API does not tell who exists.
+            owner = self.fields["owner"]
+            owner.queryset = owner.queryset.filter(pk=request.user.pk)
+            owner.error_messages["does_not_exist"] = OWN_ACCOUNTS_ONLY
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -90,8 +105,15 @@ class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     def validate_owner(self, owner):
         user = self.context["request"].user
         if owner != user and not sees_everything(user):
-            raise serializers.ValidationError("You can only own accounts yourself.")
+            raise serializers.ValidationError(OWN_ACCOUNTS_ONLY)
         return owner
+
+    def validate_notion_page_id(self, value):
+        user = self.context["request"].user
+        current = self.instance.notion_page_id if self.instance is not None else ""
+        if value != current and not sees_everything(user):
+            raise serializers.ValidationError("Only a manager can link an account to a Notion page.")
+        return value
 
     def validate(self, attrs):
         contract_start = attrs.get("contract_start", getattr(self.instance, "contract_start", None))

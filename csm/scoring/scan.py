@@ -309,7 +309,7 @@ def scan_health(
         tally.add(result)
     day = date.fromisoformat(context["today"])
     # Whoever finishes the scan sends the day's alerts (once: dispatch marks them).
-    dispatched = dispatch_alerts(day, cap=settings.TEND_ALERT_CAP_PER_RUN) if tally.raised else {}
+    dispatched = dispatch_alerts(day, cap=settings.TEND_ALERT_CAP_PER_RUN, run=run) if tally.raised else {}
     if failed_batches is not None:
         raise failed_batches
     summary = tally.as_dict()
