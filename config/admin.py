@@ -7,7 +7,10 @@ the apps' own (agents_core.admin_mixins.OneClickActionsMixin).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
+
+from config.sso import sso_enabled
 
 
 class TendAdminSite(admin.AdminSite):
@@ -15,6 +18,15 @@ class TendAdminSite(admin.AdminSite):
     site_title = "Tend"
     index_title = "My book today"
     index_template = "admin/tend/index.html"
+
+    def login(self, request, extra_context=None):
+        context = {
+            "sso_enabled": sso_enabled(),
+            "sso_provider": settings.OIDC_PROVIDER_NAME,
+            "password_login": settings.TEND_PASSWORD_LOGIN,
+            **(extra_context or {}),
+        }
+        return super().login(request, context)
 
     def index(self, request, extra_context=None):
         context = dict(extra_context or {})

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "csp",
+    "mozilla_django_oidc",
     "agents_core",
     "csm",
     "sales",
@@ -172,9 +173,37 @@ LOGIN_URL = "admin:login"
 # TEND_LOGIN_COOLOFF_MINUTES (0: until an admin unlocks under Axes > Access
 # attempts, or with `manage.py axes_reset_username NAME`). Every attempt is
 # listed in the admin.
+# Single sign-on (OpenID Connect, config/sso.py; docs/access.md). On when an issuer
+# and a client id are set. TEND_PASSWORD_LOGIN=false then leaves SSO the only way in.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="your company account")
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_USE_PKCE = True
+OIDC_ROLES_CLAIM = env.str("OIDC_ROLES_CLAIM", default="groups")
+OIDC_ADMIN_GROUPS = env.list("OIDC_ADMIN_GROUPS", default=[])
+OIDC_MANAGER_GROUPS = env.list("OIDC_MANAGER_GROUPS", default=[])
+OIDC_CSM_GROUPS = env.list("OIDC_CSM_GROUPS", default=[])
+OIDC_DEFAULT_ROLE = env.str("OIDC_DEFAULT_ROLE", default="")
+OIDC_ALLOWED_DOMAINS = env.list("OIDC_ALLOWED_DOMAINS", default=[])
+OIDC_AUTHENTICATE_CLASS = "config.sso.AuthenticationRequestView"
+LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?sso=refused"
+LOGOUT_REDIRECT_URL = "/admin/login/"
+TEND_PASSWORD_LOGIN = env.bool("TEND_PASSWORD_LOGIN", default=True)
+if OIDC_DEFAULT_ROLE not in ("", "csm", "manager", "admin"):
+    raise ImproperlyConfigured("OIDC_DEFAULT_ROLE must be empty, csm, manager or admin.")
+if not TEND_PASSWORD_LOGIN and not (OIDC_ISSUER and OIDC_RP_CLIENT_ID):
+    raise ImproperlyConfigured(
+        "TEND_PASSWORD_LOGIN=false needs single sign-on (OIDC_ISSUER, OIDC_CLIENT_ID)."
+    )
+
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    *(["config.sso.Backend"] if OIDC_ISSUER and OIDC_RP_CLIENT_ID else []),
+    *(["django.contrib.auth.backends.ModelBackend"] if TEND_PASSWORD_LOGIN else []),
 ]
 AXES_FAILURE_LIMIT = env.int("TEND_LOGIN_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
