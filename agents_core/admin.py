@@ -1,12 +1,16 @@
 import json
+from datetime import timedelta
 
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import BooleanField, Case, Value, When
 from django.utils.html import format_html
 
 from agents_core import fanout
 from agents_core.admin_mixins import ReadOnlyAdminMixin, VisibleToUserAdminMixin
-from agents_core.models import AgentRun
+from agents_core.models import AgentRun, ApiToken
 from agents_core.visibility import sees_everything
 
 STATUS_COLOURS = {"queued": "#5f6368", "running": "#1a73e8", "succeeded": "#188038", "failed": "#c5221f"}
@@ -130,3 +134,53 @@ def _pretty(value):
     return format_html(
         "<pre style='margin:0'>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str)
     )
+
+
+class ApiTokenForm(forms.ModelForm):
+    days = forms.IntegerField(
+        min_value=0,
+        max_value=3650,
+        help_text="Days until the token expires (0: never).",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ("user", "name", "read_only")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].initial = settings.TEND_API_TOKEN_DAYS
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(VisibleToUserAdminMixin, admin.ModelAdmin):
+    """API tokens: made here (the key is shown once), listed by their first characters, revoked by delete."""
+
+    form = ApiTokenForm
+    list_display = ("token_key", "name", "user", "read_only", "created", "expiry", "last_used_at")
+    list_filter = ("read_only",)
+    list_select_related = ("user",)
+    search_fields = ("name", "token_key", "user__username")
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a token is made and revoked, never edited
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not request.user.is_superuser:
+            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
+            kwargs["initial"] = request.user.pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        days = form.cleaned_data["days"]
+        user = obj.user if request.user.is_superuser else request.user
+        token, key = ApiToken.objects.create(
+            user, expiry=timedelta(days=days) if days else None, name=obj.name, read_only=obj.read_only
+        )
+        obj.pk = token.pk  # so the admin's "added" message and history name the real token
+        obj.digest, obj.token_key = token.digest, token.token_key
+        self.message_user(
+            request,
+            f"Copy this API token now; it is not stored and cannot be shown again: {key}",
+            messages.WARNING,
+        )

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from knox.models import AbstractAuthToken, AuthTokenManager
 
-from agents_core.visibility import sees_everything
+from agents_core.visibility import OwnedQuerySet, sees_everything
 
 
 class AgentRunQuerySet(models.QuerySet):
@@ -114,3 +115,29 @@ class WorkBatch(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} batch {self.seq} ({self.status})"
+
+
+class ApiTokenQuerySet(OwnedQuerySet):
+    owner_path = "user"
+
+
+class ApiToken(AbstractAuthToken):
+    """An API key (django-rest-knox): stored as a SHA-512 digest, shown once, expiring.
+
+    `token_key` is the key's first characters ("tend_1a2b3c4d5e"), enough to
+    tell keys apart in a list and no help to anyone who reads it. Read-only
+    keys may only GET. `last_used_at` is stamped at most once a minute.
+    """
+
+    name = models.CharField(max_length=100, help_text="What the key is for, e.g. 'CRM sync'.")
+    read_only = models.BooleanField(default=False, help_text="Read-only keys may only read (GET).")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = AuthTokenManager.from_queryset(ApiTokenQuerySet)()
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'API token'} ({self.token_key}…)"

@@ -52,7 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -281,15 +281,25 @@ else:
     # The ORM broker polls the database; once a second is plenty here.
     Q_CLUSTER["poll"] = 1
 
+# API tokens (django-rest-knox): stored as digests, shown once, expiring after
+# TEND_API_TOKEN_DAYS (0: never); "tend_" marks them for secret scanners.
+TEND_API_TOKEN_DAYS = env.int("TEND_API_TOKEN_DAYS", default=90)
+KNOX_TOKEN_MODEL = "agents_core.ApiToken"
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=TEND_API_TOKEN_DAYS) if TEND_API_TOKEN_DAYS else None,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_PREFIX": "tend_",
+}
+
 # --- Django REST framework ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "agents_core.api.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "agents_core.api.common.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["agents_core.api.common.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["agents_core.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "agents_core.api.common.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -62,21 +62,6 @@ def test_requests_are_throttled_per_user(api, api_book, monkeypatch):
     cache.clear()
 
 
-def test_tokens_from_the_command_and_the_admin(api_book, client, admin_user):
-    import io
-
-    from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
-
-    out = io.StringIO()
-    call_command("drf_create_token", "maya", stdout=out)
-    key = Token.objects.get(user=api_book["maya"]).key
-    assert key in out.getvalue()
-    assert client.get("/api/v1/accounts/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
-    client.force_login(admin_user)
-    assert client.get("/admin/authtoken/tokenproxy/add/").status_code == 200
-
-
 def test_nul_characters_are_a_400_everywhere_not_a_database_error(api, api_book):
     """PostgreSQL refuses NUL in text; each edge must refuse it first."""
     client = api(api_book["maya"])

@@ -20,10 +20,10 @@ schema = schemathesis.openapi.from_dict(RAW_SCHEMA)
 
 @pytest.fixture
 def token_client(api_book, client):
-    from rest_framework.authtoken.models import Token
+    from agents_core.models import ApiToken
 
-    token = Token.objects.create(user=api_book["maya"])
-    return client, {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    _token, key = ApiToken.objects.create(api_book["maya"], name="fuzz")
+    return client, {"HTTP_AUTHORIZATION": f"Token {key}"}
 
 
 @pytest.mark.django_db

@@ -24,8 +24,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Max, Min
-from rest_framework.authtoken.models import Token
 
+from agents_core.models import ApiToken
 from bench.measure import vacuum_analyze
 from csm.models import Account
 
@@ -66,7 +66,7 @@ class Command(BaseCommand):
         manager, _ = get_user_model().objects.get_or_create(
             username="bench-manager", defaults={"is_staff": True, "is_superuser": True}
         )
-        token, _ = Token.objects.get_or_create(user=manager)
+        _token, token = ApiToken.objects.create(manager, name="benchmark_load")
         if done := vacuum_analyze():
             self.stdout.write(done)
         ids = Account.objects.aggregate(first=Min("pk"), last=Max("pk"))

@@ -23,10 +23,10 @@ def test_anonymous_requests_are_refused(api, api_book):
 
 
 def test_token_authentication(api_book, client):
-    from rest_framework.authtoken.models import Token
+    from agents_core.models import ApiToken
 
-    token = Token.objects.create(user=api_book["maya"])
-    response = client.get(URL, HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = ApiToken.objects.create(api_book["maya"], name="test")
+    response = client.get(URL, HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200
     assert names(response) == {"Maya Co 0", "Maya Co 1", "Maya Co 2"}
     assert client.get(URL, HTTP_AUTHORIZATION="Token not-a-real-token").status_code == 401
