@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import BooleanField, Case, Value, When
 from django.utils.html import format_html
 
-from agents_core import fanout
+from agents_core import audit, fanout
 from agents_core.admin_mixins import ReadOnlyAdminMixin, VisibleToUserAdminMixin
-from agents_core.models import AgentRun, ApiToken
+from agents_core.models import AgentRun, ApiToken, AuditEvent
 from agents_core.visibility import sees_everything
 
 STATUS_COLOURS = {"queued": "#5f6368", "running": "#1a73e8", "succeeded": "#188038", "failed": "#c5221f"}
@@ -179,8 +179,54 @@ class ApiTokenAdmin(VisibleToUserAdminMixin, admin.ModelAdmin):
         )
         obj.pk = token.pk  # so the admin's "added" message and history name the real token
         obj.digest, obj.token_key = token.digest, token.token_key
+        audit.record(
+            audit.Action.TOKEN_CREATED, request=request, target=str(token), for_user=user.get_username()
+        )
         self.message_user(
             request,
             f"Copy this API token now; it is not stored and cannot be shown again: {key}",
             messages.WARNING,
         )
+
+    def delete_model(self, request, obj):
+        audit.record(
+            audit.Action.TOKEN_REVOKED, request=request, target=str(obj), for_user=obj.user.get_username()
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset.select_related("user"):
+            audit.record(
+                audit.Action.TOKEN_REVOKED,
+                request=request,
+                target=str(token),
+                for_user=token.user.get_username(),
+            )
+        super().delete_queryset(request, queryset)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, for superusers: read-only, filterable by action and person."""
+
+    list_display = ("at", "actor_name", "action", "target", "ip")
+    list_filter = ("action",)
+    search_fields = ("actor_name", "target", "ip")
+    date_hierarchy = "at"
+    show_full_result_count = False
+    readonly_fields = ("at", "action", "actor", "actor_name", "ip", "user_agent", "target", "details")
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -20,6 +20,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from agents_core import audit
+
 
 class ActionRefused(Exception):
     """The action cannot be done to this object now; the message says why."""
@@ -81,6 +83,12 @@ class OneClickActionsMixin:
             message, level = str(exc), messages.WARNING
         else:
             self.log_change(request, obj, message)
+            audit.record(
+                audit.Action.ACTION,
+                request=request,
+                target=f"{self.opts.label} {obj.pk}: {obj}",
+                action=action,
+            )
         self.message_user(request, message, level)
         default = reverse(
             f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",

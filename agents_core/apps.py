@@ -11,3 +11,4 @@ class AgentsCoreConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("agent")
+        from agents_core import audit  # noqa: F401  (connects the sign-in receivers)

@@ -141,3 +141,39 @@ class ApiToken(AbstractAuthToken):
 
     def __str__(self) -> str:
         return f"{self.name or 'API token'} ({self.token_key}…)"
+
+
+class AuditEvent(models.Model):
+    """Who did what, when and from where: the trail a security review asks for (agents_core.audit)."""
+
+    class Action(models.TextChoices):
+        SIGN_IN = "sign_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+        SIGN_OUT = "sign_out", "Signed out"
+        TOKEN_CREATED = "token_created", "API token created"
+        TOKEN_REVOKED = "token_revoked", "API token revoked"
+        TOKEN_USED = "token_used", "API token used"
+        PROFILE_CHANGED = "profile_changed", "Scoring profile changed"
+        EXPORT = "export", "Exported"
+        IMPORT = "import", "Imported"
+        ACTION = "action", "One-click action"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=30, choices=Action.choices, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as written at the time: the user may be renamed or deleted later.
+    actor_name = models.CharField(max_length=150, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    target = models.CharField(max_length=200, blank=True, help_text="What it was done to.")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["actor", "-at"])]
+
+    def __str__(self) -> str:
+        who = self.actor_name or "someone"
+        return f"{self.at:%Y-%m-%d %H:%M} {who}: {self.get_action_display()} {self.target}"

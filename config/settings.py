@@ -211,7 +211,7 @@ _cooloff_minutes = env.int("TEND_LOGIN_COOLOFF_MINUTES", default=30)
 AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes else None
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "agents_core.client_ip.client_ip"
 # How many reverse proxies (nginx, a load balancer) stand in front of Tend and
 # append to X-Forwarded-For. 0: the address is the connection's own.
 TEND_TRUSTED_PROXIES = env.int("TEND_TRUSTED_PROXIES", default=0)

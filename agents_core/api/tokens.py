@@ -10,6 +10,7 @@ from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS
 
+from agents_core import audit
 from agents_core.models import ApiToken
 
 # How stale `last_used_at` may get before a request writes it again.
@@ -28,7 +29,9 @@ class TokenAuthentication(KnoxTokenAuthentication):
             raise exceptions.PermissionDenied("This API token is read-only.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:
+            # At most once a minute per token: the trail shows use, not every request.
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            audit.record(audit.Action.TOKEN_USED, request=request, user=user, target=str(token))
         return user, token
 
 

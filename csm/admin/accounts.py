@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from agents_core import audit
 from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
 from agents_core.agents import AgentError
 from agents_core.dispatch import enqueue
@@ -267,6 +268,13 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
                 by=request.user.get_username(),
             )
             if report.written:
+                audit.record(
+                    audit.Action.IMPORT,
+                    request=request,
+                    target=form.cleaned_data["file"].name,
+                    created=report.created,
+                    updated=report.updated,
+                )
                 self.message_user(
                     request,
                     f"Imported: {report.created} created, {report.updated} updated, "

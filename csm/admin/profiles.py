@@ -9,6 +9,7 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from agents_core import audit
 from agents_core.visibility import sees_everything
 from csm.admin import charts
 from csm.models import ScoringProfile
@@ -220,6 +221,14 @@ class ScoringProfileAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Never edit a version in place: scores made with it must keep its settings.
         publish_version(obj, user=request.user)
+        audit.record(
+            audit.Action.PROFILE_CHANGED,
+            request=request,
+            target=str(obj),
+            segment=obj.segment,
+            version=obj.version,
+            weights=obj.weights,
+        )
         self.message_user(
             request,
             f"Saved as {obj}; it now scores its segment from the next scan.",

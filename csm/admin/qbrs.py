@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 
+from agents_core import audit
 from agents_core.admin_mixins import (
     OneClickActionsMixin,
     ReadOnlyAdminMixin,
@@ -87,6 +88,7 @@ class QBRAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, OneClickActionsMixin
         filename = " ".join(f"QBR {qbr.account.name} {qbr.quarter}.md".split())
         filename = "".join(ch for ch in filename if ch.isprintable())
         response["Content-Disposition"] = content_disposition_header(True, filename)
+        audit.record(audit.Action.EXPORT, request=request, target=f"QBR {qbr.pk}: {qbr}", format="markdown")
         return response
 
     @admin.display(description="Markdown")

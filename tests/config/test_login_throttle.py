@@ -7,7 +7,7 @@ from axes.models import AccessAttempt
 from axes.utils import reset
 from django.test import RequestFactory
 
-from config.client_ip import client_ip
+from agents_core.client_ip import client_ip
 
 LOGIN = "/admin/login/?next=/admin/"
 PASSWORD = "pw-123-secret"  # make_user's

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from agents_core import audit
 from agents_core.models import ApiToken
 
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         token, key = ApiToken.objects.create(
             user, expiry=expiry, name=name or "command line", read_only=read_only
         )
+        audit.record(audit.Action.TOKEN_CREATED, user=user, target=str(token), via="create_api_token")
         self.stdout.write(key)
         when = f"expires {token.expiry:%Y-%m-%d}" if token.expiry else "never expires"
         access = "read-only" if read_only else "read-write"
