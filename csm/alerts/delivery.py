@@ -108,8 +108,12 @@ def dispatch_alerts(today: date, *, cap: int, run=None) -> dict[str, Any]:
     from agents_core.dispatch import follow_up
 
     with transaction.atomic():
+        alerts = ChurnAlert.objects.all()
+        if run is not None and run.requested_by_id is not None:
+            # A person's run sends only the alerts they may see (its trail is theirs to read).
+            alerts = alerts.visible_to(run.requested_by)
         waiting = list(
-            ChurnAlert.objects.select_for_update()
+            alerts.select_for_update()
             .filter(raised_on=today, dispatched=False, held_back=False)
             .order_by("-arr", "pk")
             .values_list("pk", flat=True)

@@ -112,3 +112,25 @@ def test_naming_an_owner_does_not_tell_a_csm_who_exists(api, api_book):
     nobody = maya.patch(f"/api/v1/accounts/{account.pk}/", {"owner": "no-such-person"}, format="json")
     assert someone.status_code == nobody.status_code == 400
     assert someone.json() == nobody.json() == {"owner": ["You can only own accounts yourself."]}
+
+
+def test_a_csms_run_sends_only_the_alerts_on_their_accounts(api_book):
+    from csm.alerts.delivery import dispatch_alerts
+    from csm.models import ChurnAlert
+
+    today = timezone.localdate()
+    for account in (api_book["maya_accounts"][0], api_book["tom_accounts"][0]):
+        ChurnAlert.objects.create(
+            account=account, raised_on=today, raised_at=timezone.now(), reason="entered_red",
+            explanation="x", score=30, rag="RED", churn_risk="high", arr=1000,
+        )  # fmt: skip
+    cause = AgentRun.objects.create(
+        agent="csm", task_type="health_scan", trigger="api", requested_by=api_book["maya"]
+    )
+    result = dispatch_alerts(today, cap=10, run=cause)
+    sent = AgentRun.objects.get(pk=result["delivery_run"])
+    assert result["sent"] == 1 and sent.requested_by == api_book["maya"]
+    [alert_id] = sent.payload["alert_ids"]
+    assert ChurnAlert.objects.get(pk=alert_id).account.owner == api_book["maya"]
+    # Tom's alert is left for the schedule's own dispatch.
+    assert dispatch_alerts(today, cap=10)["sent"] == 1
