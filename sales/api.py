@@ -67,6 +67,7 @@ class DraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
     def retry(self, request, pk=None):
+        """Try a failed draft again now (202 with the run that does it); other drafts answer 400."""
         draft = self.get_object()
         try:
             run = request_retry(draft, trigger=AgentRun.Trigger.API, user=request.user)

@@ -8,6 +8,7 @@ from rest_framework import filters, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -24,6 +25,44 @@ def exception_handler(exc, context):
             status=status.HTTP_400_BAD_REQUEST,
         )
     return drf_exception_handler(exc, context)
+
+
+class KnownQueryParameters(filters.BaseFilterBackend):
+    """Refuse query parameters a list does not know (`?health=weak`, `?ordering=password`) with a 400
+    naming them, instead of silently answering as if they were not there."""
+
+    ALWAYS = {"page", "page_size", "format"}
+
+    def filter_queryset(self, request, queryset, view):
+        allowed = set(self.ALWAYS)
+        filterset_class = getattr(view, "filterset_class", None)
+        if filterset_class is not None:
+            allowed |= set(filterset_class.base_filters)
+        if getattr(view, "search_fields", None):
+            allowed.add(api_settings.SEARCH_PARAM)
+        ordering_fields = getattr(view, "ordering_fields", None)
+        if ordering_fields:
+            allowed.add(api_settings.ORDERING_PARAM)
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        if isinstance(ordering_fields, list | tuple):
+            asked = request.query_params.get(api_settings.ORDERING_PARAM, "")
+            wrong = [
+                term
+                for term in asked.split(",")
+                if term.strip() and term.strip().lstrip("-") not in ordering_fields
+            ]
+            if wrong:
+                choices = ", ".join(ordering_fields)
+                raise serializers.ValidationError(
+                    {
+                        api_settings.ORDERING_PARAM: [
+                            f"Cannot order by {', '.join(wrong)}; use one of {choices}."
+                        ]
+                    }
+                )
+        return queryset
 
 
 class SearchFilter(filters.SearchFilter):

@@ -13,6 +13,8 @@ from csm.models import (
     Account,
     AlertDelivery,
     ChurnAlert,
+    ChurnRisk,
+    ChurnTrigger,
     ExpansionOpportunity,
     HealthScore,
     RenewalOutcome,
@@ -55,6 +57,10 @@ class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     tam_health_rag = serializers.ChoiceField(
         choices=RAG.choices, required=False, allow_null=True, allow_blank=True
     )
+    # Blank until the account is scored (and the trigger while the risk is low): null in JSON.
+    rag = serializers.ChoiceField(choices=RAG.choices, read_only=True, allow_null=True)
+    churn_risk = serializers.ChoiceField(choices=ChurnRisk.choices, read_only=True, allow_null=True)
+    churn_trigger = serializers.ChoiceField(choices=ChurnTrigger.choices, read_only=True, allow_null=True)
 
     class Meta:
         model = Account

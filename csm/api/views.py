@@ -96,6 +96,7 @@ class AccountViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get", "put", "patch"], url_path="signals")
     def signals(self, request, pk=None):
+        """The account's current scoring inputs; PUT or PATCH sets those sent (null clears one)."""
         account = self.get_object()
         if request.method in ("PUT", "PATCH"):
             if not isinstance(request.data, dict):
@@ -112,6 +113,7 @@ class AccountViewSet(viewsets.ModelViewSet):
     @extend_schema(responses=HealthScoreSerializer(many=True), summary="Health history, newest first")
     @action(detail=True, methods=["get"], url_path="health", filter_backends=[])
     def health(self, request, pk=None):
+        """The account's daily health scores, newest first, each with its breakdown and explanation."""
         account = self.get_object()
         page = self.paginate_queryset(account.health_scores.order_by("-scored_on"))
         return self.get_paginated_response(HealthScoreSerializer(page, many=True).data)
@@ -175,6 +177,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(request=None, responses=AlertSerializer, summary="Acknowledge an alert")
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
     def acknowledge(self, request, pk=None):
+        """Acknowledge the alert: recorded with your name and time, it leaves the open alerts."""
         alert = acknowledge(self.get_object(), request.user)
         return Response(AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 

@@ -13,8 +13,13 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 from schemathesis import openapi
+from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 from agents_core.models import ApiToken
+
+# What each response must agree with the schema on: its status code is documented,
+# its body matches that status's schema, its content type is the documented one.
+CONFORMANCE = [status_code_conformance, response_schema_conformance, content_type_conformance]
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +50,7 @@ def test_no_sequence_of_calls_makes_the_api_fail(api_book):
     calls: list[tuple[str, str, int]] = []
     seen: set[str] = set()  # ids that responses handed out
     failures: list[str] = []
+    mismatches: list[str] = []
 
     class Workflow(schema.as_state_machine()):
         def get_call_kwargs(self, case):
@@ -52,6 +58,10 @@ def test_no_sequence_of_calls_makes_the_api_fail(api_book):
 
         def validate_response(self, response, case, **kwargs):
             calls.append((case.method, case.formatted_path, response.status_code))
+            try:
+                case.validate_response(response, checks=CONFORMANCE)
+            except Exception as exc:  # noted, not raised (see below)
+                mismatches.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {exc}")
             assert response.status_code < 500, (
                 f"{case.method} {case.formatted_path} -> {response.status_code}"
             )
@@ -76,6 +86,7 @@ def test_no_sequence_of_calls_makes_the_api_fail(api_book):
     )
     Workflow.run()
     assert not failures, failures
+    assert not mismatches, "\n".join(mismatches[:5])
     # The run reached beyond single calls: ids the API handed out were used by later calls.
     reused = [path for _m, path, _s in calls if set(path.strip("/").split("/")[2:]) & seen]
     assert calls and reused, (len(calls), sorted(seen)[:10])
