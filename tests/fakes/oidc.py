@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fakes.http import JSONHandler, serve
 
 
 def _b64(number: int) -> str:
@@ -37,19 +36,11 @@ class Provider:
         self.token_requests: list[dict] = []
         provider = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _json(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONHandler):
             def do_GET(self):
                 path = urlparse(self.path).path
                 if path == "/.well-known/openid-configuration":
-                    return self._json(200, provider.discovery())
+                    return self.send_json(200, provider.discovery())
                 if path == "/jwks":
                     public = provider.key.public_key().public_numbers()
                     jwk = {
@@ -60,19 +51,19 @@ class Provider:
                         "n": _b64(public.n),
                         "e": _b64(public.e),
                     }
-                    return self._json(200, {"keys": [jwk]})
+                    return self.send_json(200, {"keys": [jwk]})
                 if path == "/userinfo":
                     grant = provider.access_tokens.get(
                         self.headers.get("Authorization", "").removeprefix("Bearer ")
                     )
                     if grant is None:
-                        return self._json(401, {"error": "invalid_token"})
-                    return self._json(200, grant["userinfo"])
-                return self._json(404, {"error": "not_found"})
+                        return self.send_json(401, {"error": "invalid_token"})
+                    return self.send_json(200, grant["userinfo"])
+                return self.send_json(404, {"error": "not_found"})
 
             def do_POST(self):
                 if urlparse(self.path).path != "/token":
-                    return self._json(404, {"error": "not_found"})
+                    return self.send_json(404, {"error": "not_found"})
                 form = {
                     k: v[0]
                     for k, v in parse_qs(
@@ -81,14 +72,9 @@ class Provider:
                 }
                 provider.token_requests.append(form)
                 status, payload = provider.token(form)
-                return self._json(status, payload)
+                return self.send_json(status, payload)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.issuer = f"http://127.0.0.1:{self.server.server_port}"
+        self.server, self.issuer = serve(Handler)
 
     def discovery(self) -> dict:
         return {

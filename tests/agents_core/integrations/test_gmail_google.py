@@ -10,8 +10,6 @@ Tend never sends is its code's promise, checked here by the calls it makes.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
 from agents_core.integrations import gmail
+from tests.fakes.http import JSONHandler, serve
 
 COMPOSE = "https://www.googleapis.com/auth/gmail.compose"
 SEND = "https://www.googleapis.com/auth/gmail.send"
@@ -49,15 +48,7 @@ class Google:
         self.drafts: list[dict] = []
         google = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, status, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path == "/token":
@@ -69,36 +60,38 @@ class Google:
 
             def _token(self, form):
                 if form.get("grant_type") != ["urn:ietf:params:oauth:grant-type:jwt-bearer"]:
-                    return self._send(400, {"error": "unsupported_grant_type"})
+                    return self.send_json(400, {"error": "unsupported_grant_type"})
                 try:
                     claims = jwt.decode(
                         form["assertion"][0], certs=google.public_pem, audience=GOOGLE_TOKEN_AUDIENCE
                     )
                 except Exception as exc:  # a bad signature, audience or expiry
-                    return self._send(400, {"error": "invalid_grant", "error_description": str(exc)})
+                    return self.send_json(400, {"error": "invalid_grant", "error_description": str(exc)})
                 google.grants.append(claims)
                 token = f"ya29.{len(google.grants)}"
                 google.tokens[token] = claims
-                return self._send(200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+                return self.send_json(
+                    200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+                )
 
             def _api(self, method, body):
                 url = urlparse(self.path)
                 grant = google.tokens.get(self.headers.get("Authorization", "").removeprefix("Bearer "))
                 if grant is None:
                     google.calls.append((method, url.path, 401))
-                    return self._send(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+                    return self.send_json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
                 granted = set(grant["scope"].split())
                 if not granted & METHOD_SCOPES.get((method, url.path), set()):
                     google.calls.append((method, url.path, 403))
                     message = "Request had insufficient authentication scopes."
-                    return self._send(
+                    return self.send_json(
                         403, {"error": {"code": 403, "status": "PERMISSION_DENIED", "message": message}}
                     )
                 google.calls.append((method, url.path, 200))
                 if method == "GET":
                     wanted = parse_qs(url.query).get("q", [""])[0].removeprefix("rfc822msgid:")
                     found = [d for d in google.drafts if d["message_id"] == wanted]
-                    return self._send(200, {"drafts": [{"id": d["id"]} for d in found]} if found else {})
+                    return self.send_json(200, {"drafts": [{"id": d["id"]} for d in found]} if found else {})
                 raw = json.loads(body)["message"]["raw"]
                 import base64
                 import email
@@ -107,14 +100,9 @@ class Google:
                 draft = {"id": f"r-{len(google.drafts) + 1}", "message_id": sent["Message-ID"].strip("<>"),
                          "owner": grant["sub"]}  # fmt: skip
                 google.drafts.append(draft)
-                return self._send(200, {"id": draft["id"], "message": {"id": f"m-{len(google.drafts)}"}})
+                return self.send_json(200, {"id": draft["id"], "message": {"id": f"m-{len(google.drafts)}"}})
 
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        self.server, self.base = serve(Handler)
         self.token_uri = f"{self.base}/token"
         self.key_json = json.dumps(
             {

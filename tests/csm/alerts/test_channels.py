@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
@@ -16,6 +14,7 @@ from csm.alerts import delivery as alert_delivery
 from csm.models import AlertDelivery, ChurnAlert
 from csm.scoring.scan import scan_health
 from tests.csm.alerts.test_alerts import worsen
+from tests.fakes.http import JSONHandler, serve
 from tests.fakes.notion import strict
 from tests.sales.test_handoff import NO_DRAFTS, Gmail, ok
 
@@ -37,7 +36,7 @@ class ChatSpace:
         self.fail_next = 0
         space = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             def do_POST(self):
                 from urllib.parse import parse_qs, urlparse
 
@@ -45,9 +44,9 @@ class ChatSpace:
                 query = parse_qs(urlparse(self.path).query)
                 space.requests.append({"path": self.path, "query": query})
                 if query.get("key") != [space.KEY] or query.get("token") != [space.TOKEN]:
-                    return self._answer(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+                    return self.send_json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
                 if not self.headers.get("Content-Type", "").startswith("application/json"):
-                    return self._answer(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}})
+                    return self.send_json(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT"}})
                 body = json.loads(raw)
                 space.requests[-1]["body"] = body
                 if space.fail_next:
@@ -61,27 +60,10 @@ class ChatSpace:
                     self.end_headers()
                     return
                 space.messages[message_id] = body
-                payload = json.dumps({"name": f"spaces/AAA/messages/M{len(space.requests)}"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_json(200, {"name": f"spaces/AAA/messages/M{len(space.requests)}"})
 
-            def _answer(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{self.server.server_port}/v1/spaces/AAA/messages"
+        self.server, root = serve(Handler)
+        base = f"{root}/v1/spaces/AAA/messages"
         self.url = f"{base}?key={self.KEY}&token={self.TOKEN}"
         self.url_without_token = f"{base}?key={self.KEY}"
 
