@@ -141,6 +141,14 @@ class Account(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from csm.scoring.inputs import seats_problem
+
+        if problem := seats_problem(self.seats_purchased, self.seats_used):
+            raise ValidationError({"seats_used": problem})
+
 
 class AccountSignals(models.Model):
     """The current value of each typed-in scoring input of one account.

@@ -20,6 +20,7 @@ from csm.models import (
     RenewalOutcome,
 )
 from csm.scoring import engine
+from csm.scoring.inputs import seats_problem
 
 # Stored as "" for "none"; the API says null.
 _BLANK_AS_NULL = ("rag", "churn_risk", "churn_trigger", "tam_health_rag")
@@ -126,6 +127,12 @@ class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         renewal_date = attrs.get("renewal_date", getattr(self.instance, "renewal_date", None))
         if contract_start and renewal_date and renewal_date < contract_start:
             raise serializers.ValidationError({"renewal_date": ["Must not be before contract_start."]})
+        seats = {
+            name: attrs.get(name, getattr(self.instance, name, None))
+            for name in ("seats_purchased", "seats_used")
+        }
+        if problem := seats_problem(seats["seats_purchased"], seats["seats_used"]):
+            raise serializers.ValidationError({"seats_used": [problem]})
         return attrs
 
 

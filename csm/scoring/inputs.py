@@ -41,6 +41,22 @@ def seat_utilization(seats_purchased: int | None, seats_used: int | None) -> flo
     return round(seats_used / seats_purchased, 4)
 
 
+def seats_problem(seats_purchased: int | None, seats_used: int | None) -> str | None:
+    """Why the score would refuse these seats (their utilisation out of its range), or None.
+
+    Checked where the seats are entered (admin, API, imports), so an account
+    is never saved in a state the daily scan then skips.
+    """
+    rate = seat_utilization(seats_purchased, seats_used)
+    low, high = engine.INPUT_SPEC["seats_utilization_rate"][2]
+    if rate is None or low <= rate <= high:
+        return None
+    return (
+        f"{seats_used} seats used of {seats_purchased} purchased is {rate:.0%} in use; "
+        f"the health score takes up to {high:.0%}. Check both numbers."
+    )
+
+
 def days_between(earlier: date | None, later: date) -> int | None:
     return None if earlier is None else (later - earlier).days
 
