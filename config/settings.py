@@ -369,7 +369,7 @@ EVENT_WEBHOOK_URL = env.str("EVENT_WEBHOOK_URL", default="")
 TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
 # Notion: the accounts database to sync (off while NOTION_TOKEN is empty), and
 # the names of its properties for Tend's fields, merged over the defaults of
-# csm.notion_sync.DEFAULT_PROPERTY_MAP, e.g. {"external_id": "Salesforce ID"}.
+# csm.ingest.notion.DEFAULT_PROPERTY_MAP, e.g. {"external_id": "Salesforce ID"}.
 NOTION_TOKEN = env.str("NOTION_TOKEN", default="")
 NOTION_ACCOUNTS_DATABASE_ID = env.str("NOTION_ACCOUNTS_DATABASE_ID", default="")
 NOTION_PROPERTY_MAP = env.json("NOTION_PROPERTY_MAP", default={})
