@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -16,6 +18,13 @@ from csm.api.views import (
     QBRViewSet,
 )
 from sales.api import DraftViewSet
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says (resolved per request: the
+    hashed name of the production static files is known only after collectstatic)."""
+    return HttpResponsePermanentRedirect(static("tend/favicon.svg"))
+
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -39,6 +48,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", include((api_v1, "api"))),

@@ -35,11 +35,14 @@ class Command(BaseCommand):
             for p in report.problems:
                 write(f"  line {p.line}, {p.column or '-'}: {p.message}")
             raise CommandError("Import refused: fix the rows above and run it again.", returncode=1)
-        verb = "Would" if dry_run else "Did"
+        counts = (
+            f"create {report.created}, update {report.updated}"
+            if dry_run
+            else f"Created {report.created}, updated {report.updated}"
+        )
         write(
             self.style.SUCCESS(
-                f"{verb} create {report.created}, update {report.updated}; {report.unchanged} unchanged "
-                f"({report.rows} rows)."
+                f"{'Would ' if dry_run else ''}{counts}; {report.unchanged} unchanged ({report.rows} rows)."
             )
         )
         for change in report.changes[:50]:
