@@ -41,6 +41,15 @@ BOOK_FIGURES = {
 }
 ZERO = {name: Decimal("0") if name in ("total_arr", "arr_at_risk") else 0 for name in BOOK_FIGURES}
 
+# What the attention list leaves out, said per reason with a link to its list:
+# (reason kind, the count it is part of, how it reads).
+MORE = (
+    ("alert", "open_alerts", ("open alert", "open alerts")),
+    ("renewal", "renewals", ("weak renewal", "weak renewals")),
+    ("draft", "drafts", ("draft to review", "drafts to review")),
+    ("qbr", "qbrs_due", ("QBR due", "QBRs due")),
+)
+COUNTED_AS = {"entered_red": "alert"}
 # Lower comes first in the attention list.
 PRIORITY = {"entered_red": 0, "alert": 1, "renewal": 2, "draft": 3, "qbr": 4}
 
@@ -53,10 +62,12 @@ class Attention:
     alert: ChurnAlert | None = None
     draft: OutreachDraft | None = None
     qbr_due: QBRDue | None = None
+    kinds: set[str] = field(default_factory=set)
 
     def add(self, kind: str, reason: str) -> None:
         self.reasons.append(reason)
         self.priority = min(self.priority, PRIORITY[kind])
+        self.kinds.add(COUNTED_AS.get(kind, kind))
 
 
 @dataclass
@@ -70,6 +81,8 @@ class BookToday:
     runs: list[AgentRun]
     run_counts: dict[str, int]
     team: list[dict]
+    # (count key, how many the attention list does not show, label): the "N more" links.
+    more: list[tuple[str, int, str]] = field(default_factory=list)
 
     @property
     def rag_rows(self) -> list[tuple[str, int]]:
@@ -172,12 +185,23 @@ def book_today(user, today: date | None = None) -> BookToday:
         whole_team=whole_team,
         totals=totals,
         attention=attention[:ATTENTION_LIMIT],
+        more=_not_shown(attention[:ATTENTION_LIMIT], counts),
         counts=counts,
         arr_at_risk_by_month=arr_at_risk_by_month,
         runs=runs,
         run_counts=run_counts,
         team=team,
     )
+
+
+def _not_shown(shown: list[Attention], counts: dict[str, int]) -> list[tuple[str, int, str]]:
+    """Per reason, how many the cut attention list leaves out (an account shows one alert)."""
+    more = []
+    for kind, count_key, (one, many) in MORE:
+        hidden = counts[count_key] - sum(kind in entry.kinds for entry in shown)
+        if hidden > 0:
+            more.append((count_key, hidden, one if hidden == 1 else many))
+    return more
 
 
 def _as_date(value) -> date:

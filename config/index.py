@@ -59,8 +59,10 @@ def book_today_context(request) -> dict:
         "red": reverse("admin:csm_account_changelist") + "?rag__exact=RED",
         "runs": reverse("admin:agents_core_agentrun_changelist"),
     }
+    more = [(n, label, links[key]) for key, n, label in book.more]
     return {
         "book": book,
+        "more": more,
         "rag_chart": rag_chart,
         "risk_chart": risk_chart,
         "arr_chart": arr_chart,

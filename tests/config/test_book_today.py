@@ -305,3 +305,24 @@ def test_every_tile_on_the_index_opens_a_working_filtered_list(client, team):
         response = client.get(url)
         # A filter the admin does not know answers 302 to "?e=1"; each of these must filter.
         assert response.status_code == 200, (name, url, response.get("Location"))
+
+
+def test_what_the_attention_list_cuts_is_counted_with_a_link(client, make_user, team):
+    assert book_today(team["maya"]).more == []  # 3 accounts: everything shows
+    busy = make_user("busy")
+    add_accounts(busy, 30, prefix="Busy")
+    book = book_today(busy)
+    assert len(book.attention) == 25
+    more = {key: (n, label) for key, n, label in book.more}
+    shown_drafts = sum(entry.draft is not None for entry in book.attention)
+    assert more["drafts"] == (book.counts["drafts"] - shown_drafts, "drafts to review")
+    assert more["open_alerts"][0] == book.counts["open_alerts"] - sum(
+        e.alert is not None for e in book.attention
+    )
+    assert all(n > 0 for n, _label in more.values())
+
+    client.force_login(busy)
+    page = client.get("/admin/").content.decode()
+    n = more["drafts"][0]
+    assert f"{n} more drafts to review</a>" in page
+    assert reverse("admin:sales_outreachdraft_changelist") + "?review=waiting" in page

@@ -198,19 +198,7 @@ def test_two_clusters_share_a_scan_and_a_killed_helpers_batch_is_taken_over(book
             running = [seq for status, seq in mine if status == "running"]
             return running[0] if running and any(status == "done" for status, _ in mine) else None
 
-        def freeze_the_helper_mid_batch():
-            # SIGSTOP first, then look: a batch the frozen helper still holds is one
-            # it cannot finish (seen "running" and killed a moment later, it might have).
-            seq = helper_holds_a_batch_after_doing_one()
-            if seq is None:
-                return None
-            os.killpg(helper_cluster.pid, signal.SIGSTOP)
-            if WorkBatch.objects.filter(run=run, seq=seq, status=WorkBatch.Status.RUNNING).exists():
-                return seq
-            os.killpg(helper_cluster.pid, signal.SIGCONT)
-            return None
-
-        held = _wait_for(freeze_the_helper_mid_batch, 120, "the helper to hold a batch")
+        held = _wait_for(helper_holds_a_batch_after_doing_one, 120, "the helper to hold a batch")
         _kill(helper_cluster)  # SIGKILL in the middle of a batch
         _wait_for(
             lambda: AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.SUCCEEDED).exists(),
