@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.views import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
@@ -54,7 +54,7 @@ def discovery() -> dict[str, Any]:
     key = f"tend:oidc-discovery:{issuer}"
     document = cache.get(key)
     if document is None:
-        response = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
+        response = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=5)
         response.raise_for_status()
         document = response.json()
         if document.get("issuer", "").rstrip("/") != issuer:
@@ -66,10 +66,19 @@ def discovery() -> dict[str, Any]:
 
 
 def oidc_setting(attr: str, *default):
-    """mozilla-django-oidc's settings, with the endpoints from discovery when not set."""
+    """mozilla-django-oidc's settings, with the endpoints from discovery when not set.
+
+    The library reads them when it builds its backend, which Django does on
+    every request of a user signed in by SSO: a provider that cannot be
+    reached gives "" (logged), so pages keep working and only signing in waits.
+    """
     value = getattr(settings, attr, None)
     if value in (None, "") and attr in DISCOVERED and settings.OIDC_ISSUER:
-        return discovery()[DISCOVERED[attr]]
+        try:
+            return discovery()[DISCOVERED[attr]]
+        except (requests.RequestException, ValueError, KeyError, ImproperlyConfigured) as exc:
+            logger.warning("OIDC discovery at %s failed: %s", settings.OIDC_ISSUER, exc)
+            return ""
     return import_from_settings(attr, *default)
 
 
@@ -123,6 +132,14 @@ class Backend(OIDCAuthenticationBackend):
 
     get_settings = staticmethod(oidc_setting)
 
+    def authenticate(self, request, **kwargs):
+        try:
+            return super().authenticate(request, **kwargs)
+        except requests.RequestException as exc:
+            # The provider went away mid-sign-in: a failed sign-in, not a server error.
+            logger.warning("SSO sign-in could not reach the provider: %s", exc)
+            return None
+
     def get_userinfo(self, access_token, id_token, payload):
         # The verified ID token's claims, then the userinfo endpoint's: Entra ID
         # puts app roles (and Okta may put groups) only in the ID token.
@@ -158,4 +175,6 @@ class AuthenticationRequestView(OIDCAuthenticationRequestView):
     def get(self, request):
         if not sso_enabled():
             raise Http404("Single sign-on is not configured.")
+        if not self.OIDC_OP_AUTH_ENDPOINT:  # discovery failed (logged)
+            return HttpResponseRedirect("/admin/login/?sso=unavailable")
         return super().get(request)

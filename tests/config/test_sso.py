@@ -133,3 +133,20 @@ def test_sso_off_means_no_button_and_no_route(client, settings):
     settings.OIDC_ISSUER = ""
     assert "Sign in with" not in client.get("/admin/login/").content.decode()
     assert client.get("/oidc/authenticate/").status_code == 404
+
+
+def test_a_provider_that_cannot_be_reached_breaks_nothing(client, provider, settings):
+    settings.OIDC_DEFAULT_ROLE = "csm"
+    sign_in(client, provider, {"sub": "g-9", "email": "ana@acme.com", "email_verified": True})
+    ana = signed_in_user(client)
+    provider.close()  # the provider goes down; its discovery document is no longer cached
+    cache.clear()
+    # Someone already signed in keeps working.
+    assert client.get("/admin/").status_code == 200 and signed_in_user(client) == ana
+    # Signing in says SSO is unavailable instead of failing.
+    client.logout()
+    start = client.get("/oidc/authenticate/")
+    assert start.status_code == 302 and start["Location"] == "/admin/login/?sso=unavailable"
+    assert "cannot be reached" in client.get(start["Location"]).content.decode()
+    # A callback that cannot reach the token endpoint lands on the login page too.
+    assert client.get("/oidc/callback/", {"code": "c", "state": "s"}).status_code == 302

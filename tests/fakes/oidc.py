@@ -135,3 +135,4 @@ class Provider:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()  # refused from now on, as a provider that is down
