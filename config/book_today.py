@@ -19,14 +19,22 @@ from django.utils import timezone
 
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
-from csm.accounts.selectors import AT_RISK, WEAK, open_alerts
+from csm.accounts.selectors import (
+    AT_RISK,
+    QBR_DUE_AHEAD_DAYS,
+    RENEWAL_WINDOW_DAYS,
+    in_book,
+    open_alerts,
+    overdue_renewals,
+    qbrs_due_soon,
+    weak_renewals,
+)
 from csm.models import RAG, Account, ChurnAlert, ChurnRisk, QBRDue
 from sales.models import OutreachDraft
 
 ATTENTION_LIMIT = 25
-RENEWAL_WINDOW_DAYS = 60
-QBR_DUE_AHEAD_DAYS = 14
 RUNS_SHOWN = 10
+__all__ = ["QBR_DUE_AHEAD_DAYS", "RENEWAL_WINDOW_DAYS", "book_today"]
 
 # What the index counts and sums over the book (per owner, then in total).
 BOOK_FIGURES = {
@@ -46,12 +54,13 @@ ZERO = {name: Decimal("0") if name in ("total_arr", "arr_at_risk") else 0 for na
 MORE = (
     ("alert", "open_alerts", ("open alert", "open alerts")),
     ("renewal", "renewals", ("weak renewal", "weak renewals")),
+    ("overdue", "overdue_renewals", ("overdue renewal", "overdue renewals")),
     ("draft", "drafts", ("draft to review", "drafts to review")),
     ("qbr", "qbrs_due", ("QBR due", "QBRs due")),
 )
 COUNTED_AS = {"entered_red": "alert"}
 # Lower comes first in the attention list.
-PRIORITY = {"entered_red": 0, "alert": 1, "renewal": 2, "draft": 3, "qbr": 4}
+PRIORITY = {"entered_red": 0, "alert": 1, "renewal": 2, "overdue": 3, "draft": 4, "qbr": 5}
 
 
 @dataclass
@@ -99,35 +108,21 @@ class BookToday:
         return [(level.label, self.totals[level.value]) for level in ChurnRisk]
 
 
-def drafts_to_review(drafts):
-    return drafts.filter(status__in=OutreachDraft.REVIEWABLE, approved_at__isnull=True)
-
-
 def book_today(user, today: date | None = None) -> BookToday:
     today = today or timezone.localdate()
-    accounts = Account.objects.visible_to(user).scannable()  # lost customers are history, not book
+    accounts = in_book(Account.objects.visible_to(user))  # lost customers are history, not book
     whole_team = sees_everything(user)
 
     # One pass over the book, grouped by owner: the totals are the sum of the rows.
     per_owner = list(accounts.values("owner_id").annotate(**BOOK_FIGURES).order_by())
     totals = {name: sum((row[name] for row in per_owner), start=ZERO[name]) for name in BOOK_FIGURES}
 
-    lost = {"account__status": Account.Status.CHURNED}
-    alerts = open_alerts(ChurnAlert.objects.visible_to(user).exclude(**lost), today)
-    renewals = accounts.filter(
-        WEAK,
-        status=Account.Status.ACTIVE,
-        renewal_date__gte=today,
-        renewal_date__lte=today + timedelta(days=RENEWAL_WINDOW_DAYS),
-    )
-    drafts = drafts_to_review(
-        OutreachDraft.objects.visible_to(user).exclude(opportunity__account__status=Account.Status.CHURNED)
-    )
-    qbrs_due = (
-        QBRDue.objects.visible_to(user)
-        .filter(fulfilled_at__isnull=True, due_on__lte=today + timedelta(days=QBR_DUE_AHEAD_DAYS))
-        .exclude(**lost)
-    )
+    # Each of these is the query of the list its tile opens (csm.admin.filters).
+    alerts = open_alerts(in_book(ChurnAlert.objects.visible_to(user), "account__"), today)
+    renewals = weak_renewals(accounts, today)
+    overdue = overdue_renewals(accounts, today)
+    drafts = in_book(OutreachDraft.objects.visible_to(user), "opportunity__account__").waiting_for_review()
+    qbrs_due = qbrs_due_soon(in_book(QBRDue.objects.visible_to(user), "account__"), today)
 
     rows: dict[int, Attention] = {}
 
@@ -143,6 +138,10 @@ def book_today(user, today: date | None = None) -> BookToday:
     for account in renewals.select_related("owner").order_by("renewal_date", "-arr")[:ATTENTION_LIMIT]:
         days = (account.renewal_date - today).days
         row(account).add("renewal", f"Renews in {days} days with {account.rag or 'no'} health")
+    for account in overdue.select_related("owner").order_by("-arr", "renewal_date")[:ATTENTION_LIMIT]:
+        row(account).add(
+            "overdue", f"Renewal date passed on {account.renewal_date:%d %b %Y}: renewed or lost? Record it"
+        )
     for draft in drafts.select_related("opportunity__account__owner").order_by("-created_at")[
         :ATTENTION_LIMIT
     ]:
@@ -158,6 +157,7 @@ def book_today(user, today: date | None = None) -> BookToday:
     counts = {
         "open_alerts": alerts.count(),
         "renewals": renewals.count(),
+        "overdue_renewals": overdue.count(),
         "drafts": drafts.count(),
         "qbrs_due": qbrs_due.count(),
     }

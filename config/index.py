@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 
-from config.book_today import book_today
+from config.book_today import RENEWAL_WINDOW_DAYS, book_today
 from csm.admin import charts
 from csm.models import ChurnAlert
+from csm.templatetags.tend import money
 from sales.models import OutreachDraft
 
 RAG_BAR_COLOURS = {**charts.RAG_COLOURS, "Not scored": "#9aa0a6"}
@@ -23,6 +24,47 @@ def _buttons(entry, site) -> list[str]:
     if entry.draft is not None:
         buttons.append(site.get_model_admin(OutreachDraft).one_click_button(entry.draft, "approve"))
     return buttons
+
+
+def tile_links() -> dict[str, str]:
+    """Where each figure of the index leads: a list holding exactly what the figure counts."""
+    accounts = reverse("admin:csm_account_changelist")
+    return {
+        "accounts": f"{accounts}?book=current",
+        "red": f"{accounts}?book=current&rag__exact=RED",
+        "renewals": f"{accounts}?status__exact=active&renewal_within={RENEWAL_WINDOW_DAYS}&health=weak",
+        "overdue_renewals": f"{accounts}?status__exact=active&renewal_within=past",
+        "arr_at_risk": f"{accounts}?book=current&health=at_risk",
+        "open_alerts": reverse("admin:csm_churnalert_changelist") + "?book=current&state=open",
+        "drafts": reverse("admin:sales_outreachdraft_changelist") + "?book=current&review=waiting",
+        "qbrs_due": reverse("admin:csm_qbrdue_changelist") + "?book=current&due=soon",
+        "runs": reverse("admin:agents_core_agentrun_changelist"),
+    }
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def tiles(book, links: dict[str, str]) -> list[dict]:
+    """The index's tiles: key, figure, what it is, the list it opens, and whether it is money."""
+    t, c = book.totals, book.counts
+    rows = [
+        ("red", t["red"], "RED", True),
+        ("open_alerts", c["open_alerts"], _plural(c["open_alerts"], "open alert", "open alerts"), False),
+        ("renewals", c["renewals"], _plural(c["renewals"], "renewal", "renewals")
+         + f" in {RENEWAL_WINDOW_DAYS} days with weak health", False),
+        ("overdue_renewals", c["overdue_renewals"],
+         _plural(c["overdue_renewals"], "renewal overdue", "renewals overdue"), c["overdue_renewals"] > 0),
+        ("drafts", c["drafts"], _plural(c["drafts"], "draft to review", "drafts to review"), False),
+        ("qbrs_due", c["qbrs_due"], _plural(c["qbrs_due"], "QBR due", "QBRs due"), False),
+    ]  # fmt: skip
+    return [
+        *({"key": k, "figure": n, "label": label, "url": links[k], "money": False, "alarm": alarm}
+          for k, n, label, alarm in rows),
+        {"key": "arr_at_risk", "figure": t["arr_at_risk"], "label": "ARR at risk (RED or high churn risk)",
+         "url": links["arr_at_risk"], "money": True, "alarm": True},
+    ]  # fmt: skip
 
 
 def book_today_context(request) -> dict:
@@ -49,19 +91,13 @@ def book_today_context(request) -> dict:
             for month, arr in book.arr_at_risk_by_month
         ],
         label="ARR at risk by renewal month",
-        value_format="${:,.0f}",
+        value_format=money,
     )
-    links = {
-        "open_alerts": reverse("admin:csm_churnalert_changelist") + "?state=open",
-        "drafts": reverse("admin:sales_outreachdraft_changelist") + "?review=waiting",
-        "qbrs_due": reverse("admin:csm_qbrdue_changelist") + "?fulfilled_at__isnull=True",
-        "renewals": reverse("admin:csm_account_changelist") + "?renewal_within=60&health=weak",
-        "red": reverse("admin:csm_account_changelist") + "?rag__exact=RED",
-        "runs": reverse("admin:agents_core_agentrun_changelist"),
-    }
+    links = tile_links()
     more = [(n, label, links[key]) for key, n, label in book.more]
     return {
         "book": book,
+        "tiles": tiles(book, links),
         "more": more,
         "rag_chart": rag_chart,
         "risk_chart": risk_chart,

@@ -4,6 +4,7 @@ See `.env.example` for the full list. The defaults give a working local install
 with no servers: SQLite under `var/` and django-q2's ORM broker.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "builtins": ["csm.templatetags.tend"],
         },
     },
     {
@@ -110,7 +112,7 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": False,
-        "OPTIONS": {"autoescape": False},
+        "OPTIONS": {"autoescape": False, "builtins": ["csm.templatetags.tend"]},
     },
 ]
 
@@ -333,12 +335,22 @@ SPECTACULAR_SETTINGS = {
 # Largest request body read (a 10,000-row bulk signals upsert is about 3 MB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=5 * 1024 * 1024)
 # The largest file the admin's CSV import takes (Django caps request bodies, not uploaded files).
+# The book's currency (ISO 4217): every amount on a page, in a message or a QBR is in it.
+TEND_CURRENCY = env.str("TEND_CURRENCY", default="USD").strip().upper()
+if not re.fullmatch(r"[A-Z]{3}", TEND_CURRENCY):
+    raise ImproperlyConfigured(
+        f"TEND_CURRENCY must be an ISO 4217 code such as USD or EUR, not {TEND_CURRENCY!r}."
+    )
 TEND_MAX_UPLOAD_BYTES = env.int("TEND_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 
 # --- Tend ------------------------------------------------------------------
 # Accounts scored per batch in the daily scan: one read, one bulk upsert and
 # one bulk update per batch, whatever the batch holds.
 TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
+# An account changed in the admin, the API or an import is scored again within
+# seconds (csm.scoring.on_change), at most this many per run (the rest follow).
+TEND_RESCORE_ON_CHANGE = env.bool("TEND_RESCORE_ON_CHANGE", default=True)
+TEND_RESCORE_MAX_ACCOUNTS = env.int("TEND_RESCORE_MAX_ACCOUNTS", default=10_000)
 # Fan-out (agents_core.fanout): how many tasks work one scan or QBR run at once,
 # on any number of machines. One on SQLite (one writer at a time); on a server
 # database the cluster's worker count: set it to the workers of all machines.

@@ -29,6 +29,7 @@ from csm.qbr import quarters
 from csm.qbr.build import generate as generate_qbrs
 from csm.qbr.build import qbr_batch
 from csm.qbr.notion import publish_pending
+from csm.scoring.on_change import rescore_pending
 from csm.scoring.scan import scan_batch, scan_health
 
 
@@ -76,6 +77,10 @@ def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
         expansion = follow_up(run, "csm", "check_expansion", {})
         result["followed_by"] = {"check_expansion": expansion.pk}
     return result
+
+
+def rescore_changed(payload: dict[str, Any], run) -> dict[str, Any]:
+    return rescore_pending(run)
 
 
 def clean_alert_ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +183,12 @@ agent = registry.register(
                 scope_payload=scope_to_visible_accounts,
                 batch=scan_batch,
                 description="Score every active account's health for today.",
+            ),
+            "rescore_changed": TaskType(
+                rescore_changed,
+                scope_payload=for_managers_only,
+                batch=scan_batch,
+                description="Score again the accounts changed since their last score (queued by the change).",
             ),
             "check_expansion": TaskType(
                 expansion,

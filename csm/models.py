@@ -541,6 +541,21 @@ class QBRDue(models.Model):
         return f"QBR due for {self.account} (contract ends {self.contract_end})"
 
 
+class RescoreRequest(models.Model):
+    """An account changed (by a person, the API or an import) and waits to be scored again.
+
+    One row per account however often it changes: a burst of edits collapses
+    into one re-score (csm.scoring.on_change). A row is removed only once the
+    account has been scored after the change, so a crashed worker loses nothing.
+    """
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    requested_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Re-score account {self.account_id} (changed {self.requested_at:%Y-%m-%d %H:%M})"
+
+
 class Feature(models.Model):
     """A feature of the product, in the core or in a module (an add-on of kind module)."""
 

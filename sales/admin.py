@@ -13,6 +13,7 @@ from agents_core.admin_mixins import (
 )
 from agents_core.agents import AgentError
 from agents_core.models import AgentRun
+from csm.admin.filters import in_book_filter
 from sales.drafting import NotApprovable, NotRetryable, approve, request_retry
 from sales.models import OutreachDraft
 
@@ -34,7 +35,7 @@ class ReviewFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "waiting":
-            return queryset.filter(status__in=OutreachDraft.REVIEWABLE, approved_at__isnull=True)
+            return queryset.waiting_for_review()
         if self.value() == "approved":
             return queryset.filter(approved_at__isnull=False)
         return queryset
@@ -52,7 +53,7 @@ class OutreachDraftAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, OneClickAc
         "updated_at",
         "gmail_link",
     )
-    list_filter = (ReviewFilter, "status")
+    list_filter = (ReviewFilter, "status", in_book_filter("opportunity__account__"))
     search_fields = ("subject", "to", "opportunity__account__name")
     list_select_related = ("opportunity__account", "approved_by")
     show_full_result_count = False

@@ -9,6 +9,10 @@ from agents_core.visibility import OwnedQuerySet
 class DraftQuerySet(OwnedQuerySet):
     owner_path = "opportunity__account__owner"
 
+    def waiting_for_review(self) -> DraftQuerySet:
+        """Drafts written (in Gmail or locally) that nobody has approved yet."""
+        return self.filter(status__in=OutreachDraft.REVIEWABLE, approved_at__isnull=True)
+
 
 class OutreachDraft(models.Model):
     """The outreach email for one expansion opportunity. Exactly one per opportunity.

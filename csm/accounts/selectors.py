@@ -7,11 +7,11 @@ agents_core.visibility.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Q, QuerySet
 
-from csm.models import RAG, ChurnRisk
+from csm.models import RAG, Account, ChurnRisk
 
 # Health a CSM must act on: RED, or a high/critical churn risk.
 AT_RISK = Q(rag=RAG.RED) | Q(churn_risk__in=[ChurnRisk.HIGH, ChurnRisk.CRITICAL])
@@ -23,3 +23,36 @@ def open_alerts(alerts: QuerySet, today: date) -> QuerySet:
     """Alerts nobody has acknowledged and that are not snoozed past `today`."""
     awake = Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=today)
     return alerts.filter(awake, acknowledged_at__isnull=True)
+
+
+# The index's windows, shared with the lists its tiles open (csm.admin filters).
+RENEWAL_WINDOW_DAYS = 60
+QBR_DUE_AHEAD_DAYS = 14
+
+
+def in_book(queryset: QuerySet, path: str = "") -> QuerySet:
+    """Rows of current customers: an account lost (churned) is history, not book."""
+
+    return queryset.exclude(**{f"{path}status": Account.Status.CHURNED})
+
+
+def weak_renewals(accounts: QuerySet, today: date) -> QuerySet:
+    """Active accounts renewing within RENEWAL_WINDOW_DAYS with weak health."""
+
+    return accounts.filter(
+        WEAK,
+        status=Account.Status.ACTIVE,
+        renewal_date__gte=today,
+        renewal_date__lte=today + timedelta(days=RENEWAL_WINDOW_DAYS),
+    )
+
+
+def overdue_renewals(accounts: QuerySet, today: date) -> QuerySet:
+    """Active accounts whose renewal date has passed: renewed or lost, nobody has said which."""
+
+    return accounts.filter(status=Account.Status.ACTIVE, renewal_date__lt=today)
+
+
+def qbrs_due_soon(qbrs_due: QuerySet, today: date) -> QuerySet:
+    """QBRs owed and not written, due within QBR_DUE_AHEAD_DAYS (or already late)."""
+    return qbrs_due.filter(fulfilled_at__isnull=True, due_on__lte=today + timedelta(days=QBR_DUE_AHEAD_DAYS))

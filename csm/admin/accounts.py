@@ -24,13 +24,15 @@ from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
 from csm.accounts.validators import notion_page_id
 from csm.admin import charts
-from csm.admin.display import rag_badge
+from csm.admin.display import money_column, rag_badge
+from csm.admin.filters import in_book_filter
 from csm.admin.outcomes import OutcomeGoalInline, RenewalOutcomeInline
 from csm.adoption.tracking import scorecard
 from csm.ingest.crm_csv import import_accounts
 from csm.models import Account, AccountSignals, ChurnAlert, HealthScore
 from csm.scoring import engine
 from csm.scoring.inputs import stamp_sources
+from csm.scoring.on_change import rescore_soon
 
 HISTORY_DAYS_SHOWN = 30
 CHART_DAYS = 180
@@ -158,7 +160,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         "trend",
         "churn_risk",
         "renewal_date",
-        "arr",
+        money_column("arr", "ARR"),
         "why",
     )
     list_filter = (
@@ -169,6 +171,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         ("owner", OwnerFilter),
         RenewalWindowFilter,
         "status",
+        in_book_filter(),
     )
     search_fields = ("name", "external_id", "primary_contact_email")
     list_select_related = ("owner",)
@@ -310,6 +313,17 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
 
             kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.owner_id is None:
+            obj.owner = request.user  # an account someone adds is theirs, else they could not see it
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        changed = not change or form.has_changed() or any(f.has_changed() for f in formsets)
+        if changed:
+            rescore_soon([form.instance.pk])  # scored within seconds, not at 07:00
 
     def save_formset(self, request, form, formset, change):
         if formset.model is AccountSignals:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
-from csm.admin.display import rag_badge
+from csm.accounts.selectors import open_alerts
+from csm.admin.display import money_column, rag_badge
+from csm.admin.filters import in_book_filter
 from csm.alerts.delivery import acknowledge, retry_now, snooze
 from csm.models import AlertDelivery, ChurnAlert
 
@@ -24,9 +25,8 @@ class AlertStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         today = timezone.localdate()
-        awake = Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=today)
-        if self.value() == "open":
-            return queryset.filter(awake, acknowledged_at__isnull=True)
+        if self.value() == "open":  # the one definition of open, shared with the index
+            return open_alerts(queryset, today)
         if self.value() == "acknowledged":
             return queryset.filter(acknowledged_at__isnull=False)
         if self.value() == "snoozed":
@@ -60,9 +60,9 @@ class AlertDeliveryInline(admin.TabularInline):
 
 @admin.register(ChurnAlert)
 class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
-    list_display = ("account_link", "review", "reason", "change", "rag_display", "churn_risk", "arr",
-                    "raised_at", "deliveries_summary")  # fmt: skip
-    list_filter = (AlertStateFilter, "reason", "held_back", "raised_on")
+    list_display = ("account_link", "review", "reason", "change", "rag_display", "churn_risk",
+                    money_column("arr", "ARR"), "raised_at", "deliveries_summary")  # fmt: skip
+    list_filter = (AlertStateFilter, "reason", "held_back", "raised_on", in_book_filter("account__"))
     search_fields = ("account__name", "account__external_id")
     list_select_related = ("account",)
     show_full_result_count = False

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from csm.admin.display import money_column
 from csm.models import AddOn, Feature, Plan
 
 
 @admin.register(AddOn)
 class AddOnAdmin(admin.ModelAdmin):
-    list_display = ("name", "key", "kind", "price_per_seat", "flat_price", "order")
+    list_display = (
+        "name", "key", "kind", money_column("price_per_seat", "Price per seat"),
+        money_column("flat_price", "Flat price"), "order",
+    )  # fmt: skip
     list_filter = ("kind",)
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "seat_price")
+    list_display = ("name", money_column("seat_price", "Seat price"))
     filter_horizontal = ("included",)
 
 

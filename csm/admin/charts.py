@@ -7,7 +7,7 @@ description and visible labels), so colour is never the only signal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from django.utils.html import escape
@@ -123,7 +123,7 @@ def bars(
     rows: Sequence[tuple[str, float, str]],
     *,
     label: str,
-    value_format: str = "{:,.0f}",
+    value_format: str | Callable[[float], str] = "{:,.0f}",
     width: int = 420,
     row_height: int = 22,
 ) -> SafeString:
@@ -142,7 +142,7 @@ def bars(
             f'<rect x="{label_w}" y="{y + 4}" width="{length}" height="{row_height - 8}" '
             f'fill="{colour}" rx="2"/>'
             f'<text x="{label_w + length + 6}" y="{y + 15}" font-size="12" fill="#202124">'
-            f"{escape(value_format.format(value))}</text>"
+            f"{escape(value_format(value) if callable(value_format) else value_format.format(value))}</text>"
         )
     return _svg(width, row_height * len(rows), label, "".join(parts))
 

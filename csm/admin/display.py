@@ -10,3 +10,20 @@ def rag_badge(rag: str) -> str:
     if not rag:
         return format_html('<span class="tend-muted">{}</span>', "Not scored")
     return format_html('<span class="tend-rag tend-rag-{}">{}</span>', rag.lower(), rag)
+
+
+def money_column(field: str, description: str):
+    """A list column showing `field` as money in the book's currency, sortable by the field."""
+    from django.conf import settings
+    from django.contrib import admin
+
+    from csm.money import format_money
+
+    @admin.display(description=description, ordering=field)
+    def column(obj):
+        return format_html(
+            '<span class="tend-money">{}</span>', format_money(getattr(obj, field), settings.TEND_CURRENCY)
+        )
+
+    column.__name__ = f"{field}_money"
+    return column

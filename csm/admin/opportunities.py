@@ -11,6 +11,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
+from csm.admin.display import money_column
 from csm.expansion.opportunities import OpenOpportunityExists, close, open_opportunity
 from csm.models import OPEN_STATUSES, Account, ExpansionOpportunity
 
@@ -21,7 +22,7 @@ class ExpansionOpportunityAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, a
         "account",
         "kind",
         "decide",
-        "estimated_arr_impact",
+        money_column("estimated_arr_impact", "Estimated ARR impact"),
         "status",
         "draft_status",
         "created_by",

@@ -22,6 +22,7 @@ from agents_core.admin_mixins import (
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
 from csm.admin import charts
+from csm.admin.filters import DueSoonFilter, in_book_filter
 from csm.models import QBR, QBRDue
 from csm.qbr.markdown import render_qbr_markdown
 
@@ -30,7 +31,7 @@ from csm.qbr.markdown import render_qbr_markdown
 class QBRDueAdmin(VisibleToUserAdminMixin, admin.ModelAdmin):
     list_display = ("account", "contract_end", "due_on", "fulfilled_at")
     show_full_result_count = False
-    list_filter = ("fulfilled_at",)
+    list_filter = (DueSoonFilter, "fulfilled_at", in_book_filter("account__"))
     date_hierarchy = "due_on"
     list_select_related = ("account",)
     readonly_fields = ("account", "contract_end", "due_on", "created_at", "fulfilled_at")

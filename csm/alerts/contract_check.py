@@ -80,7 +80,13 @@ def contract_check(
                     None,
                     [
                         alert_rules.explain_renewal(
-                            rag=rag, score=score, churn_risk=churn, renewal_date=renewal, today=today, arr=arr
+                            rag=rag,
+                            score=score,
+                            churn_risk=churn,
+                            renewal_date=renewal,
+                            today=today,
+                            arr=arr,
+                            currency=settings.TEND_CURRENCY,
                         ),
                         why.get(pk, ""),
                     ],

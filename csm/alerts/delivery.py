@@ -85,6 +85,7 @@ def build_alerts(candidates: list[AlertCandidate], *, today: date, now: datetime
                     renewal_date=c.renewal_date,
                     today=today,
                     arr=c.arr,
+                    currency=settings.TEND_CURRENCY,
                 )
                 + (f" {c.score_explanation}" if c.score_explanation else ""),
                 score=c.result.score,

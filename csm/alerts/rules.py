@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
+from csm.money import format_money
+from csm.wording import in_words
+
 CHURN_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 REASON_ORDER = ("entered_red", "churn_rising", "sharp_drop")
 TRIGGER_WORDS = {
@@ -66,6 +69,7 @@ def explain(
     renewal_date: date | None,
     today: date,
     arr: Decimal,
+    currency: str = "USD",
 ) -> str:
     """The alert in plain words: what happened, how far it moved, why, and what is at stake."""
     what = []
@@ -83,24 +87,33 @@ def explain(
     if falling:
         parts.append(
             "Biggest moves: "
-            + ", ".join(f"{group.replace('_', ' ')} {_points(points)}" for group, points in falling[:3])
+            + ", ".join(f"{in_words(group)} {_points(points)}" for group, points in falling[:3])
             + "."
         )
     if renewal_date is not None:
         days = (renewal_date - today).days
         when = f"in {days} days" if days >= 0 else f"{-days} days ago"
-        parts.append(f"Renewal {renewal_date.isoformat()} ({when}); ARR at stake {arr:,.0f}.")
+        parts.append(
+            f"Renewal {renewal_date.isoformat()} ({when}); ARR at stake {format_money(arr, currency)}."
+        )
     else:
-        parts.append(f"ARR at stake {arr:,.0f}.")
+        parts.append(f"ARR at stake {format_money(arr, currency)}.")
     return " ".join(parts)
 
 
 def explain_renewal(
-    *, rag: str, score: float, churn_risk: str, renewal_date: date, today: date, arr: Decimal
+    *,
+    rag: str,
+    score: float,
+    churn_risk: str,
+    renewal_date: date,
+    today: date,
+    arr: Decimal,
+    currency: str = "USD",
 ) -> str:
     """The contract check's alert: a renewal inside the churn window with weak health."""
     days = (renewal_date - today).days
     return (
         f"Renewal in {days} days ({renewal_date.isoformat()}) with {rag} health: "
-        f"score {score:.1f}, churn risk {churn_risk}. ARR at stake {arr:,.0f}."
+        f"score {score:.1f}, churn risk {churn_risk}. ARR at stake {format_money(arr, currency)}."
     )

@@ -36,6 +36,7 @@ from csm.ingest.writes import (
 )
 from csm.models import QBR, Account, AccountSignals, ChurnAlert, ExpansionOpportunity, RenewalOutcome
 from csm.scoring.inputs import SIGNAL_FIELDS, raw_inputs
+from csm.scoring.on_change import rescore_soon
 
 
 def signals_representation(account: Account) -> dict:
@@ -82,6 +83,11 @@ class AccountViewSet(viewsets.ModelViewSet):
             serializer.save(owner=self.request.user)
         else:
             serializer.save()
+        rescore_soon([serializer.instance.pk])
+
+    def perform_update(self, serializer):
+        serializer.save()
+        rescore_soon([serializer.instance.pk])
 
     @extend_schema(
         methods=["GET"], responses=SignalsSerializer, summary="The account's current scoring inputs"

@@ -81,11 +81,14 @@ def healthy_enough(facts: AccountFacts) -> bool:
 
 
 def seat_price(facts: AccountFacts) -> Decimal | None:
-    if facts.plan_seat_price is not None:
-        return facts.plan_seat_price
-    if facts.seats_purchased:
-        return (facts.arr / facts.seats_purchased).quantize(CENTS, ROUND_HALF_UP)
-    return None
+    """What a seat costs this account: what it pays (ARR over seats bought), else its plan's list price.
+
+    More seats are offered at the price the customer already pays, not at a
+    list price they never saw.
+    """
+    if facts.seats_purchased and facts.arr and facts.arr > 0:
+        return (Decimal(str(facts.arr)) / facts.seats_purchased).quantize(CENTS, ROUND_HALF_UP)
+    return facts.plan_seat_price
 
 
 def find_seats(facts: AccountFacts) -> Finding | None:

@@ -38,6 +38,7 @@ from csm.ingest.cells import (
 from csm.ingest.writes import WRITABLE_INPUTS, bulk_write_signals, clean_signals, normalize_rag
 from csm.models import Account, Segment
 from csm.scoring import engine
+from csm.scoring.on_change import rescore_soon
 
 # Account fields the import writes, and the headers each may come under.
 ACCOUNT_COLUMNS: dict[str, list[str]] = {
@@ -322,6 +323,13 @@ def import_rows(
             bulk_write_signals(
                 signal_rows, accounts=Account.objects.all(), source=source, at=at, today=today, by=by
             )
+        # Scored within seconds, not at 07:00 (the signal rows already asked for theirs).
+        written = [a.external_id for a in [*new_accounts, *updated]]
+        rescore_soon(
+            pk
+            for chunk in _chunks(written, 5000)
+            for pk in Account.objects.filter(external_id__in=chunk).values_list("pk", flat=True)
+        )
     report.written = True
     return report
 

@@ -23,6 +23,7 @@ from agents_core.bulk import update_rows, upsert_rows
 from csm.models import Account, AccountSignals
 from csm.scoring import engine
 from csm.scoring.inputs import DATED_SIGNALS, DIRECT_SIGNALS, SIGNAL_FIELDS, stamp_sources
+from csm.scoring.on_change import rescore_soon
 
 WRITABLE_INPUTS = (*DIRECT_SIGNALS, *DATED_SIGNALS, "tam_health_rag")
 READ_ONLY_INPUTS = {
@@ -119,6 +120,7 @@ def write_signals(account: Account, clean: CleanSignals, *, source: str, at: dat
         account.save(update_fields=["tam_health_rag", "updated_at"])
     if touched:
         signals.save()
+        rescore_soon([account.pk])
 
 
 def bulk_write_signals(
@@ -225,6 +227,7 @@ def bulk_write_signals(
             update=[*SIGNAL_FIELDS, "sources", "updated_at"],
         )
         update_rows(Account, ["tam_health_rag", "updated_at"], tam_rows)
+        rescore_soon(row[0] for row in signal_rows)
     return {"received": len(rows), "created": created, "updated": len(rows) - created}
 
 

@@ -29,6 +29,7 @@ from csm.adoption.tracking import ScorecardContext, scorecard
 from csm.models import OPEN_STATUSES, QBR, Account, QBRDue
 from csm.qbr import quarters
 from csm.scoring import engine
+from csm.scoring.scan import scan_health
 
 BATCH_SIZE = 500
 RENEWAL_HORIZON_DAYS = 120
@@ -214,6 +215,13 @@ def generate(
     }
     if account_ids is not None:
         context["account_ids"] = sorted(set(account_ids))
+    # A QBR about an account nobody has scored yet (added since 07:00) would say
+    # "not scored" beside signals that say otherwise: score those first.
+    unscored = list(
+        _accounts(account_ids).filter(scored_at__isnull=True).values_list("pk", flat=True)[:10_000]
+    )
+    if unscored:
+        scan_health(account_ids=unscored, today=date.fromisoformat(context["today"]))
     keys = _accounts(account_ids).order_by("pk").values_list("pk", flat=True).iterator(chunk_size=10_000)
     ranges = key_ranges(keys, BATCH_SIZE)
     if run is None:

@@ -281,14 +281,17 @@ def scan_health(
     batch_size: int | None = None,
     raise_alerts: bool = True,
     run=None,
+    extra_context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score every scannable account (or those of `account_ids`) for `today`.
 
     Within an agent `run` the batches fan out to the workers (agents_core.fanout);
     without one they all run here. `raise_alerts=False` only scores (the benchmark's baseline).
+    `extra_context` is kept with the run's plan, for the caller to find again if the run is recovered.
     """
     started = time.monotonic()
     context: dict[str, Any] = {
+        **(extra_context or {}),
         "today": (today or timezone.localdate()).isoformat(),
         "raise_alerts": raise_alerts,
     }

@@ -86,6 +86,7 @@ def crowded_account(make_account, owner):
         name="Northwind Logistics",
         owner=owner,
         plan="Growth",
+        arr=45_000,  # 450 a seat, the Growth plan's list price
         seats_purchased=100,
         seats_used=95,
         primary_contact_email="ops@northwind.example",

@@ -69,8 +69,8 @@ def test_the_explanation_says_why_in_plain_words():
     )
     assert text == (
         "Entered RED, churn risk rose to critical (renewal inside the churn window and declining usage). "
-        "Score 34.5, -23.5 from 58.0. Biggest moves: usage trend -12.0, support -7.0, nps score -2.0. "
-        "Renewal 2026-12-12 (in 40 days); ARR at stake 84,500."
+        "Score 34.5, -23.5 from 58.0. Biggest moves: usage trend -12.0, support tickets -7.0, NPS -2.0. "
+        "Renewal 2026-12-12 (in 40 days); ARR at stake $84,500."
     )
 
 

@@ -37,7 +37,7 @@ def test_weak_health_inside_the_churn_window_alerts_once_per_renewal(
     assert (alert.account_id, alert.reason) == (near.pk, "renewal_near")
     assert alert.explanation == (
         f"Renewal in 40 days ({(today + timedelta(days=40)).isoformat()}) with AMBER health: "
-        "score 52.3, churn risk high. ARR at stake 84,500."
+        "score 52.3, churn risk high. ARR at stake $84,500."
     )
     assert AlertDelivery.objects.filter(alert=alert, channel="event", status="sent").exists()
     # The same day again, the next day, and after the cooldown: still one alert for this renewal.

@@ -42,7 +42,9 @@ def test_only_healthy_enough_accounts_qualify(rag, churn, ok):
      (89, 100, "growing", None), (95, 100, "declining", None), (95, 0, "growing", None)],
 )  # fmt: skip
 def test_seats_rule(used, purchased, trend, extra):
-    finding = find_seats(facts(seats_used=used, seats_purchased=purchased, usage_trend=trend))
+    finding = find_seats(
+        facts(seats_used=used, seats_purchased=purchased, usage_trend=trend, arr=Decimal(400 * purchased))
+    )
     if extra is None:
         assert finding is None
     else:
@@ -50,9 +52,16 @@ def test_seats_rule(used, purchased, trend, extra):
         assert finding.impact == Decimal("400") * extra
 
 
-def test_seat_price_falls_back_to_arr_per_seat_without_a_known_plan():
-    finding = find_seats(facts(plan_seat_price=None, arr=Decimal("45000"), seats_purchased=100))
-    assert finding.evidence["seat_price"] == "450.00" and finding.impact == Decimal("9000.00")
+def test_seats_are_priced_at_what_the_account_pays_not_the_list_price():
+    finding = find_seats(facts(plan_seat_price=Decimal("400"), arr=Decimal("23100"), seats_purchased=100))
+    assert finding.evidence["seat_price"] == "231.00" and finding.impact == Decimal("4620.00")  # 20 x 231
+    without_a_plan = find_seats(facts(plan_seat_price=None, arr=Decimal("45000"), seats_purchased=100))
+    assert without_a_plan.evidence["seat_price"] == "450.00"
+
+
+def test_seat_price_falls_back_to_the_plan_when_the_account_pays_nothing_yet():
+    finding = find_seats(facts(plan_seat_price=Decimal("400"), arr=Decimal("0"), seats_purchased=100))
+    assert finding.evidence["seat_price"] == "400"
 
 
 def test_module_rule_offers_the_first_module_not_owned():
@@ -88,7 +97,13 @@ def test_at_most_five_per_run_highest_impact_first_and_the_rest_wait(make_accoun
         escalation_count_90_days=0,
     )
     accounts = [
-        make_account(plan="Starter", seats_purchased=10 * (i + 1), seats_used=10 * (i + 1), signals=plain)
+        make_account(
+            plan="Starter",
+            arr=3_000 * (i + 1),
+            seats_purchased=10 * (i + 1),
+            seats_used=10 * (i + 1),
+            signals=plain,
+        )
         for i in range(7)
     ]
     scan_health()
