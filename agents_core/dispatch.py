@@ -49,8 +49,9 @@ def enqueue(
 ) -> AgentRun:
     """Record a run and queue it. Raises AgentError subclasses for bad requests.
 
-    `sync=True` runs it in this process (through django-q2's sync path, the
-    same code the cluster runs); `None` follows `Q_CLUSTER["sync"]`.
+    `sync=True` runs it in this process, now (through django-q2's sync path,
+    the same code the cluster runs), so the caller can read its outcome;
+    `None` follows `Q_CLUSTER["sync"]` and queues once the transaction commits.
     """
     agent = registry.get(agent_id)
     clean = agent.clean_payload(task_type, payload, user=requested_by)
@@ -102,7 +103,10 @@ def _record_and_queue(
             return
         AgentRun.objects.filter(pk=run.pk).update(q_task_id=q_task_id or "")
 
-    transaction.on_commit(send)
+    if sync:
+        send()  # the caller waits for the outcome; the run's row is visible on this connection
+    else:
+        transaction.on_commit(send)
     return run
 
 

@@ -24,12 +24,14 @@ from csm.accounts.selectors import (
     QBR_DUE_AHEAD_DAYS,
     RENEWAL_WINDOW_DAYS,
     in_book,
+    not_scored,
     open_alerts,
     overdue_renewals,
     qbrs_due_soon,
     weak_renewals,
 )
 from csm.models import RAG, Account, ChurnAlert, ChurnRisk, QBRDue
+from csm.scoring.scan import last_daily_scan_start, score_problems
 from sales.models import OutreachDraft
 
 ATTENTION_LIMIT = 25
@@ -53,6 +55,7 @@ ZERO = {name: Decimal("0") if name in ("total_arr", "arr_at_risk") else 0 for na
 # (reason kind, the count it is part of, how it reads).
 MORE = (
     ("alert", "open_alerts", ("open alert", "open alerts")),
+    ("unscored", "not_scored", ("account not scored", "accounts not scored")),
     ("renewal", "renewals", ("weak renewal", "weak renewals")),
     ("overdue", "overdue_renewals", ("overdue renewal", "overdue renewals")),
     ("draft", "drafts", ("draft to review", "drafts to review")),
@@ -60,7 +63,7 @@ MORE = (
 )
 COUNTED_AS = {"entered_red": "alert"}
 # Lower comes first in the attention list.
-PRIORITY = {"entered_red": 0, "alert": 1, "renewal": 2, "overdue": 3, "draft": 4, "qbr": 5}
+PRIORITY = {"entered_red": 0, "alert": 1, "unscored": 2, "renewal": 3, "overdue": 4, "draft": 5, "qbr": 6}
 
 
 @dataclass
@@ -119,6 +122,7 @@ def book_today(user, today: date | None = None) -> BookToday:
 
     # Each of these is the query of the list its tile opens (csm.admin.filters).
     alerts = open_alerts(in_book(ChurnAlert.objects.visible_to(user), "account__"), today)
+    unscored = not_scored(accounts, now=timezone.now(), last_scan=last_daily_scan_start())
     renewals = weak_renewals(accounts, today)
     overdue = overdue_renewals(accounts, today)
     drafts = in_book(OutreachDraft.objects.visible_to(user), "opportunity__account__").waiting_for_review()
@@ -135,6 +139,14 @@ def book_today(user, today: date | None = None) -> BookToday:
         when = "today" if alert.raised_on == today else f"since {alert.raised_on:%d %b}"
         kind = "entered_red" if alert.reason == ChurnAlert.Reason.ENTERED_RED else "alert"
         entry.add(kind, f"{alert.get_reason_display()} ({when})")
+    stuck = list(unscored.select_related("owner").order_by("-arr", "pk")[:ATTENTION_LIMIT])
+    problems = score_problems([a.pk for a in stuck], today=today)
+    for account in stuck:
+        problem = problems.get(account.pk)
+        row(account).add(
+            "unscored",
+            f"Cannot be scored: {problem}" if problem else "Not scored yet: re-score it from its page",
+        )
     for account in renewals.select_related("owner").order_by("renewal_date", "-arr")[:ATTENTION_LIMIT]:
         days = (account.renewal_date - today).days
         row(account).add("renewal", f"Renews in {days} days with {account.rag or 'no'} health")
@@ -156,6 +168,7 @@ def book_today(user, today: date | None = None) -> BookToday:
 
     counts = {
         "open_alerts": alerts.count(),
+        "not_scored": unscored.count(),
         "renewals": renewals.count(),
         "overdue_renewals": overdue.count(),
         "drafts": drafts.count(),

@@ -34,6 +34,7 @@ def tile_links() -> dict[str, str]:
         "red": f"{accounts}?book=current&rag__exact=RED",
         "renewals": f"{accounts}?status__exact=active&renewal_within={RENEWAL_WINDOW_DAYS}&health=weak",
         "overdue_renewals": f"{accounts}?status__exact=active&renewal_within=past",
+        "not_scored": f"{accounts}?book=current&health=unscored",
         "arr_at_risk": f"{accounts}?book=current&health=at_risk",
         "open_alerts": reverse("admin:csm_churnalert_changelist") + "?book=current&state=open",
         "drafts": reverse("admin:sales_outreachdraft_changelist") + "?book=current&review=waiting",

@@ -7,7 +7,7 @@ agents_core.visibility.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Q, QuerySet
 
@@ -28,6 +28,18 @@ def open_alerts(alerts: QuerySet, today: date) -> QuerySet:
 # The index's windows, shared with the lists its tiles open (csm.admin filters).
 RENEWAL_WINDOW_DAYS = 60
 QBR_DUE_AHEAD_DAYS = 14
+# A new account is scored within seconds (csm.scoring.on_change); one still
+# unscored after this long could not be.
+SCORING_GRACE = timedelta(minutes=10)
+
+
+def not_scored(accounts: QuerySet, *, now: datetime, last_scan: datetime | None) -> QuerySet:
+    """Accounts that should have a current score and have none: never scored though added
+    more than SCORING_GRACE ago, or skipped by the last daily scan (started at `last_scan`)."""
+    missing = Q(scored_at__isnull=True, created_at__lt=now - SCORING_GRACE)
+    if last_scan is not None:
+        missing |= Q(scored_at__lt=last_scan, created_at__lt=last_scan)
+    return in_book(accounts).filter(missing)
 
 
 def in_book(queryset: QuerySet, path: str = "") -> QuerySet:

@@ -33,8 +33,11 @@ from csm.models import Account, AccountSignals, ChurnAlert, HealthScore
 from csm.scoring import engine
 from csm.scoring.inputs import stamp_sources
 from csm.scoring.on_change import rescore_soon
+from csm.scoring.scan import score_problems
 
 HISTORY_DAYS_SHOWN = 30
+# Re-scoring this many accounts or fewer happens in the request, so the page can say how it went.
+RESCORE_NOW_LIMIT = 50
 CHART_DAYS = 180
 SPARKLINE_DAYS = 30
 
@@ -69,6 +72,7 @@ class HealthFilter(admin.SimpleListFilter):
         return [
             ("weak", "Weak (AMBER or RED, or high churn risk)"),
             ("at_risk", "At risk (RED or high churn risk)"),
+            ("unscored", "Not scored (could not be, or not since the last daily scan)"),
         ]
 
     def queryset(self, request, queryset):
@@ -78,6 +82,11 @@ class HealthFilter(admin.SimpleListFilter):
             return queryset.filter(WEAK)
         if self.value() == "at_risk":
             return queryset.filter(AT_RISK)
+        if self.value() == "unscored":
+            from csm.accounts.selectors import not_scored
+            from csm.scoring.scan import last_daily_scan_start
+
+            return not_scored(queryset, now=timezone.now(), last_scan=last_daily_scan_start())
         return queryset
 
 
@@ -298,8 +307,31 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         if not sees_everything(request.user):
             # A CSM cannot hand an account to someone else (and lose sight of it),
             # nor point it at a Notion page (alerts would be written there).
-            fields += ["owner", "notion_page_id"]
+            fields += ["owner", "owner_name", "notion_page_id"]
         return fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if sees_everything(request.user):
+            return fieldsets
+        # Read-only, the owner would be a link to the user's admin page, which a CSM may not open.
+        return [
+            (
+                name,
+                {**options, "fields": tuple("owner_name" if f == "owner" else f for f in options["fields"])},
+            )
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="Owner")
+    def owner_name(self, obj):
+        owner = obj.owner if obj is not None else None
+        if owner is None:
+            return "Unassigned"
+        name = owner.get_full_name() or owner.get_username()
+        if owner.email:
+            return format_html('{} (<a href="mailto:{}">{}</a>)', name, owner.email, owner.email)
+        return name
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -352,6 +384,14 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
 
     @admin.display(description="Why this score")
     def score_explanation(self, obj):
+        if obj is not None and obj.pk and obj.status != Account.Status.CHURNED:
+            problem = score_problems([obj.pk]).get(obj.pk)
+            if problem:
+                return format_html(
+                    '<p class="tend-problem" role="alert"><strong>Cannot be scored:</strong> {} '
+                    "Correct the value and it is scored again within seconds.</p>",
+                    problem,
+                )
         scores = self._chart_scores(obj)
         return scores[0].explanation if scores and scores[0].explanation else "—"
 
@@ -420,14 +460,31 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
 
     @one_click("Re-score now")
     def do_rescan(self, request, obj):
+        message, ok = self._rescore(request, [obj.pk])
+        if not ok:
+            raise ActionRefused(message)
+        return message
+
+    def _rescore(self, request, ids: list[int]) -> tuple[str, bool]:
+        """Score these accounts now and say how it went; a large selection is queued instead."""
+        now = len(ids) <= RESCORE_NOW_LIMIT
         try:
             run = enqueue(
-                "csm", "health_scan", {"account_ids": [obj.pk]},
-                trigger=AgentRun.Trigger.ADMIN, requested_by=request.user,
+                "csm", "health_scan", {"account_ids": ids},
+                trigger=AgentRun.Trigger.ADMIN, requested_by=request.user, sync=True if now else None,
             )  # fmt: skip
         except AgentError as exc:
             raise ActionRefused(str(exc)) from exc
-        return f"Queued health scan run {run.pk} for {obj}."
+        run.refresh_from_db()
+        if run.status == AgentRun.Status.FAILED:
+            raise ActionRefused(f"Re-scoring failed (run {run.pk}): {run.error}")
+        if run.status != AgentRun.Status.SUCCEEDED:
+            return (
+                f"Queued health scan run {run.pk} for {len(ids)} accounts; scores follow when it ends.",
+                True,
+            )
+        result = run.result or {}
+        return rescore_outcome(result, Account.objects.filter(pk__in=ids)), not result.get("failed")
 
     @admin.display(description="What moved the score")
     def score_movement(self, obj):
@@ -464,16 +521,33 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
     def rescore(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True)[:10_000])
         try:
-            run = enqueue(
-                "csm",
-                "health_scan",
-                {"account_ids": ids},
-                trigger=AgentRun.Trigger.ADMIN,
-                requested_by=request.user,
-            )
-        except AgentError as exc:
+            message, ok = self._rescore(request, ids)
+        except ActionRefused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(
-            request, f"Queued health scan run {run.pk} for {len(ids)} account(s).", messages.SUCCESS
+        self.message_user(request, message, messages.SUCCESS if ok else messages.WARNING)
+
+
+def rescore_outcome(result: dict, accounts) -> str:
+    """What a finished re-score did, in a sentence: the new score (of one account), or the counts,
+    and every account it could not score with the reason."""
+    failures = result.get("failures") or []
+    names = dict(
+        accounts.filter(external_id__in=[f["external_id"] for f in failures]).values_list(
+            "external_id", "name"
         )
+    )
+    failed = "; ".join(f"{names.get(f['external_id'], f['external_id'])}: {f['error']}" for f in failures)
+    if result.get("scored", 0) == 0 and len(failures) == 1:
+        return f"Could not score {failed}"
+    if result.get("scored", 0) == 0 and not failures:
+        return "Nothing to score: churned accounts are not scored."
+    if len(accounts) == 1 and not failures:
+        account = accounts[0]
+        return (
+            f"Scored {account}: {account.health_score:.1f} ({account.rag}), churn risk {account.churn_risk}."
+        )
+    text = f"Scored {result.get('scored', 0)} account(s)."
+    if failures:
+        text += f" Could not score {result.get('failed', len(failures))}: {failed}"
+    return text

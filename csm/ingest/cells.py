@@ -36,10 +36,45 @@ class CellError(ValueError):
     """One cell that cannot be read; the message says why."""
 
 
-def parse_decimal(text: str) -> Decimal:
-    cleaned = re.sub(r"[^\d.\-]", "", text)
+# Currency marks an amount may carry: ISO codes, and the symbols CRM exports write.
+_CURRENCY = re.compile(
+    r"^\s*(?P<pre>[A-Za-z]{3}|[$€£¥₹])?\s*(?P<num>.*?)\s*(?P<post>[A-Za-z]{3}|[$€£¥₹])?\s*$"
+)
+_SYMBOL_CODES = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+_GROUPED = re.compile(r"-?\d{1,3}([.,' ]\d{3})+")
+
+
+def parse_decimal(text: str, *, currency: str | None = None) -> Decimal:
+    """An amount as CRM exports write it: "84500", "$84,500.00", "EUR 45.000", "45.000,50 €", "1'200".
+
+    The last "." or "," followed by one or two digits is the decimal mark; the
+    others group thousands, so "45.000" is forty-five thousand. An amount marked
+    with a currency other than `currency` (the book's) is refused: Tend does not
+    convert, and a figure silently read in the wrong currency is worse than none.
+    """
+    match = _CURRENCY.match(text)
+    if match is None or not re.search(r"\d", match["num"]):
+        raise CellError(f"not an amount: {text!r}")
+    marks = {m for m in (match["pre"], match["post"]) if m}
+    number = match["num"]
+    for mark in marks:
+        code = _SYMBOL_CODES.get(mark, mark.upper())
+        if currency and code != currency and not (mark == "$" and currency.endswith("D")):
+            raise CellError(f"{text!r} is in {code}; this book is in {currency} (TEND_CURRENCY)")
+    number = number.replace("\u00a0", " ").strip()
+    if _GROUPED.fullmatch(number):
+        number = re.sub(r"[.,' ]", "", number)
+    else:
+        decimal_mark = re.search(r"[.,](\d{1,2})$", number)
+        if decimal_mark:
+            whole = re.sub(r"[.,' ]", "", number[: decimal_mark.start()])
+            number = f"{whole}.{decimal_mark.group(1)}"
+        else:
+            number = re.sub(r"[,' ]", "", number)
+    if not re.fullmatch(r"-?\d+(\.\d+)?", number):
+        raise CellError(f"not an amount: {text!r}")
     try:
-        return Decimal(cleaned)
+        return Decimal(number)
     except InvalidOperation:
         raise CellError(f"not an amount: {text!r}") from None
 

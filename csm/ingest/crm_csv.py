@@ -20,11 +20,13 @@ from datetime import date, datetime
 from typing import Any
 
 import tablib
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents_core.bulk import update_rows
+from csm.accounts.segments import segment_for
 from csm.ingest.cells import (
     CellError,
     Problem,
@@ -42,14 +44,18 @@ from csm.scoring.on_change import rescore_soon
 
 # Account fields the import writes, and the headers each may come under.
 ACCOUNT_COLUMNS: dict[str, list[str]] = {
+    # HubSpot's companies export says "Record ID", "Company name", "Company owner";
+    # Salesforce's accounts report "Account ID", "Account Name", "Account Owner" (a full name).
     "external_id": ["external id", "account id", "id", "record id", "crm id", "company id", "salesforce id",
-                    "hubspot id", "account number"],
+                    "hubspot id", "account number", "account id 18", "record id company"],
     "name": ["name", "account name", "company", "company name", "customer", "customer name"],
-    "owner": ["owner", "account owner", "csm", "owner email", "owner username", "customer success manager"],
+    "owner": ["owner", "account owner", "csm", "owner email", "owner username", "customer success manager",
+              "company owner", "hubspot owner", "owner name", "account owner name", "csm owner"],
     "segment": ["segment", "tier", "customer segment"],
     "plan": ["plan", "product plan", "subscription plan", "edition"],
     "arr": ["arr", "annual recurring revenue", "annual contract value", "acv"],
-    "seats_purchased": ["seats purchased", "seats", "licenses", "licences", "purchased seats"],
+    "seats_purchased": ["seats purchased", "seats", "licenses", "licences", "purchased seats",
+                        "number of seats", "seat count", "licensed seats", "number of licenses"],
     "seats_used": ["seats used", "active users", "licenses used", "licences used", "used seats"],
     "contract_start": ["contract start", "contract start date", "start date"],
     "renewal_date": ["renewal date", "renewal", "contract end", "contract end date", "end date"],
@@ -68,6 +74,10 @@ SIGNAL_ALIASES: dict[str, list[str]] = {
     "feature_adoption_rate": ["adoption", "feature adoption"],
     "invoice_payment_status": ["payment status", "invoice status"],
     "stakeholder_engagement": ["engagement"],
+}
+# Read to place a new account in its segment (csm.accounts.segments), not stored.
+HINT_COLUMNS: dict[str, list[str]] = {
+    "employees": ["employees", "number of employees", "employee count", "company size", "headcount"],
 }
 SIGNAL_COLUMNS = [name for name in WRITABLE_INPUTS if name != "tam_health_rag"]
 WRITE_FIELDS = [f for f in ACCOUNT_COLUMNS if f != "external_id"]
@@ -91,6 +101,9 @@ for _field, _aliases in ACCOUNT_COLUMNS.items():
         HEADER_MAP[header_key(_alias)] = _field
 for _name in SIGNAL_COLUMNS:
     for _alias in [_name, *SIGNAL_ALIASES.get(_name, [])]:
+        HEADER_MAP[header_key(_alias)] = _name
+for _name, _aliases in HINT_COLUMNS.items():
+    for _alias in [_name, *_aliases]:
         HEADER_MAP[header_key(_alias)] = _name
 
 
@@ -121,7 +134,7 @@ def _rag(text: str) -> str:
 
 
 ACCOUNT_PARSERS: dict[str, Callable[[str], Any]] = {
-    "arr": parse_decimal,
+    "arr": lambda text: parse_decimal(text, currency=settings.TEND_CURRENCY),
     "seats_purchased": parse_int,
     "seats_used": parse_int,
     "contract_start": parse_date,
@@ -145,13 +158,35 @@ def _signal_value(name: str, text: str) -> Any:
     return header_key(text).replace(" ", "_")
 
 
+AMBIGUOUS = object()
+
+
 def _owners() -> dict[str, Any]:
-    users = {}
+    """Active users by username, email and full name (as CRMs write owners), all lower case.
+
+    A full name two people share maps to AMBIGUOUS: the row must say which one.
+    """
+    users: dict[str, Any] = {}
+    names: dict[str, Any] = {}
     for user in get_user_model().objects.filter(is_active=True):
         users[user.get_username().lower()] = user
         if user.email:
             users.setdefault(user.email.lower(), user)
+        full = " ".join(user.get_full_name().lower().split())
+        if full:
+            names[full] = AMBIGUOUS if full in names else user
+    for full, user in names.items():
+        users.setdefault(full, user)
     return users
+
+
+def _owner(owners: dict[str, Any], text: str):
+    user = owners.get(" ".join(text.lower().split()))
+    if user is AMBIGUOUS:
+        raise CellError(f"more than one user is called {text!r}: give the username or email")
+    if user is None:
+        raise CellError(f"no active user with username, email or full name {text!r}")
+    return user
 
 
 def import_accounts(
@@ -232,7 +267,7 @@ def import_rows(
             report.problems.append(Problem(line, "external_id", f"also on line {seen[external_id]}"))
             continue
         seen[external_id] = line
-        account_values, signal_values = {}, {}
+        account_values, signal_values, hints = {}, {}, {}
         for name, text in cells.items():
             if text == "":
                 continue  # empty: leave the stored value alone
@@ -241,9 +276,9 @@ def import_rows(
                 continue
             try:
                 if name == "owner":
-                    if text.lower() not in owners:
-                        raise CellError(f"no active user with username or email {text!r}")
-                    account_values["owner"] = owners[text.lower()]
+                    account_values["owner"] = _owner(owners, text)
+                elif name in HINT_COLUMNS:
+                    hints[name] = parse_int(text)
                 elif name in ACCOUNT_COLUMNS:
                     account_values[name] = ACCOUNT_PARSERS.get(name, str)(text)
                 else:
@@ -252,6 +287,11 @@ def import_rows(
                 report.problems.append(Problem(line, name, str(exc)))
         _clean, errors = clean_signals(signal_values, today=today)
         report.problems.extend(Problem(line, name, message) for name, message in errors.items())
+        if "segment" not in account_values:
+            # Used only if the account is new: a known one keeps its segment.
+            account_values["_segment"] = segment_for(
+                arr=account_values.get("arr"), employees=hints.get("employees")
+            )
         parsed.append((line, external_id, account_values, signal_values))
         if progress:
             progress(1)
@@ -267,6 +307,9 @@ def import_rows(
     good: list[tuple[int | str, str, dict[str, Any], dict[str, Any]]] = []
     for line, external_id, values, signal_values in parsed:
         account = existing.get(external_id)
+        derived_segment = values.pop("_segment", None)
+        if account is None and derived_segment:
+            values["segment"] = derived_segment
         if account is None:
             if "name" not in values:
                 report.problems.append(Problem(line, "name", "required for a new account"))

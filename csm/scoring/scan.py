@@ -30,8 +30,9 @@ from csm.alerts.delivery import AlertCandidate, build_alerts, dispatch_alerts
 from csm.models import Account, ChurnAlert, HealthScore
 from csm.scoring import engine
 from csm.scoring.explanations import explain_score
-from csm.scoring.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs
+from csm.scoring.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs, seats_problem
 from csm.scoring.profiles import ActiveProfiles, load_active_profiles
+from csm.wording import in_words
 
 # Failures listed in a run's result; the count covers all of them.
 MAX_LISTED_FAILURES = 50
@@ -167,7 +168,7 @@ def score_rows(
             inputs, defaulted = derive_inputs(account, signals, today, profile.no_data_defaults)
             result = engine.score(inputs, profile)
         except ValueError as exc:
-            tally.fail(account_id, external_id, str(exc))
+            tally.fail(account_id, external_id, _reason(account, exc))
             continue
         trigger = result.churn_trigger or ""
         why = explain_score(
@@ -224,6 +225,15 @@ def score_rows(
     return batch
 
 
+def _reason(account: Mapping[str, Any], exc: ValueError) -> str:
+    """Why an account cannot be scored, in words a CSM can act on."""
+    seats = seats_problem(account["seats_purchased"], account["seats_used"])
+    if seats:
+        return seats
+    name, sep, rest = str(exc).partition(": ")
+    return f"{in_words(name)}: {rest}" if sep and name in engine.INPUT_SPEC else str(exc)
+
+
 def write_batch(batch: ScoredBatch, new_alerts: Sequence[ChurnAlert] = ()) -> None:
     """Upsert the day's scores, set each account's current health and record its alerts, atomically.
 
@@ -272,6 +282,41 @@ def scan_batch(context: Mapping[str, Any], first: int, last: int) -> BatchOutcom
     new_alerts = build_alerts(batch.candidates, today=today, now=now) if batch.candidates else []
     tally.raised, tally.batches = len(new_alerts), 1
     return BatchOutcome(tally.as_dict(), lambda: write_batch(batch, new_alerts))
+
+
+def score_problems(account_ids: Sequence[int], *, today: date | None = None) -> dict[int, str]:
+    """Why the scan cannot score each of these accounts (the reason its run reports); the others are left out.
+
+    For a page's worth of accounts (at most MAX_LISTED_FAILURES): one read, nothing written.
+    """
+    ids = sorted(set(account_ids))[:MAX_LISTED_FAILURES]
+    if not ids:
+        return {}
+    tally = ScanTally()
+    score_rows(
+        _rows(ids[0], ids[-1], ids),
+        today=today or timezone.localdate(),
+        now=timezone.now(),
+        profiles=load_active_profiles(),
+        tally=tally,
+        raise_alerts=False,
+    )
+    return {failure["account_id"]: failure["error"] for failure in tally.failures}
+
+
+def last_daily_scan_start():
+    """When the last scheduled whole-book scan that finished started (None before the first)."""
+    from agents_core.models import AgentRun
+
+    return (
+        AgentRun.objects.filter(
+            agent="csm", task_type="health_scan", trigger=AgentRun.Trigger.SCHEDULE,
+            status=AgentRun.Status.SUCCEEDED,
+        )
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )  # fmt: skip
 
 
 def scan_health(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -55,8 +56,8 @@ def import_outcomes(content: bytes | str, *, dry_run: bool = False, accounts=Non
         values, bad = {}, False
         for name, parse in (
             ("renewal_date", parse_date),
-            ("arr_before", parse_decimal),
-            ("arr_after", parse_decimal),
+            ("arr_before", lambda text: parse_decimal(text, currency=settings.TEND_CURRENCY)),
+            ("arr_after", lambda text: parse_decimal(text, currency=settings.TEND_CURRENCY)),
         ):
             try:
                 values[name] = parse(row[name])

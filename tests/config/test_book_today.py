@@ -48,7 +48,14 @@ def test_a_csms_book_today_lists_what_needs_them_and_nothing_of_others(team):
         (e.account.arr for e in book.attention), reverse=True
     )
 
-    assert book.counts == {"open_alerts": 3, "renewals": 3, "overdue_renewals": 0, "drafts": 3, "qbrs_due": 3}
+    assert book.counts == {
+        "open_alerts": 3,
+        "renewals": 3,
+        "overdue_renewals": 0,
+        "not_scored": 0,
+        "drafts": 3,
+        "qbrs_due": 3,
+    }
     assert book.totals["accounts"] == 3 and book.totals["red"] == 3
     assert book.totals["arr_at_risk"] == sum(a.arr for a in team["maya_accounts"])
     assert sum(arr for _, arr in book.arr_at_risk_by_month) == book.totals["arr_at_risk"]
@@ -81,7 +88,14 @@ def test_lost_customers_are_not_in_the_book(team):
     assert team["maya_accounts"][0].pk not in {
         e.account.pk for e in book.attention
     }  # nor its alert, draft, QBR
-    assert book.counts == {"open_alerts": 2, "renewals": 2, "overdue_renewals": 0, "drafts": 2, "qbrs_due": 2}
+    assert book.counts == {
+        "open_alerts": 2,
+        "renewals": 2,
+        "overdue_renewals": 0,
+        "not_scored": 0,
+        "drafts": 2,
+        "qbrs_due": 2,
+    }
 
 
 def test_a_manager_sees_the_whole_team_by_owner(team):

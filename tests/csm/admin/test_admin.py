@@ -264,3 +264,16 @@ def test_editing_signals_in_the_admin_records_where_they_came_from(client, book)
     entry = account.signals.sources["usage_trend"]
     assert entry["source"] == "admin" and entry["by"] == "maya"
     assert "nps_score" not in account.signals.sources
+
+
+def test_a_csm_sees_the_owner_as_a_name_not_a_link_she_may_not_open(client, book):
+    account = book["accounts"]["maya"][0]
+    book["maya"].first_name, book["maya"].email = "Maya", "maya@example.com"
+    book["maya"].save()
+    client.force_login(book["maya"])
+    page = client.get(reverse("admin:csm_account_change", args=[account.pk])).content.decode()
+    assert "Maya (<a href=\"mailto:maya@example.com\">" in page
+    assert reverse("admin:auth_user_change", args=[book["maya"].pk]) not in page
+    client.force_login(book["manager"])
+    page = client.get(reverse("admin:csm_account_change", args=[account.pk])).content.decode()
+    assert 'name="owner"' in page  # a manager can hand the account to someone else

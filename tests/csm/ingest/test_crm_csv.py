@@ -156,3 +156,56 @@ def test_a_csm_cannot_use_the_import_page(client, owners):
     client.force_login(owners[0])
     assert client.get("/admin/csm/account/import/").status_code == 403
     assert "Import CSV" not in client.get("/admin/csm/account/").content.decode()
+
+
+@pytest.fixture
+def crm_users(make_user):
+    return (
+        make_user("maya", email="maya@example.com", first_name="Maya", last_name="Okafor"),
+        make_user("tom", email="tom@example.com", first_name="Tom", last_name="Reyes"),
+    )
+
+
+def test_a_hubspot_companies_export_as_it_comes(crm_users):
+    maya, tom = crm_users
+    report = run((DATA / "hubspot_companies.csv").read_bytes())
+    assert report.ok, report.problems
+    assert (
+        report.mapping["Company owner"] == "owner" and report.mapping["Number of Seats"] == "seats_purchased"
+    )
+    assert (
+        report.mapping["Record ID"] == "external_id" and report.mapping["Number of Employees"] == "employees"
+    )
+    # A company's revenue is not what it pays us: left alone, not read as ARR.
+    assert "Annual Revenue" in report.ignored_columns
+    echo = Account.objects.get(external_id="9876543210")
+    assert echo.owner == maya  # by full name
+    assert echo.seats_purchased == 300 and echo.arr == Decimal("310000")
+    assert echo.segment == "enterprise"  # 1,450 employees
+    fable = Account.objects.get(external_id="9876543211")
+    assert fable.owner == tom and fable.segment == "smb"  # 45 employees
+    gale = Account.objects.get(external_id="9876543212")
+    assert gale.segment == "mid_market"  # no size given: by its $120,000 ARR
+
+
+def test_a_salesforce_accounts_report_with_owners_by_full_name(crm_users):
+    maya, tom = crm_users
+    report = run((DATA / "salesforce_accounts_report.csv").read_bytes())
+    assert report.ok, report.problems
+    harbor = Account.objects.get(external_id="0015e00000QrStU")
+    assert (harbor.owner, harbor.segment, harbor.seats_purchased) == (maya, "enterprise", 900)
+    assert Account.objects.get(external_id="0015e00000VwXyZ").owner == tom
+
+
+def test_a_full_name_two_people_share_is_refused_by_name(crm_users, make_user):
+    make_user("maya2", email="maya.o@example.com", first_name="Maya", last_name="Okafor")
+    report = run((DATA / "salesforce_accounts_report.csv").read_bytes())
+    assert not report.ok and not report.written
+    [problem] = report.problems
+    assert problem.column == "owner" and "more than one user is called 'Maya Okafor'" in problem.message
+
+
+def test_a_known_account_keeps_its_segment_when_the_export_has_none(crm_users, make_account):
+    make_account(external_id="9876543210", name="Echo Insurance", segment="mid_market")
+    run((DATA / "hubspot_companies.csv").read_bytes())
+    assert Account.objects.get(external_id="9876543210").segment == "mid_market"
