@@ -120,11 +120,13 @@ def apply_role(user, role: str, claims: dict[str, Any]) -> None:
     user.is_superuser = role == "admin"
     user.save()
     user.groups.add(Group.objects.get(name="CSM"))
+    managers = Group.objects.get(name="Manager")  # the whole book, and the scoring profiles
     view_all = Permission.objects.get(content_type__app_label="csm", codename="view_all_accounts")
+    user.user_permissions.remove(view_all)  # granted through the group now, as the role says
     if role in ("manager", "admin"):
-        user.user_permissions.add(view_all)
+        user.groups.add(managers)
     else:
-        user.user_permissions.remove(view_all)
+        user.groups.remove(managers)
 
 
 class Backend(OIDCAuthenticationBackend):

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -17,6 +18,14 @@ from csm.scoring import engine
 from csm.scoring.profiles import publish_version
 from csm.trust.backtest import backtest
 from csm.trust.whatif import preview
+from csm.wording import in_words
+
+
+def weight_rows(weights: dict[str, float]) -> tuple[list[tuple[str, float, float]], float]:
+    """(group in words, points, share of the total) per group, biggest first, and the total."""
+    total = sum(weights.values())
+    rows = [(in_words(g), w, (w / total if total else 0.0)) for g, w in weights.items()]
+    return sorted(rows, key=lambda r: (-r[1], r[0])), total
 
 
 class _ScoringProfileFormBase(forms.ModelForm):
@@ -52,6 +61,13 @@ class _ScoringProfileFormBase(forms.ModelForm):
         weights = {g: cleaned.get(f"weight_{g}") for g in engine.GROUPS}
         if any(v is None for v in weights.values()) or self.errors:
             return cleaned
+        total = sum(weights.values())
+        green = cleaned.get("green_threshold")
+        if green is not None and total < green:
+            raise ValidationError(
+                f"The weights add up to {total:g} points, so no account could reach GREEN ({green:g}). "
+                "The score is the sum of the groups' points: make the weights add up to 100."
+            )
         self.instance.weights = weights
         try:
             engine.Profile(
@@ -75,9 +91,10 @@ ScoringProfileForm = type(
     (_ScoringProfileFormBase,),
     {
         f"weight_{group}": forms.FloatField(
-            label=group.replace("_", " ").capitalize(),
+            label=in_words(group).capitalize(),
             min_value=0,
-            help_text=f"Maximum points (default: {engine.BASE_MAX[group]}).",
+            help_text=f"Points at most (the specification's: {engine.BASE_MAX[group]:g}). "
+            "The score is the sum of the groups' points, so the weights should add up to 100.",
         )
         for group in engine.GROUPS
     },
@@ -108,10 +125,24 @@ class ScoringProfileAdmin(admin.ModelAdmin):
     form = ScoringProfileForm
     list_display = ("__str__", "segment", "version", "is_active", "created_at", "created_by")
     list_filter = ("is_active", "segment")
-    readonly_fields = ("version", "is_active", "created_at", "created_by")
+    readonly_fields = ("version", "is_active", "created_at", "created_by", "weights_table")
+
+    @admin.display(description="Weights as shares of the score")
+    def weights_table(self, obj):
+        if obj is None or not obj.weights:
+            return "—"
+        rows, total = weight_rows(obj.weights)
+        return render_to_string("admin/csm/scoringprofile/weights.html", {"rows": rows, "total": total})
 
     def get_fieldsets(self, request, obj=None):
         weights = tuple(f"weight_{g}" for g in engine.GROUPS)
+        if obj is not None:
+            # Read-only, the per-group form fields would show "None": show the stored weights instead.
+            weights = (
+                ("weights_table", *weights)
+                if self.has_change_permission(request, obj)
+                else ("weights_table",)
+            )
         return (
             (
                 None,
@@ -163,7 +194,9 @@ class ScoringProfileAdmin(admin.ModelAdmin):
             if profile is None:
                 raise Http404("No such profile version.")
         report = backtest(horizon=horizon, profile=profile)
+        shown = profile or ScoringProfile.objects.active().filter(segment="").first()
         context = {
+            "window": shown.churn_window_days if shown else None,
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"Backtest: {report.source}",
@@ -212,6 +245,7 @@ class ScoringProfileAdmin(admin.ModelAdmin):
             "current": current,
             "effect": effect,
             "reports": reports,
+            "window": candidate.churn_window_days,
             "fields": [
                 (k, v) for k, values in request.POST.lists() for v in values if k not in ("_preview",)
             ],
@@ -234,6 +268,14 @@ class ScoringProfileAdmin(admin.ModelAdmin):
             f"Saved as {obj}; it now scores its segment from the next scan.",
             messages.INFO,
         )
+        total = sum(obj.weights.values())
+        if abs(total - 100) > 0.01:
+            self.message_user(
+                request,
+                f"The weights add up to {total:g} points, not 100: "
+                + ("no account can score above it." if total < 100 else "scores above 100 are cut to 100."),
+                messages.WARNING,
+            )
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from csm.models import Account, AccountSignals, Segment
@@ -179,7 +179,7 @@ def ensure_demo_users(password: str | None) -> list:
     """The demo CSMs (in the CSM group) and a manager who sees every account."""
     User = get_user_model()
     csm_group = Group.objects.get(name="CSM")
-    view_all = Permission.objects.get(content_type__app_label="csm", codename="view_all_accounts")
+    managers = Group.objects.get(name="Manager")
     users = []
     for username, first, last in [*CSM_USERS, MANAGER]:
         user, created = User.objects.get_or_create(
@@ -199,7 +199,7 @@ def ensure_demo_users(password: str | None) -> list:
             user.save()
         user.groups.add(csm_group)
         if username == MANAGER[0]:
-            user.user_permissions.add(view_all)
+            user.groups.add(managers)
         else:
             users.append(user)
     return users

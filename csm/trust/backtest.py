@@ -180,6 +180,11 @@ class Report:
     def warned(self) -> int:
         return len(self.lead_days)
 
+    @property
+    def unjudged(self) -> int:
+        """Renewals left out: no score on record `horizon` days before their date."""
+        return self.outcomes - self.scored
+
     def as_dict(self) -> dict[str, Any]:
         def conf(c: Confusion | None):
             return None if c is None else {**c.__dict__, "precision": c.precision, "recall": c.recall}
