@@ -399,6 +399,11 @@ class ExpansionOpportunity(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    close_reason = models.CharField(
+        max_length=500, blank=True, help_text="Why it was won, lost or dismissed, in the closer's words."
+    )
+    # The open status it was closed from, for an undo to put back.
+    closed_from = models.CharField(max_length=20, blank=True, editable=False)
 
     objects = OnAccountQuerySet.as_manager()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -12,7 +13,14 @@ from django.utils.html import format_html, format_html_join
 
 from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
 from csm.admin.display import money_column
-from csm.expansion.opportunities import OpenOpportunityExists, close, open_opportunity
+from csm.expansion.opportunities import (
+    CannotUndo,
+    OpenOpportunityExists,
+    can_undo,
+    close,
+    open_opportunity,
+    undo_close,
+)
 from csm.models import OPEN_STATUSES, Account, ExpansionOpportunity
 
 
@@ -43,6 +51,7 @@ class ExpansionOpportunityAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, a
         "created_at",
         "closed_at",
         "closed_by",
+        "close_reason",
     )
     fields = ("account", "kind", "addon", "estimated_arr_impact", "summary", "talk_track", *readonly_fields)
 
@@ -90,20 +99,40 @@ class ExpansionOpportunityAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, a
             return "—"
         if obj.status not in OPEN_STATUSES:
             return format_html(
-                '<span class="tend-muted">{} by {} on {}</span>',
+                '<span class="tend-muted">{} by {} on {}{}</span>{}',
                 obj.get_status_display(),
                 obj.closed_by or "someone",
                 date_format(timezone.localtime(obj.closed_at), "j M Y") if obj.closed_at else "?",
+                f": {obj.close_reason}" if obj.close_reason else "",
+                self.one_click_button(obj, "undo") if can_undo(obj) else "",
             )
-        return format_html_join(
-            "", "{}", ((self.one_click_button(obj, a),) for a in ("won", "lost", "dismiss"))
+        return format_html(
+            '<label class="tend-reason"><span class="visually-hidden">Why</span>'
+            '<input type="text" name="{}" maxlength="500" placeholder="Why? (needed to decide)"></label>{}',
+            reason_field(obj),
+            format_html_join(
+                "", "{}", ((self.one_click_button(obj, a),) for a in ("won", "lost", "dismiss"))
+            ),
         )
 
     def _decide(self, request, obj, status):
         if obj.status not in OPEN_STATUSES:
             raise ActionRefused(f"{obj} is already {obj.get_status_display().lower()}.")
-        close(obj, status, user=request.user)
-        return f"{obj}: marked {obj.get_status_display().lower()}."
+        reason = " ".join(request.POST.get(reason_field(obj), "").split())
+        if not reason:
+            label = dict(ExpansionOpportunity.Status.choices)[status].lower()
+            raise ActionRefused(f"Say why {obj} is {label} first: the reason is what the team learns from.")
+        close(obj, status, user=request.user, reason=reason)
+        return f"{obj}: marked {obj.get_status_display().lower()} ({reason}). Undo is possible for a day."
+
+    @one_click("Undo")
+    def do_undo(self, request, obj):
+        was = obj.get_status_display().lower()
+        try:
+            undo_close(obj, user=request.user)
+        except (CannotUndo, OpenOpportunityExists) as exc:
+            raise ActionRefused(str(exc)) from exc
+        return f"{obj}: no longer {was}; it is {obj.get_status_display().lower()} again."
 
     @one_click("Won")
     def do_won(self, request, obj):
@@ -118,21 +147,41 @@ class ExpansionOpportunityAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, a
         return self._decide(request, obj, ExpansionOpportunity.Status.DISMISSED)
 
     def _close(self, request, queryset, status):
-        for opportunity in queryset:
-            close(opportunity, status, user=request.user)
-        self.message_user(request, f"Marked {queryset.count()} opportunit(ies) {status}.", messages.SUCCESS)
+        """Close the selected open opportunities with one reason, asked for on a page of its own."""
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+        reason = " ".join(request.POST.get("close_reason", "").split())
+        if request.POST.get("confirm") and reason:
+            closed = 0
+            for opportunity in queryset:
+                close(opportunity, status, user=request.user, reason=reason)
+                closed += 1
+            self.message_user(
+                request, f"Marked {closed} opportunit(ies) {status}: {reason}.", messages.SUCCESS
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Why are these {status}?",
+            "status": status,
+            "action": request.POST.get("action"),
+            "opportunities": list(queryset.select_related("account")[:500]),
+            "missing_reason": bool(request.POST.get("confirm")),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/csm/expansionopportunity/close_reason.html", context)
 
     @admin.action(description="Mark won")
     def mark_won(self, request, queryset):
-        self._close(request, queryset, ExpansionOpportunity.Status.WON)
+        return self._close(request, queryset, ExpansionOpportunity.Status.WON)
 
     @admin.action(description="Mark lost")
     def mark_lost(self, request, queryset):
-        self._close(request, queryset, ExpansionOpportunity.Status.LOST)
+        return self._close(request, queryset, ExpansionOpportunity.Status.LOST)
 
     @admin.action(description="Dismiss")
     def dismiss(self, request, queryset):
-        self._close(request, queryset, ExpansionOpportunity.Status.DISMISSED)
+        return self._close(request, queryset, ExpansionOpportunity.Status.DISMISSED)
 
 
 def _has_draft(opportunity) -> bool:
@@ -141,3 +190,8 @@ def _has_draft(opportunity) -> bool:
     except ObjectDoesNotExist:
         return False
     return True
+
+
+def reason_field(opportunity) -> str:
+    """The name of the row's "why" box: one per row, so a list page's form can hold many."""
+    return f"close_reason-{opportunity.pk}"

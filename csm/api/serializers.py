@@ -218,11 +218,15 @@ class OpportunitySerializer(OnOwnAccountMixin, StrictSerializerMixin, serializer
             "estimated_arr_impact",
             "talk_track",
             "status",
+            "close_reason",
             "created_by",
             "created_at",
             "closed_at",
         ]
         read_only_fields = ["created_by", "created_at", "closed_at"]
+        extra_kwargs = {
+            "close_reason": {"help_text": "Why it was won, lost or dismissed (sent with the status)."}
+        }
         # The database's one-open-per-kind constraint decides; the view turns
         # a refusal into a 400 that says why.
         validators = []

@@ -155,10 +155,11 @@ class OpportunityViewSet(
 
     def perform_update(self, serializer):
         status_value = serializer.validated_data.pop("status", None)
+        reason = serializer.validated_data.pop("close_reason", "")
         opportunity = serializer.save()
         if status_value and status_value != opportunity.status:
             try:
-                close(opportunity, status_value, user=self.request.user)
+                close(opportunity, status_value, user=self.request.user, reason=reason)
             except OpenOpportunityExists as exc:
                 raise ValidationError({"status": [str(exc)]}) from None
 

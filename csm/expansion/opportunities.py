@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -194,20 +195,64 @@ def open_opportunity(opportunity: ExpansionOpportunity, *, created_by: str) -> E
     return opportunity
 
 
-def close(opportunity: ExpansionOpportunity, status: str, *, user=None) -> ExpansionOpportunity:
-    """Mark won, lost or dismissed (recording who and when), or reopen.
+# A decision can be taken back for this long (the admin's Undo).
+UNDO_WINDOW = timedelta(days=1)
+
+
+class CannotUndo(Exception):
+    """The decision is not one this user can take back now; the message says why."""
+
+
+def close(
+    opportunity: ExpansionOpportunity, status: str, *, user=None, reason: str = ""
+) -> ExpansionOpportunity:
+    """Mark won, lost or dismissed (recording who, when and why), or reopen.
 
     Reopening while another open opportunity of the kind exists raises
     OpenOpportunityExists and changes nothing.
     """
+    was = opportunity.status
     opportunity.status = status
     if status in OPEN_STATUSES:
         opportunity.closed_at, opportunity.closed_by = None, None
+        opportunity.close_reason, opportunity.closed_from = "", ""
     else:
         opportunity.closed_at, opportunity.closed_by = timezone.now(), user
+        opportunity.close_reason = " ".join(reason.split())[:500]
+        if was in OPEN_STATUSES:
+            opportunity.closed_from = was
     try:
         with transaction.atomic():
-            opportunity.save(update_fields=["status", "closed_at", "closed_by", "updated_at"])
+            opportunity.save(
+                update_fields=[
+                    "status",
+                    "closed_at",
+                    "closed_by",
+                    "close_reason",
+                    "closed_from",
+                    "updated_at",
+                ]
+            )
     except IntegrityError:
         raise OpenOpportunityExists from None
     return opportunity
+
+
+def can_undo(opportunity: ExpansionOpportunity, *, now=None) -> bool:
+    """Closed within UNDO_WINDOW: the decision may still be taken back."""
+    now = now or timezone.now()
+    return (
+        opportunity.status not in OPEN_STATUSES
+        and opportunity.closed_at is not None
+        and now - opportunity.closed_at <= UNDO_WINDOW
+    )
+
+
+def undo_close(opportunity: ExpansionOpportunity, *, user) -> ExpansionOpportunity:
+    """Put a decision taken in the last day back: the opportunity is open (or drafted) again."""
+    if not can_undo(opportunity):
+        raise CannotUndo(
+            f"{opportunity} was {opportunity.get_status_display().lower()} more than a day ago; "
+            "record a new opportunity instead."
+        )
+    return close(opportunity, opportunity.closed_from or ExpansionOpportunity.Status.OPEN, user=user)

@@ -236,17 +236,53 @@ def test_bulk_approve_skips_drafts_not_waiting(client, team):
 
 def test_decide_an_opportunity_from_its_row(client, team):
     opportunity = team["maya_accounts"][0].opportunities.get()
+    before = opportunity.status
+    won = reverse("admin:csm_expansionopportunity_do", args=[opportunity.pk, "won"])
     client.force_login(team["maya"])
-    client.post(reverse("admin:csm_expansionopportunity_do", args=[opportunity.pk, "won"]))
+    refused = client.post(won, follow=True)
+    assert "Say why" in refused.content.decode()
+    opportunity.refresh_from_db()
+    assert opportunity.status == before  # no reason, no decision
+    client.post(won, {f"close_reason-{opportunity.pk}": "  Signed   for 20 seats "})
     opportunity.refresh_from_db()
     assert opportunity.status == ExpansionOpportunity.Status.WON
     assert opportunity.closed_by == team["maya"] and opportunity.closed_at is not None
+    assert opportunity.close_reason == "Signed for 20 seats"
     response = client.post(
-        reverse("admin:csm_expansionopportunity_do", args=[opportunity.pk, "lost"]), follow=True
+        reverse("admin:csm_expansionopportunity_do", args=[opportunity.pk, "lost"]),
+        {f"close_reason-{opportunity.pk}": "changed my mind"},
+        follow=True,
     )
     assert "already won" in response.content.decode()
     opportunity.refresh_from_db()
     assert opportunity.status == ExpansionOpportunity.Status.WON
+
+
+def test_a_decision_can_be_undone_for_a_day(client, team):
+    opportunity = team["maya_accounts"][0].opportunities.get()
+    before = opportunity.status
+    client.force_login(team["maya"])
+    client.post(
+        reverse("admin:csm_expansionopportunity_do", args=[opportunity.pk, "dismiss"]),
+        {f"close_reason-{opportunity.pk}": "they are mid-migration"},
+    )
+    page = client.get(reverse("admin:csm_expansionopportunity_changelist")).content.decode()
+    assert "they are mid-migration" in page and 'data-action="undo"' in page
+    undo = reverse("admin:csm_expansionopportunity_do", args=[opportunity.pk, "undo"])
+    client.post(undo)
+    opportunity.refresh_from_db()
+    assert opportunity.status == before and opportunity.closed_at is None and opportunity.close_reason == ""
+    client.post(
+        reverse("admin:csm_expansionopportunity_do", args=[opportunity.pk, "dismiss"]),
+        {f"close_reason-{opportunity.pk}": "no budget"},
+    )
+    ExpansionOpportunity.objects.filter(pk=opportunity.pk).update(
+        closed_at=timezone.now() - timedelta(days=2)
+    )
+    late = client.post(undo, follow=True).content.decode()
+    assert "more than a day ago" in late
+    opportunity.refresh_from_db()
+    assert opportunity.status == ExpansionOpportunity.Status.DISMISSED
 
 
 def test_rescan_and_regenerate_queue_runs_in_the_users_name(client, team, monkeypatch):

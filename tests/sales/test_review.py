@@ -127,13 +127,25 @@ def test_admin_review_pages(client, api_book, opportunities, django_capture_on_c
     assert "9 of your 10 seats" in draft_page
     assert client.get(reverse("admin:sales_outreachdraft_change", args=[theirs.draft.pk])).status_code == 302
 
-    response = client.post(
+    asked = client.post(
         reverse("admin:csm_expansionopportunity_changelist"),
         {"action": "mark_lost", "_selected_action": [mine.pk]},
     )
+    assert asked.status_code == 200 and "Why are these lost?" in asked.content.decode()
+    mine.refresh_from_db()
+    assert mine.status != "lost"  # asked why first
+    response = client.post(
+        reverse("admin:csm_expansionopportunity_changelist"),
+        {
+            "action": "mark_lost",
+            "_selected_action": [mine.pk],
+            "confirm": "yes",
+            "close_reason": "Went with a rival",
+        },
+    )
     assert response.status_code == 302
     mine.refresh_from_db()
-    assert (mine.status, mine.closed_by) == ("lost", api_book["maya"])
+    assert (mine.status, mine.closed_by, mine.close_reason) == ("lost", api_book["maya"], "Went with a rival")
 
     OutreachDraft.objects.filter(pk=mine.draft.pk).update(status="failed")
     with django_capture_on_commit_callbacks(execute=True):
