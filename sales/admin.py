@@ -1,9 +1,16 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from agents_core import audit
 from agents_core.admin_mixins import (
     ActionRefused,
     OneClickActionsMixin,
@@ -14,8 +21,23 @@ from agents_core.admin_mixins import (
 from agents_core.agents import AgentError
 from agents_core.models import AgentRun
 from csm.admin.filters import in_book_filter
-from sales.drafting import NotApprovable, NotRetryable, approve, request_retry
+from sales.drafting import (
+    NotApprovable,
+    NotEditable,
+    NotRetryable,
+    approve,
+    as_eml,
+    edit,
+    mailto_url,
+    request_retry,
+)
 from sales.models import OutreachDraft
+
+
+class DraftEditForm(forms.Form):
+    subject = forms.CharField(max_length=250)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 18, "cols": 80}))
+
 
 STATUS_COLOURS = {"pending": "#5f6368", "created": "#188038", "local": "#1a73e8", "failed": "#c5221f"}
 
@@ -159,6 +181,78 @@ class OutreachDraftAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, OneClickAc
     @admin.display(description="The email, as the customer will see it")
     def preview(self, obj):
         return render_to_string("admin/sales/outreachdraft/preview.html", {"draft": obj})
+
+    change_form_template = "admin/sales/outreachdraft/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        draft = self.get_object(request, unquote(object_id))
+        if draft is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "draft": draft,
+                "can_edit": draft.editable and self.has_review_permission(request, draft),
+                "edit_url": reverse("admin:sales_outreachdraft_edit", args=[draft.pk]),
+                "eml_url": reverse("admin:sales_outreachdraft_eml", args=[draft.pk]),
+                "mailto_url": mailto_url(draft),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/edit/", view(self.edit_view), name="sales_outreachdraft_edit"),
+            path("<path:object_id>/eml/", view(self.eml_view), name="sales_outreachdraft_eml"),
+            *super().get_urls(),
+        ]
+
+    def _visible_draft(self, request, object_id) -> OutreachDraft:
+        draft = self.get_object(request, unquote(object_id))  # only what this user may see
+        if draft is None:
+            raise Http404("No such draft, or not yours to see.")
+        return draft
+
+    def eml_view(self, request, object_id):
+        draft = self._visible_draft(request, object_id)
+        response = HttpResponse(as_eml(draft), content_type="message/rfc822")
+        response["Content-Disposition"] = f'attachment; filename="draft-{draft.pk}.eml"'
+        return response
+
+    def edit_view(self, request, object_id):
+        draft = self._visible_draft(request, object_id)
+        if not self.has_review_permission(request, draft):
+            raise PermissionDenied
+        change_url = reverse("admin:sales_outreachdraft_change", args=[draft.pk])
+        form = DraftEditForm(request.POST or None, initial={"subject": draft.subject, "body": draft.body})
+        if request.method == "POST" and form.is_valid():
+            try:
+                changed = edit(draft, **form.cleaned_data, user=request.user)
+            except NotEditable as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+                return HttpResponseRedirect(change_url)
+            if changed:
+                self.log_change(request, draft, "Edited the subject and body.")
+                target = f"sales.outreachdraft {draft.pk}: {draft}"
+                audit.record(audit.Action.ACTION, request=request, target=target, action="edit")
+                self.message_user(request, f"Saved your text of “{draft}”.", messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        if not draft.editable:
+            self.message_user(
+                request,
+                "This draft is in the owner's Gmail: edit it there."
+                if draft.gmail_url
+                else "Only a draft waiting for review can be edited.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": draft,
+            "title": f"Edit “{draft}”",
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/sales/outreachdraft/edit.html", context)
 
     @admin.display(description="Talk track (for the rep; not in the email)")
     def talk_track(self, obj):

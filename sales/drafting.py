@@ -212,3 +212,52 @@ def approve(draft: OutreachDraft, user) -> bool:
     if approved:
         draft.approved_at, draft.approved_by = now, user
     return bool(approved)
+
+
+class NotEditable(Exception):
+    """The draft's text cannot be changed here; the message says why (and where it can)."""
+
+
+def edit(draft: OutreachDraft, *, subject: str, body: str, user) -> bool:
+    """Change a local draft's subject and body before approval, keeping the agent's text
+    (the first time) and who edited it and when. Returns whether anything changed."""
+    if draft.status == OutreachDraft.Status.CREATED:
+        raise NotEditable("This draft is in the owner's Gmail: edit it there, where it will be sent from.")
+    if not draft.editable:
+        raise NotEditable(
+            "Only a draft waiting for review can be edited; this one is approved or not written."
+        )
+    subject, body = " ".join(subject.split()), body.replace("\r\n", "\n").strip()
+    if not subject or not body:
+        raise NotEditable("A draft needs a subject and a body.")
+    if (subject, body) == (draft.subject, draft.body):
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        locked = OutreachDraft.objects.select_for_update().get(pk=draft.pk)
+        if not locked.editable:
+            raise NotEditable("The draft was approved meanwhile; it can no longer be edited.")
+        if not locked.edited_at:
+            locked.original_subject, locked.original_body = locked.subject, locked.body
+        locked.subject, locked.body, locked.edited_at, locked.edited_by = subject, body, now, user
+        locked.save(
+            update_fields=["subject", "body", "edited_at", "edited_by", "original_subject", "original_body",
+                           "updated_at"]
+        )  # fmt: skip
+    draft.refresh_from_db()
+    return True
+
+
+def as_eml(draft: OutreachDraft) -> bytes:
+    """The draft as an .eml file a mail program opens ready to send (Tend never sends it)."""
+    return gmail.mime_message(
+        to=draft.to, sender=draft.sender, subject=draft.subject, body=draft.body,
+        message_id=draft.message_id, unsent=True,
+    )  # fmt: skip
+
+
+def mailto_url(draft: OutreachDraft) -> str:
+    """A mailto: link that opens the draft in the person's own mail program."""
+    from urllib.parse import quote
+
+    return f"mailto:{quote(draft.to, safe='@')}?subject={quote(draft.subject)}&body={quote(draft.body)}"

@@ -57,6 +57,14 @@ class OutreachDraft(models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A person rewrote the text before approving it (a local draft; a Gmail one is edited in Gmail).
+    edited_at = models.DateTimeField(null=True, blank=True)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The agent's text, kept when a person first edits it.
+    original_subject = models.CharField(max_length=250, blank=True)
+    original_body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -71,6 +79,11 @@ class OutreachDraft(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+    @property
+    def editable(self) -> bool:
+        """Its text can be changed here: written locally and not yet approved."""
+        return self.status == self.Status.LOCAL and self.approved_at is None
 
     @property
     def gmail_url(self) -> str:

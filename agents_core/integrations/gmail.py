@@ -68,8 +68,14 @@ def build_service(owner_email: str):
     )
 
 
-def compose(*, to: str, sender: str, subject: str, body: str, message_id: str) -> str:
-    """The MIME message, base64url-encoded as the Gmail API wants it."""
+def mime_message(
+    *, to: str, sender: str, subject: str, body: str, message_id: str, unsent: bool = False
+) -> bytes:
+    """The email as MIME bytes (UTF-8, a line per header).
+
+    `unsent` marks it as a draft for mail programs that open .eml files
+    (Outlook's and Apple Mail's `X-Unsent: 1`), so it opens ready to send.
+    """
     message = EmailMessage()
     if to:
         message["To"] = to
@@ -77,8 +83,16 @@ def compose(*, to: str, sender: str, subject: str, body: str, message_id: str) -
         message["From"] = sender
     message["Subject"] = subject
     message["Message-ID"] = message_id
+    if unsent:
+        message["X-Unsent"] = "1"
     message.set_content(body)
-    return base64.urlsafe_b64encode(message.as_bytes()).decode()
+    return message.as_bytes()
+
+
+def compose(*, to: str, sender: str, subject: str, body: str, message_id: str) -> str:
+    """The MIME message, base64url-encoded as the Gmail API wants it."""
+    raw = mime_message(to=to, sender=sender, subject=subject, body=body, message_id=message_id)
+    return base64.urlsafe_b64encode(raw).decode()
 
 
 def _gmail_error(exc: Exception) -> GmailError:
