@@ -201,7 +201,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
                 "fields": (
                     ("health_score", "rag_display", "churn_risk", "churn_trigger"),
                     "score_explanation",
-                    ("scored_at", "rescan_button"),
+                    ("scored_at", "rescan_button", "qbr_button"),
                     "health_chart",
                     "open_alerts",
                     "score_movement",
@@ -230,6 +230,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         "churn_trigger",
         "scored_at",
         "rescan_button",
+        "qbr_button",
         "score_explanation",
         "health_chart",
         "open_alerts",
@@ -457,6 +458,38 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         if obj is None or obj.pk is None:
             return "—"
         return self.one_click_button(obj, "rescan")
+
+    @admin.display(description="QBR")
+    def qbr_button(self, obj):
+        if obj is None or obj.pk is None or obj.status == Account.Status.CHURNED:
+            return "—"
+        latest = obj.qbrs.order_by("-generated_at").first()
+        link = (
+            format_html(
+                '<a href="{}">{} QBR</a> ', reverse("admin:csm_qbr_change", args=[latest.pk]), latest.quarter
+            )
+            if latest
+            else ""
+        )
+        return format_html("{}{}", link, self.one_click_button(obj, "generate_qbr"))
+
+    @one_click("Generate QBR")
+    def do_generate_qbr(self, request, obj):
+        """Write (or rewrite) this quarter's QBR now, scoring the account first if it never was."""
+        try:
+            run = enqueue(
+                "csm", "generate_qbr", {"account_ids": [obj.pk]},
+                trigger=AgentRun.Trigger.ADMIN, requested_by=request.user, sync=True,
+            )  # fmt: skip
+        except AgentError as exc:
+            raise ActionRefused(str(exc)) from exc
+        run.refresh_from_db()
+        if run.status != AgentRun.Status.SUCCEEDED:
+            raise ActionRefused(
+                f"Could not write the QBR (run {run.pk}): {run.error or run.get_status_display()}"
+            )
+        quarter = (run.result or {}).get("quarter", "")
+        return f"Wrote the {quarter} QBR for {obj}: open it from the QBR field or the QBR list."
 
     @one_click("Re-score now")
     def do_rescan(self, request, obj):

@@ -15,6 +15,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from csm.models import QBR
+from csm.wording import in_words
 
 # What can turn a value mid-line into markup: emphasis, code, links, HTML, table cells.
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
@@ -35,11 +36,20 @@ def _escaped(value: Any) -> Any:
     return value
 
 
+def _in_words(sections: dict) -> dict:
+    """The signal groups that moved, named in words (they are stored as identifiers)."""
+    health = sections.get("health_summary")
+    if not isinstance(health, dict) or not health.get("moved"):
+        return sections
+    moved = [[in_words(group), points] for group, points in health["moved"]]
+    return {**sections, "health_summary": {**health, "moved": moved}}
+
+
 def render_qbr_markdown(qbr: QBR) -> str:
     view = SimpleNamespace(
         account=SimpleNamespace(name=escape_markdown(qbr.account.name)),
         quarter=escape_markdown(qbr.quarter),
-        sections=_escaped(qbr.sections),
+        sections=_escaped(_in_words(qbr.sections)),
     )
     text = render_to_string("csm/qbr/qbr.md", {"qbr": view}, using="text")
     # Templates leave blank runs where optional parts are empty; keep one blank line.
