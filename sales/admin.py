@@ -72,7 +72,7 @@ class OutreachDraftAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, OneClickAc
         "to",
         "status_badge",
         "attempts",
-        "updated_at",
+        "updated",
         "gmail_link",
     )
     list_filter = (ReviewFilter, "status", in_book_filter("opportunity__account__"))
@@ -161,6 +161,10 @@ class OutreachDraftAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, OneClickAc
             + (f" {skipped} were not waiting for review." if skipped else ""),
             messages.SUCCESS if approved else messages.WARNING,
         )
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, obj):
+        return date_format(timezone.localtime(obj.updated_at), "j M H:i")
 
     @admin.display(description="Account")
     def account(self, obj):

@@ -36,6 +36,8 @@ from csm.scoring.on_change import rescore_soon
 from csm.scoring.scan import score_problems
 
 HISTORY_DAYS_SHOWN = 30
+# The list's "Why" stays a few lines long; the whole line is its tooltip and on the account page.
+WHY_SHOWN = 110
 # Re-scoring this many accounts or fewer happens in the request, so the page can say how it went.
 RESCORE_NOW_LIMIT = 50
 CHART_DAYS = 180
@@ -161,11 +163,9 @@ class AccountSignalsInline(admin.StackedInline):
 @admin.register(Account)
 class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdmin):
     list_display = (
-        "name",
+        "account",
         "owner",
-        "segment",
-        "score",
-        "rag_display",
+        "health",
         "trend",
         "churn_risk",
         "renewal_date",
@@ -371,9 +371,27 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
                     )
         super().save_formset(request, form, formset, change)
 
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        if sees_everything(request.user):
+            return columns
+        return tuple(c for c in columns if c != "owner")  # a CSM's list is all theirs
+
     @admin.display(description="Score", ordering="health_score")
     def score(self, obj):
         return "—" if obj.health_score is None else f"{obj.health_score:.1f}"
+
+    @admin.display(description="Account", ordering="name")
+    def account(self, obj):
+        return format_html('{}<div class="tend-muted">{}</div>', obj.name, obj.get_segment_display())
+
+    @admin.display(description="Health", ordering="health_score")
+    def health(self, obj):
+        if obj.health_score is None:
+            return rag_badge(obj.rag)
+        return format_html(
+            '{} <span class="tend-score">{}</span>', rag_badge(obj.rag), f"{obj.health_score:.1f}"
+        )
 
     @admin.display(description="RAG", ordering="rag")
     def rag_display(self, obj):
@@ -381,7 +399,9 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
 
     @admin.display(description="Why")
     def why(self, obj):
-        return format_html('<span class="tend-why">{}</span>', getattr(obj, "why", "") or "—")
+        text = getattr(obj, "why", "") or "—"
+        short = text if len(text) <= WHY_SHOWN else text[: WHY_SHOWN - 1].rsplit(" ", 1)[0] + "…"
+        return format_html('<span class="tend-why" title="{}">{}</span>', text, short)
 
     @admin.display(description="Why this score")
     def score_explanation(self, obj):

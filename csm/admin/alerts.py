@@ -14,6 +14,7 @@ from csm.admin.display import money_column, rag_badge
 from csm.admin.filters import in_book_filter
 from csm.alerts.delivery import acknowledge, retry_now, snooze
 from csm.models import AlertDelivery, ChurnAlert
+from csm.wording import in_words
 
 
 class AlertStateFilter(admin.SimpleListFilter):
@@ -60,21 +61,21 @@ class AlertDeliveryInline(admin.TabularInline):
 
 @admin.register(ChurnAlert)
 class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
-    list_display = ("account_link", "review", "reason", "change", "rag_display", "churn_risk",
-                    money_column("arr", "ARR"), "raised_at", "deliveries_summary")  # fmt: skip
+    list_display = ("account_link", "review", "reason", "change", "churn_risk",
+                    money_column("arr", "ARR"), "raised", "deliveries_summary")  # fmt: skip
     list_filter = (AlertStateFilter, "reason", "held_back", "raised_on", in_book_filter("account__"))
     search_fields = ("account__name", "account__external_id")
     list_select_related = ("account",)
     show_full_result_count = False
     actions = ["acknowledge_alerts", "snooze_week"]
     inlines = [AlertDeliveryInline]
-    fields = ("account_link", "explanation", ("score", "previous_score", "rag", "churn_risk"), "reasons",
-              ("arr", "renewal_date"), ("raised_at", "held_back"), ("acknowledged_at", "acknowledged_by"),
-              "snoozed_until", "review")  # fmt: skip
+    fields = ("account_link", "explanation", ("score", "previous_score", "rag", "churn_risk"),
+              "reasons_in_words", ("arr", "renewal_date"), ("raised_at", "held_back"),
+              ("acknowledged_at", "acknowledged_by"), "snoozed_until", "review")  # fmt: skip
     readonly_fields = (
-        "account_link", "explanation", "score", "previous_score", "rag", "churn_risk", "reasons", "arr",
-        "renewal_date", "raised_at", "held_back", "acknowledged_at", "acknowledged_by", "snoozed_until",
-        "review",
+        "account_link", "explanation", "score", "previous_score", "rag", "churn_risk", "reasons_in_words",
+        "arr", "renewal_date", "raised_at", "held_back", "acknowledged_at", "acknowledged_by",
+        "snoozed_until", "review",
     )  # fmt: skip
 
     def get_queryset(self, request):
@@ -85,6 +86,11 @@ class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
             .prefetch_related("deliveries")
         )
         return qs.visible_to(request.user)
+
+    @admin.display(description="Reasons")
+    def reasons_in_words(self, obj):
+        labels = dict(ChurnAlert.Reason.choices)
+        return ", ".join(labels.get(r, in_words(r)) for r in obj.reasons or []) or "—"
 
     @admin.display(description="Review")
     def review(self, obj):
@@ -120,11 +126,18 @@ class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
         url = reverse("admin:csm_account_change", args=[obj.account_id])
         return format_html('<a href="{}">{}</a>', url, obj.account)
 
-    @admin.display(description="Score")
+    @admin.display(description="Score", ordering="score")
     def change(self, obj):
-        if obj.previous_score is None:
-            return f"{obj.score:.1f}"
-        return f"{obj.previous_score:.1f} → {obj.score:.1f}"
+        moved = (
+            f"{obj.score:.1f}"
+            if obj.previous_score is None
+            else f"{obj.previous_score:.1f} → {obj.score:.1f}"
+        )
+        return format_html("{} {}", rag_badge(obj.rag), moved)
+
+    @admin.display(description="Raised", ordering="raised_at")
+    def raised(self, obj):
+        return date_format(timezone.localtime(obj.raised_at), "j M H:i")
 
     @admin.display(description="RAG", ordering="rag")
     def rag_display(self, obj):
@@ -132,7 +145,18 @@ class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="Deliveries")
     def deliveries_summary(self, obj):
-        return ", ".join(f"{d.channel}: {d.status}" for d in obj.deliveries.all()) or "—"
+        deliveries = list(obj.deliveries.all())
+        if not deliveries:
+            return "—"
+        counts: dict[str, int] = {}
+        for d in deliveries:
+            counts[d.status] = counts.get(d.status, 0) + 1
+        detail = ", ".join(f"{d.channel}: {d.status}" for d in deliveries)
+        return format_html(
+            '<span title="{}">{}</span>',
+            detail,
+            ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+        )
 
     @admin.action(description="Acknowledge")
     def acknowledge_alerts(self, request, queryset):

@@ -33,8 +33,7 @@ class ExpansionOpportunityAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, a
         money_column("estimated_arr_impact", "Estimated ARR impact"),
         "status",
         "draft_status",
-        "created_by",
-        "created_at",
+        "found",
     )
     list_filter = ("status", "kind")
     search_fields = ("account__name", "account__external_id", "summary")
@@ -72,6 +71,14 @@ class ExpansionOpportunityAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, a
             open_opportunity(obj, created_by=request.user.get_username())
         except OpenOpportunityExists as exc:
             self.message_user(request, str(exc), messages.ERROR)
+
+    @admin.display(description="Found", ordering="created_at")
+    def found(self, obj):
+        return format_html(
+            '{}<br><span class="tend-muted">{}</span>',
+            date_format(timezone.localtime(obj.created_at), "j M Y"),
+            obj.created_by,
+        )
 
     @admin.display(description="Draft")
     def draft_status(self, obj):
