@@ -1,11 +1,19 @@
 """Synthetic daily history and renewal outcomes, for the demo book and the tests.
 
-Each account gets a hidden "propensity to churn". Its inputs drift day by day
+Each account gets a hidden "propensity to churn". Its inputs drift slowly
 around a health level that sinks, for the accounts that will churn, in the
 months before their renewal; every day's inputs are scored with the profile
 that scores the account, so the stored history can be re-scored with any
 other version. Outcomes follow the propensity with some noise, as real life
 does. Everything written here is marked synthetic.
+
+The history ends where the account is: over its last ANCHOR_DAYS the inputs
+move from the synthetic ones to the account's own (its signals and facts as
+the scan will read them today), each input changing once rather than
+flickering, and a last login months ago is months ago on every day since. So
+yesterday's stored score is what today's scan computes, give or take a day's
+drift, and the first real scan moves about as many accounts as a synthetic
+day does (tests/csm/demo/test_history_realism.py).
 """
 
 from __future__ import annotations
@@ -19,19 +27,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents_core.bulk import update_rows, upsert_rows
-from csm.models import Account, HealthScore, RenewalOutcome
+from csm.models import Account, AccountSignals, HealthScore, RenewalOutcome
 from csm.scoring import engine
 from csm.scoring.explanations import explain_score
+from csm.scoring.inputs import ACCOUNT_FIELDS, DATED_SIGNALS, SIGNAL_FIELDS, derive_inputs
 from csm.scoring.profiles import load_active_profiles
 
 BATCH = 5_000
+# Days over which an account's history turns into its own current inputs.
+ANCHOR_DAYS = 90
+# The day-to-day wobble of health: a slow random walk, not fresh noise each day.
+DRIFT_KEEP, DRIFT_STEP = 0.92, 0.015
+_NUMERIC = {name for name, (kind, _req, _r) in engine.INPUT_SPEC.items() if kind in ("int", "float")}
 
 
-def synthetic_inputs(health: float, *, days_to_renewal: int, rng: random.Random) -> dict:
+def synthetic_inputs(health: float, *, days_to_renewal: int, rng: random.Random | None = None) -> dict:
     """Plausible inputs for an account at `health` (0 worst, 1 best)."""
-    h = min(1.0, max(0.0, health + rng.uniform(-0.08, 0.08)))
+    h = min(1.0, max(0.0, health))
     return {
-        "feature_adoption_rate": round(min(1.0, max(0.0, h * 0.9 + rng.uniform(0, 0.1))), 3),
+        "feature_adoption_rate": round(min(1.0, max(0.0, h * 0.9 + 0.05)), 3),
         "usage_trend": "growing"
         if h > 0.78
         else "stable"
@@ -60,6 +74,60 @@ class HistoryReport:
     outcomes: int
 
 
+def _own_inputs(accounts: list[Account], today: date, profiles) -> dict[int, dict]:
+    """Each account's inputs as today's scan will score them (one query for the signals)."""
+    signals = {
+        row[0]: dict(zip(SIGNAL_FIELDS, row[1:], strict=True))
+        for row in AccountSignals.objects.filter(account__in=[a.pk for a in accounts]).values_list(
+            "account_id", *SIGNAL_FIELDS
+        )
+    }
+    own = {}
+    for account in accounts:
+        facts = {name: getattr(account, name) for name in ACCOUNT_FIELDS}
+        theirs = signals.get(account.pk, {})
+        if account.tracked_adoption_rate is not None:
+            theirs = {**theirs, "feature_adoption_rate": account.tracked_adoption_rate}
+        profile = profiles.for_segment(account.segment)[1]
+        try:
+            inputs, _defaulted = derive_inputs(facts, theirs, today, profile.no_data_defaults)
+            engine.score(inputs, profile)
+        except ValueError:
+            continue  # the scan cannot score it either: its history stays synthetic
+        own[account.pk] = inputs
+    return own
+
+
+def blend(synthetic: dict, own: dict | None, *, weight: float, back: int, switch: dict[str, float]) -> dict:
+    """The inputs `back` days ago: the synthetic ones, turned into the account's own by `weight` (0 to 1).
+
+    Numbers move in a straight line; a choice takes the account's own value
+    once `weight` passes its switch point, so it changes once, as in life.
+    Dated inputs keep their event: last seen 60 days before today is 60 - back
+    days before the day `back` days ago (when that day came after it).
+    """
+    if own is None:
+        return synthetic
+    inputs = dict(synthetic)
+    for name, value in own.items():
+        if name == "days_to_renewal":
+            continue
+        if name in DATED_SIGNALS:  # a fact about a day, whatever else was going on
+            if value is not None and value >= back:
+                inputs[name] = value - back
+            elif value is not None and synthetic.get(name) is not None and weight > 0:
+                inputs[name] = min(synthetic[name], max(0, value))
+            continue
+        if weight <= 0:
+            continue
+        if name in _NUMERIC and value is not None and synthetic.get(name) is not None:
+            mixed = synthetic[name] + (value - synthetic[name]) * weight
+            inputs[name] = round(mixed) if isinstance(value, int) else round(mixed, 3)
+        elif weight >= switch.get(name, 0.5):
+            inputs[name] = value
+    return inputs
+
+
 def lay_down_history(
     accounts: list[Account], *, days: int, today: date | None = None, seed: int = 7
 ) -> HistoryReport:
@@ -81,7 +149,11 @@ def lay_down_history(
         "defaulted_inputs", "profile", "profile_version", "computed_at", "explanation",
     ]  # fmt: skip
     rows, outcomes, lost, current, written = [], [], [], [], 0
+    own_inputs = _own_inputs(accounts, today, profiles)
     for account in accounts:
+        own = own_inputs.get(account.pk)
+        switch = {name: rng.uniform(0.15, 0.95) for name in engine.INPUT_NAMES}
+        drift = 0.0
         profile_pk, profile = profiles.for_segment(account.segment)
         renewal = account.renewal_date or (today + timedelta(days=rng.randint(30, 330)))
         last_renewal = renewal - timedelta(days=365)
@@ -98,10 +170,13 @@ def lay_down_history(
                 break  # a lost customer is not scored after it leaves
             next_renewal = last_renewal if day <= last_renewal else renewal
             to_go = (next_renewal - day).days
-            health = base
+            drift = drift * DRIFT_KEEP + rng.gauss(0, DRIFT_STEP)
+            health = base + drift
             if slides and day <= last_renewal:
                 health -= max(0.0, (150 - to_go) / 150) * 0.6  # the slide before the renewal
-            result = engine.score(synthetic_inputs(health, days_to_renewal=to_go, rng=rng), profile)
+            synthetic = synthetic_inputs(health, days_to_renewal=to_go)
+            weight = max(0.0, 1 - (back - 1) / ANCHOR_DAYS) if day > last_renewal else 0.0
+            result = engine.score(blend(synthetic, own, weight=weight, back=back, switch=switch), profile)
             rows.append(
                 (
                     account.pk, day, result.score, result.rag, result.churn_risk, result.churn_trigger or "",
