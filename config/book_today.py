@@ -149,7 +149,8 @@ def book_today(user, today: date | None = None) -> BookToday:
         )
     for account in renewals.select_related("owner").order_by("renewal_date", "-arr")[:ATTENTION_LIMIT]:
         days = (account.renewal_date - today).days
-        row(account).add("renewal", f"Renews in {days} days with {account.rag or 'no'} health")
+        when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+        row(account).add("renewal", f"Renews {when} with {account.rag or 'no'} health")
     for account in overdue.select_related("owner").order_by("-arr", "renewal_date")[:ATTENTION_LIMIT]:
         row(account).add(
             "overdue", f"Renewal date passed on {account.renewal_date:%d %b %Y}: renewed or lost? Record it"
