@@ -8,6 +8,7 @@ DEMO_ACCOUNTS ?= 500
 # A year of synthetic daily history and renewal outcomes, so the charts and the backtest have data.
 DEMO_HISTORY_DAYS ?= 365
 BENCH_ACCOUNTS ?= 100000
+BENCH_EVENTS ?= 200000
 # The benchmark seeds and scans its own database, never your working one.
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 # The fan-out benchmark needs a server database and Redis (this machine has both).
@@ -15,12 +16,13 @@ BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/tend_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
 BENCH_WORKERS ?= 1,2,4
 
-.PHONY: help install browser setup run test lint suite bench bench-api bench-handoff bench-admin bench-load bench-fanout clean
+.PHONY: help install browser setup run test lint suite bench bench-usage bench-api bench-handoff bench-admin bench-load bench-fanout clean
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
 	@echo "make test   set up and run ruff, the import contracts, the migrations check and the test suite"
 	@echo "make bench  time the daily scan on BENCH_ACCOUNTS accounts against the raw-driver floor"
+	@echo "make bench-usage  usage events accepted and rolled up per second, against raw floors"
 	@echo "make bench-api  bulk signal ingestion (rows/s) and list-endpoint latency at BENCH_ACCOUNTS"
 	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
 	@echo "make bench-admin  admin page times and queries at BENCH_ACCOUNTS (as a CSM and as a manager)"
@@ -76,6 +78,11 @@ bench: install
 	@mkdir -p var
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(BENCH_ACCOUNTS) --alerts --cycle
+
+bench-usage: install
+	@mkdir -p var
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_usage --events $(BENCH_EVENTS) --accounts 10000
 
 bench-api: install
 	@mkdir -p var

@@ -77,6 +77,22 @@ def follow_up(cause: AgentRun | None, agent_id: str, task_type: str, payload: di
     )
 
 
+def enqueue_once(agent_id: str, task_type: str, *, cause: AgentRun | None = None) -> AgentRun | None:
+    """Queue work that takes whatever is waiting (a re-score, a rollup), unless a run of it is
+    already queued: that one will take the new work too. A burst becomes one run (debounced).
+
+    Set off by a change (trigger "signal"), or as the follow-up of `cause`.
+    """
+    waiting = AgentRun.objects.filter(agent=agent_id, task_type=task_type, status=AgentRun.Status.QUEUED)
+    if cause is not None:
+        waiting = waiting.exclude(pk=cause.pk)
+    if waiting.exists():
+        return None
+    if cause is None:
+        return enqueue(agent_id, task_type, {}, trigger=AgentRun.Trigger.SIGNAL)
+    return follow_up(cause, agent_id, task_type, {})
+
+
 def _record_and_queue(
     agent_id: str,
     task_type: str,

@@ -351,6 +351,11 @@ TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
 # seconds (csm.scoring.on_change), at most this many per run (the rest follow).
 TEND_RESCORE_ON_CHANGE = env.bool("TEND_RESCORE_ON_CHANGE", default=True)
 TEND_RESCORE_MAX_ACCOUNTS = env.int("TEND_RESCORE_MAX_ACCOUNTS", default=10_000)
+# The usage stream (csm.usage): events are rolled up off the request, soon after they arrive,
+# at most this many account-days per run; kept this many days.
+TEND_USAGE_ROLLUP_ON_INGEST = env.bool("TEND_USAGE_ROLLUP_ON_INGEST", default=True)
+TEND_USAGE_ROLLUP_MAX_DAYS = env.int("TEND_USAGE_ROLLUP_MAX_DAYS", default=20_000)
+TEND_EVENT_RETENTION_DAYS = env.int("TEND_EVENT_RETENTION_DAYS", default=400)
 # Fan-out (agents_core.fanout): how many tasks work one scan or QBR run at once,
 # on any number of machines. One on SQLite (one writer at a time); on a server
 # database the cluster's worker count: set it to the workers of all machines.

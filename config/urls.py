@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
 from config.health import healthz, readyz
+from csm.api.tracking import segment
 from csm.api.views import (
     AccountViewSet,
     AlertViewSet,
@@ -52,6 +53,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", include((api_v1, "api"))),
+    # The usage stream, in Segment's protocol (a write key per tracking source).
+    path("ingest/segment/v1/<slug:kind>", segment, name="segment-ingest"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

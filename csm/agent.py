@@ -31,6 +31,8 @@ from csm.qbr.build import qbr_batch
 from csm.qbr.notion import publish_pending
 from csm.scoring.on_change import rescore_pending
 from csm.scoring.scan import scan_batch, scan_health
+from csm.usage.ingest import prune_events
+from csm.usage.rollup import rollup_pending
 
 
 def clean_account_ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +83,14 @@ def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
 
 def rescore_changed(payload: dict[str, Any], run) -> dict[str, Any]:
     return rescore_pending(run)
+
+
+def rollup_usage(payload: dict[str, Any], run) -> dict[str, Any]:
+    return rollup_pending(run)
+
+
+def prune_usage(payload: dict[str, Any], run) -> dict[str, Any]:
+    return prune_events()
 
 
 def clean_alert_ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -190,6 +200,16 @@ agent = registry.register(
                 batch=scan_batch,
                 description="Score again the accounts changed since their last score (queued by the change).",
             ),
+            "rollup_usage": TaskType(
+                rollup_usage,
+                scope_payload=for_managers_only,
+                description="Roll the usage events that came in up into days and derive the signals.",
+            ),
+            "prune_usage_events": TaskType(
+                prune_usage,
+                scope_payload=for_managers_only,
+                description="Delete usage events older than the retention window (the daily rollups stay).",
+            ),
             "check_expansion": TaskType(
                 expansion,
                 clean_payload=clean_account_ids,
@@ -249,6 +269,7 @@ agent = registry.register(
                 payload={"quarter": "previous", "trigger": "quarterly"},
             ),
             Schedule(name="csm.retry_alert_deliveries", task_type="deliver_alerts", cron="*/5 * * * *"),
+            Schedule(name="csm.prune_usage_events", task_type="prune_usage_events", cron="30 3 * * *"),
         ],
     )
 )

@@ -730,3 +730,15 @@ class RenewalOutcome(models.Model):
             and self.arr_after >= self.arr_before
         ):
             raise ValidationError({"arr_after": "A downgrade keeps less ARR than before."})
+
+
+# The usage stream's models live with their package; importing them here makes them csm's.
+from csm.usage.models import (  # noqa: E402, F401
+    EventMapping,
+    FeatureUsageDay,
+    RollupRequest,
+    TrackedUser,
+    TrackingSource,
+    UsageDay,
+    UsageEvent,
+)

@@ -12,4 +12,5 @@ from csm.admin import (  # noqa: F401
     profiles,
     qbrs,
     scores,
+    usage,
 )

@@ -36,6 +36,7 @@ from csm.scoring.on_change import rescore_soon
 from csm.scoring.scan import score_problems
 
 HISTORY_DAYS_SHOWN = 30
+USAGE_WEEKS = 12
 # The list's "Why" stays a few lines long; the whole line is its tooltip and on the account page.
 WHY_SHOWN = 110
 # Re-scoring this many accounts or fewer happens in the request, so the page can say how it went.
@@ -220,7 +221,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
             },
         ),
         ("Technical", {"fields": ("tam_health_rag", "notion_page_id")}),
-        ("Feature adoption", {"fields": ("adoption_scorecard",)}),
+        ("Feature adoption", {"fields": ("adoption_scorecard", "usage_chart")}),
         ("Daily scores", {"fields": ("health_history",), "classes": ("collapse",)}),
     )
     readonly_fields = (
@@ -237,10 +238,38 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         "score_movement",
         "health_history",
         "adoption_scorecard",
+        "usage_chart",
     )
 
     def get_changelist(self, request, **kwargs):
         return SparklineChangeList
+
+    @admin.display(description=f"Product usage (last {USAGE_WEEKS} weeks)")
+    def usage_chart(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        today = timezone.localdate()
+        start = today - timedelta(days=today.weekday() + 7 * (USAGE_WEEKS - 1))
+        weeks: dict = {}
+        for day, events, users in obj.usage_days.filter(day__gte=start).values_list(
+            "day", "events", "active_users"
+        ):
+            week = day - timedelta(days=day.weekday())
+            total = weeks.setdefault(week, [0, 0])
+            total[0] += events
+            total[1] = max(total[1], users)
+        if not weeks:
+            return "No usage events from the product yet (see Tracking sources)."
+        rows = [(start + timedelta(weeks=i)) for i in range(USAGE_WEEKS)]
+        return format_html(
+            '{}<p class="tend-muted">Most active users in a day, by week: {}</p>',
+            charts.bars(
+                [(f"{week:%d %b}", weeks.get(week, [0, 0])[0], "#1a73e8") for week in rows],
+                label="Events per week: "
+                + ", ".join(f"{week:%d %b} {weeks.get(week, [0, 0])[0]}" for week in rows),
+            ),
+            ", ".join(f"{week:%d %b} {weeks.get(week, [0, 0])[1]}" for week in rows if week in weeks),
+        )
 
     @admin.display(description="Scorecard")
     def adoption_scorecard(self, obj):

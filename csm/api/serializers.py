@@ -18,6 +18,7 @@ from csm.models import (
     ExpansionOpportunity,
     HealthScore,
     RenewalOutcome,
+    UsageEvent,
 )
 from csm.scoring import engine
 from csm.scoring.inputs import seats_problem
@@ -178,6 +179,16 @@ class BulkSignalsResultSerializer(serializers.Serializer):
     received = serializers.IntegerField()
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
+
+
+class UsageEventSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.name", read_only=True)
+
+    class Meta:
+        model = UsageEvent
+        fields = ["id", "type", "event", "user_id", "anonymous_id", "happened_at", "received_at", "source",
+                  "properties"]  # fmt: skip
+        read_only_fields = fields
 
 
 class HealthScoreSerializer(serializers.ModelSerializer):

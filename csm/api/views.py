@@ -24,6 +24,7 @@ from csm.api.serializers import (
     OutcomeSerializer,
     QBRSerializer,
     SignalsSerializer,
+    UsageEventSerializer,
 )
 from csm.expansion.opportunities import OpenOpportunityExists, close, open_opportunity
 from csm.ingest.writes import (
@@ -115,6 +116,18 @@ class AccountViewSet(viewsets.ModelViewSet):
             write_signals(account, clean, source="api", at=timezone.now(), by=request.user.get_username())
             account = self.get_queryset().select_related("signals").get(pk=account.pk)
         return Response(signals_representation(account))
+
+    @extend_schema(
+        responses=UsageEventSerializer(many=True),
+        summary="The account's recent product usage events, newest first",
+        description="What its tracking sources sent (identify, group, track, page, screen), by when it was.",
+    )
+    @action(detail=True, methods=["get"], url_path="events", filter_backends=[])
+    def events(self, request, pk=None):
+        account = self.get_object()
+        events = account.usage_events.select_related("source").order_by("-happened_at", "-id")
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(UsageEventSerializer(page, many=True).data)
 
     @extend_schema(responses=HealthScoreSerializer(many=True), summary="Health history, newest first")
     @action(detail=True, methods=["get"], url_path="health", filter_backends=[])

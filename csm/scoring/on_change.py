@@ -52,16 +52,11 @@ def rescore_soon(account_ids: Iterable[int]) -> int:
 
 def queue_rescore(cause: AgentRun | None = None) -> AgentRun | None:
     """Queue a `rescore_changed` run, unless one is already waiting (it will take the new requests)."""
-    from agents_core.dispatch import enqueue, follow_up
+    from agents_core.dispatch import enqueue_once
 
-    waiting = AgentRun.objects.filter(agent=AGENT, task_type=TASK, status=AgentRun.Status.QUEUED)
-    if cause is not None:
-        waiting = waiting.exclude(pk=cause.pk)
-    if waiting.exists() or not RescoreRequest.objects.exists():
+    if not RescoreRequest.objects.exists():
         return None
-    if cause is None:  # set off by the change itself
-        return enqueue(AGENT, TASK, {}, trigger=AgentRun.Trigger.SIGNAL)
-    return follow_up(cause, AGENT, TASK, {})
+    return enqueue_once(AGENT, TASK, cause=cause)
 
 
 def rescore_pending(run=None) -> dict[str, Any]:

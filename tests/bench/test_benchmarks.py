@@ -70,3 +70,21 @@ def test_qbr_benchmark_reports_rate_and_the_notion_estimate():
     made = QBR.objects.count()
     assert made == Account.objects.scannable().count() and "QBRs for " in report
     assert f": {made:,} in " in report and "requests/s takes about" in report
+
+
+@pytest.mark.django_db
+def test_usage_benchmark_ingests_rolls_up_and_reports_against_its_floors():
+    from csm.models import RollupRequest, UsageDay, UsageEvent
+
+    out = io.StringIO()
+    call_command("benchmark_usage", events=600, accounts=20, batch=50, days=5, stdout=out)
+    report = out.getvalue()
+    assert "Ingest:" in report and "12 requests of 50" in report and "x the floor" in report
+    assert "Rollup:" in report and "Peak memory" in report
+    # What it measured happened: each event stored once, each account-day rolled up, no floor rows left.
+    assert (
+        UsageEvent.objects.count() == 600
+        and not UsageEvent.objects.filter(message_id__startswith="f-").exists()
+    )
+    assert not RollupRequest.objects.exists()
+    assert sum(UsageDay.objects.values_list("events", flat=True)) == 600

@@ -1,0 +1,210 @@
+"""Roll the usage stream up into days, and derive from it the signals the scan reads.
+
+The `rollup_usage` task takes the account-days whose events changed
+(RollupRequest rows, written by csm.usage.ingest) and recomputes each from
+its events: active users, events and sessions (UsageDay), and per mapped
+feature (FeatureUsageDay). Recomputed, never added to: re-running a day gives
+the same rows. Then, for the accounts it touched:
+
+* `last_login_on` is the last day with activity, and `usage_trend` follows
+  the rule of csm.usage.rules (both stamped with source "usage");
+* each feature's 30-day active users, events and last use (FeatureUsage)
+  feed the adoption rate the scan reads;
+* the accounts are scored again within seconds (csm.scoring.on_change).
+
+A request is let go only if no newer event came for its day meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, CharField, Count, IntegerField, Max, Min, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf, TruncDate, TruncHour
+from django.utils import timezone
+
+from agents_core.bulk import update_rows, upsert_rows
+from csm.adoption.tracking import track_adoption
+from csm.models import AccountSignals, FeatureUsage
+from csm.scoring.inputs import stamp_sources
+from csm.scoring.on_change import rescore_soon
+from csm.usage import rules
+from csm.usage.ingest import ACTIVITY, queue_rollup
+from csm.usage.models import EventMapping, FeatureUsageDay, RollupRequest, UsageDay, UsageEvent
+
+ACCOUNTS_PER_BATCH = 200
+FEATURE_WINDOW_DAYS = 30
+TREND_DAYS = (rules.RECENT_WEEKS + rules.BASELINE_WEEKS) * 7
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, start + timedelta(days=1)
+
+
+def _identity(user_id: str, anonymous_id: str) -> str:
+    return user_id or f"anon:{anonymous_id}"
+
+
+def roll_up_days(pairs: list[tuple[int, date]]) -> int:
+    """Recompute UsageDay and FeatureUsageDay for these (account id, day) pairs. Returns rows written.
+
+    One read of the events of all the pairs' accounts over the pairs' days, one upsert per table,
+    and one delete of the feature-days that have no events any more.
+    """
+    if not pairs:
+        return 0
+    mapping = dict(EventMapping.objects.values_list("event", "feature_id"))
+    wanted = set(pairs)
+    accounts = sorted({a for a, _d in pairs})
+    first, last = _bounds(min(d for _a, d in pairs))[0], _bounds(max(d for _a, d in pairs))[1]
+    tz = timezone.get_current_timezone()
+    events = UsageEvent.objects.filter(
+        account_id__in=accounts, type__in=ACTIVITY, happened_at__gte=first, happened_at__lt=last
+    ).annotate(
+        local_day=TruncDate("happened_at", tzinfo=tz),
+        who=Coalesce(NullIf("user_id", Value("")), Concat(Value("anon:"), "anonymous_id")),
+    )
+    # The database counts (distinct users, distinct user-hours); Python only keeps the days asked for.
+    hour = Cast(TruncHour("happened_at", tzinfo=tz), CharField())
+    days_rows = [
+        (r["account_id"], r["local_day"], r["users"], r["n"], r["sessions"])
+        for r in events.values("account_id", "local_day").annotate(
+            n=Count("id"),
+            users=Count("who", distinct=True),
+            sessions=Count(Concat("who", Value("@"), hour), distinct=True),
+        )
+        if (r["account_id"], r["local_day"]) in wanted
+    ]
+    found = {(a, d) for a, d, *_rest in days_rows}
+    days_rows += [(a, d, 0, 0, 0) for a, d in wanted - found]  # a day whose events went: zero, not stale
+    features: dict[tuple[int, int, date], tuple[int, int]] = {}
+    if mapping:
+        feature = Case(
+            *[When(event=e, then=Value(f)) for e, f in mapping.items()], output_field=IntegerField()
+        )
+        for r in (
+            events.filter(event__in=list(mapping))
+            .annotate(feature=feature)
+            .values("account_id", "feature", "local_day")
+            .annotate(n=Count("id"), users=Count("who", distinct=True))
+        ):
+            if (r["account_id"], r["local_day"]) in wanted:
+                features[(r["account_id"], r["feature"], r["local_day"])] = (r["users"], r["n"])
+    feature_rows = [(a, f, d, users, n) for (a, f, d), (users, n) in features.items()]
+    # Feature-days that had events and have none now (a mapping removed, say) go.
+    stale = [
+        pk
+        for pk, a, f, d in FeatureUsageDay.objects.filter(
+            account_id__in=accounts, day__gte=first.date(), day__lte=max(d for _a, d in pairs)
+        ).values_list("pk", "account_id", "feature_id", "day")
+        if (a, d) in wanted and (a, f, d) not in features
+    ]
+    if stale:
+        FeatureUsageDay.objects.filter(pk__in=stale).delete()
+    upsert_rows(UsageDay, ["account", "day", "active_users", "events", "sessions"], days_rows,
+                conflict=["account", "day"], update=["active_users", "events", "sessions"])  # fmt: skip
+    upsert_rows(FeatureUsageDay, ["account", "feature", "day", "active_users", "events"], feature_rows,
+                conflict=["account", "feature", "day"], update=["active_users", "events"])  # fmt: skip
+    return len(days_rows) + len(feature_rows)
+
+
+def derive_signals(account_ids: list[int], *, today: date, now: datetime) -> int:
+    """Write last login and usage trend from the rollups of these accounts (a few queries in all)."""
+    since = today - timedelta(days=TREND_DAYS)
+    series: dict[int, dict[date, int]] = defaultdict(dict)
+    for account_id, day, events in UsageDay.objects.filter(
+        account_id__in=account_ids, day__gte=since
+    ).values_list("account_id", "day", "events"):
+        series[account_id][day] = events
+    active = UsageDay.objects.filter(account_id__in=account_ids, events__gt=0).values("account_id").order_by()
+    seen = {
+        r["account_id"]: (r["first"], r["last"]) for r in active.annotate(first=Min("day"), last=Max("day"))
+    }
+    existing = {
+        row[0]: row[1:]
+        for row in AccountSignals.objects.filter(account_id__in=seen).values_list(
+            "account_id", "last_login_on", "usage_trend", "sources"
+        )
+    }
+    updates, new = [], []
+    for account_id, (first_seen, last) in seen.items():
+        trend = rules.usage_trend(series.get(account_id, {}), today=today, first_seen=first_seen)
+        login, old_trend, sources = existing.get(account_id, (None, "", {}))
+        trend = trend or old_trend or ""
+        if account_id in existing and (login, old_trend) == (last, trend):
+            continue
+        changed = [c for c, old, value in (("last_login_on", login, last), ("usage_trend", old_trend, trend))
+                   if old != value]  # fmt: skip
+        sources = stamp_sources(sources or {}, changed, source="usage", at=now)
+        if account_id in existing:
+            updates.append((last, trend, sources, now, account_id))
+        else:
+            new.append(
+                AccountSignals(account_id=account_id, last_login_on=last, usage_trend=trend, sources=sources)
+            )
+    update_rows(AccountSignals, ["last_login_on", "usage_trend", "sources", "updated_at"], updates)
+    AccountSignals.objects.bulk_create(new, ignore_conflicts=True)
+    _feature_usage(account_ids, today=today)
+    return len(updates) + len(new)
+
+
+def _feature_usage(account_ids: list[int], *, today: date) -> None:
+    """Each mapped feature's use over the last FEATURE_WINDOW_DAYS, as the adoption rules read it."""
+    mapping = dict(EventMapping.objects.values_list("event", "feature_id"))
+    if not mapping:
+        return
+    start = _bounds(today - timedelta(days=FEATURE_WINDOW_DAYS - 1))[0]
+    used: dict[tuple[int, int], list] = {}
+    for account_id, user_id, anonymous_id, event, happened in UsageEvent.objects.filter(
+        account_id__in=account_ids, type__in=ACTIVITY, event__in=list(mapping), happened_at__gte=start
+    ).values_list("account_id", "user_id", "anonymous_id", "event", "happened_at"):
+        entry = used.setdefault((account_id, mapping[event]), [set(), 0, None])
+        entry[0].add(_identity(user_id, anonymous_id))
+        entry[1] += 1
+        day = timezone.localtime(happened).date()
+        entry[2] = day if entry[2] is None or day > entry[2] else entry[2]
+    upsert_rows(
+        FeatureUsage,
+        ["account", "feature", "active_users", "events_30d", "last_used_on", "source", "updated_at"],
+        [(a, f, len(e[0]), e[1], e[2], "usage", timezone.now()) for (a, f), e in used.items()],
+        conflict=["account", "feature"],
+        update=["active_users", "events_30d", "last_used_on", "source", "updated_at"],
+    )
+
+
+def rollup_pending(run=None, *, today: date | None = None) -> dict[str, Any]:
+    """Roll up what is waiting (at most TEND_USAGE_ROLLUP_MAX_DAYS account-days), derive the signals,
+    re-score; a follow-up run takes the rest and whatever came meanwhile."""
+    today = today or timezone.localdate()
+    started = timezone.now()
+    taken = list(
+        RollupRequest.objects.filter(requested_at__lte=started)
+        .order_by("requested_at", "account_id", "day")
+        .values_list("pk", "account_id", "day")[: settings.TEND_USAGE_ROLLUP_MAX_DAYS]
+    )
+    if not taken:
+        return {"account_days": 0}
+    pairs = [(a, d) for _pk, a, d in taken]
+    accounts = sorted({a for a, _d in pairs})
+    written = 0
+    for start in range(0, len(accounts), ACCOUNTS_PER_BATCH):
+        chunk = set(accounts[start : start + ACCOUNTS_PER_BATCH])
+        mine = [(pk, a, d) for pk, a, d in taken if a in chunk]
+        with transaction.atomic():
+            written += roll_up_days([(a, d) for _pk, a, d in mine])
+            derive_signals(sorted(chunk), today=today, now=started)
+            # Let go of what was rolled up, unless an event for its day came meanwhile.
+            RollupRequest.objects.filter(
+                pk__in=[pk for pk, _a, _d in mine], requested_at__lte=started
+            ).delete()
+    track_adoption(today=today, account_ids=accounts)
+    rescore_soon(accounts)
+    result = {"account_days": len(pairs), "accounts": len(accounts), "rows": written}
+    if run is not None and (follow := queue_rollup(run)) is not None:
+        result["followed_by"] = {"rollup_usage": follow.pk}
+    return result
