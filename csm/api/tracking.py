@@ -14,6 +14,7 @@ callers speak Segment's protocol, not Tend's API.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 
 from django.core.exceptions import RequestDataTooBig
@@ -25,6 +26,19 @@ from csm.usage import spec
 from csm.usage.ingest import accept, source_for
 
 KINDS = (*spec.TYPES, "batch")
+# JSON escapes of what a text column refuses; only a body holding one is checked message by message.
+UNSTORABLE = re.compile(rb"\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}|\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _storable(message) -> bool:
+    text = json.dumps(message, ensure_ascii=False, default=str)
+    if "\\u0000" in text:  # json.dumps writes a NUL as its escape
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -67,6 +81,8 @@ def segment(request, kind: str):
         return _error(400, "invalid_request", str(exc))
     except (ValueError, UnicodeDecodeError):
         return _error(400, "invalid_json", "the body is not JSON")
+    except RecursionError:
+        return _error(400, "invalid_json", "the body is nested too deeply")
     if not isinstance(data, dict):
         return _error(400, "invalid_request", "the body must be a JSON object")
     source = source_for(request.headers.get("Authorization", ""), data.get("writeKey"))
@@ -83,17 +99,24 @@ def segment(request, kind: str):
             )
         messages = [{**data, "type": kind}]
     # No message of a body this small can be over the limit: measure each only in a larger one.
-    too_big = [
+    refused_here = [
         {"index": i, "message": f"a message may be at most {spec.MAX_MESSAGE_BYTES // 1024} KB"}
         for i, m in enumerate(messages)
         if len(body) > spec.MAX_MESSAGE_BYTES
         and len(json.dumps(m, separators=(",", ":"), default=str)) > spec.MAX_MESSAGE_BYTES
     ]
-    if too_big:
-        skip = {e["index"] for e in too_big}
+    if UNSTORABLE.search(body):
+        # Text no database column can hold: a NUL, or half of a surrogate pair.
+        refused_here += [
+            {"index": i, "message": "the message holds a NUL character or a lone surrogate"}
+            for i, m in enumerate(messages)
+            if i not in {e["index"] for e in refused_here} and not _storable(m)
+        ]
+    if refused_here:
+        skip = {e["index"] for e in refused_here}
         messages = [m if i not in skip else None for i, m in enumerate(messages)]
     outcome = accept(source, [m for m in messages if m is not None], sent_at=data.get("sentAt"))
-    errors = too_big + _reindexed(outcome.errors, messages)
+    errors = refused_here + _reindexed(outcome.errors, messages)
     if errors:
         return _error(
             400,

@@ -192,3 +192,20 @@ def test_an_unknown_account_is_kept_unmatched_until_a_group_call_ties_it(live_se
     assert UsageDay.objects.get(account=tracked["account"], day=timezone.localdate()).events == 1
     assert errors == []
     assert Account.objects.get(pk=tracked["account"].pk).health_score is not None
+
+
+def test_text_no_column_can_hold_and_deep_nesting_are_refused_not_a_500(live_server, tracked):
+    key = tracked["key"]
+
+    def batch(message_id: str, escaped: str) -> str:  # the value as JSON escapes it
+        head = '{"batch": [{"type": "track", "messageId": "' + message_id + '", "userId": "u", "event": "e", '
+        return head + '"properties": {"x": "' + escaped + '"}}]}'
+
+    response = _post(live_server, key, batch("n", "a\\u0000b"))
+    assert response.status_code == 400 and "NUL" in response.json()["errors"][0]["message"]
+    assert _post(live_server, key, batch("s", "\\ud800")).status_code == 400  # half a surrogate pair
+    assert _post(live_server, key, batch("ok", "\\ud83d\\ude00")).status_code == 200  # a whole pair
+    assert UsageEvent.objects.get(message_id="ok").properties == {"x": "\N{GRINNING FACE}"}
+    deep = '{"batch": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert _post(live_server, key, deep).status_code == 400
+    assert not UsageEvent.objects.filter(message_id__in=["n", "s"]).exists()
