@@ -356,6 +356,8 @@ TEND_RESCORE_MAX_ACCOUNTS = env.int("TEND_RESCORE_MAX_ACCOUNTS", default=10_000)
 TEND_USAGE_ROLLUP_ON_INGEST = env.bool("TEND_USAGE_ROLLUP_ON_INGEST", default=True)
 TEND_USAGE_ROLLUP_MAX_DAYS = env.int("TEND_USAGE_ROLLUP_MAX_DAYS", default=20_000)
 TEND_EVENT_RETENTION_DAYS = env.int("TEND_EVENT_RETENTION_DAYS", default=400)
+# Take an account's seats in use from the users active in the product over 30 days.
+TEND_SEATS_FROM_USAGE = env.bool("TEND_SEATS_FROM_USAGE", default=False)
 # Fan-out (agents_core.fanout): how many tasks work one scan or QBR run at once,
 # on any number of machines. One on SQLite (one writer at a time); on a server
 # database the cluster's worker count: set it to the workers of all machines.

@@ -17,6 +17,7 @@ A request is let go only if no newer event came for its day meanwhile.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -29,12 +30,14 @@ from django.utils import timezone
 
 from agents_core.bulk import update_rows, upsert_rows
 from csm.adoption.tracking import track_adoption
-from csm.models import AccountSignals, FeatureUsage
-from csm.scoring.inputs import stamp_sources
+from csm.models import Account, AccountSignals, FeatureUsage
+from csm.scoring.inputs import seats_problem, stamp_sources
 from csm.scoring.on_change import rescore_soon
 from csm.usage import rules
 from csm.usage.ingest import ACTIVITY, queue_rollup
 from csm.usage.models import EventMapping, FeatureUsageDay, RollupRequest, UsageDay, UsageEvent
+
+logger = logging.getLogger(__name__)
 
 ACCOUNTS_PER_BATCH = 200
 FEATURE_WINDOW_DAYS = 30
@@ -150,6 +153,8 @@ def derive_signals(account_ids: list[int], *, today: date, now: datetime) -> int
     update_rows(AccountSignals, ["last_login_on", "usage_trend", "sources", "updated_at"], updates)
     AccountSignals.objects.bulk_create(new, ignore_conflicts=True)
     _feature_usage(account_ids, today=today)
+    if settings.TEND_SEATS_FROM_USAGE:
+        _seats_in_use(account_ids, today=today, now=now)
     return len(updates) + len(new)
 
 
@@ -175,6 +180,36 @@ def _feature_usage(account_ids: list[int], *, today: date) -> None:
         conflict=["account", "feature"],
         update=["active_users", "events_30d", "last_used_on", "source", "updated_at"],
     )
+
+
+def _seats_in_use(account_ids: list[int], *, today: date, now: datetime) -> int:
+    """Seats used = the distinct users active in the last FEATURE_WINDOW_DAYS (TEND_SEATS_FROM_USAGE).
+
+    A count the score would refuse (far more users than seats bought) is not written: the typed
+    value stands, and the run's log says which accounts to look at.
+    """
+    start = _bounds(today - timedelta(days=FEATURE_WINDOW_DAYS - 1))[0]
+    users: dict[int, set[str]] = defaultdict(set)
+    # Signed-in users take seats; anonymous visitors do not.
+    for account_id, user_id in (
+        UsageEvent.objects.filter(account_id__in=account_ids, type__in=ACTIVITY, happened_at__gte=start)
+        .exclude(user_id="")
+        .values_list("account_id", "user_id")
+    ):
+        users[account_id].add(user_id)
+    purchased = dict(Account.objects.filter(pk__in=users).values_list("pk", "seats_purchased"))
+    rows, refused = [], []
+    for account_id, active in users.items():
+        if seats_problem(purchased.get(account_id), len(active)):
+            refused.append(account_id)
+        else:
+            rows.append((len(active), now, account_id))
+    update_rows(Account, ["seats_used", "updated_at"], rows)
+    if refused:
+        logger.warning(
+            "Seats in use from usage not written for accounts %s: more users than seats allow.", refused
+        )
+    return len(rows)
 
 
 def rollup_pending(run=None, *, today: date | None = None) -> dict[str, Any]:

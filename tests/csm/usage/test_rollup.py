@@ -77,3 +77,21 @@ def test_the_account_page_charts_usage_and_the_api_lists_events_newest_first(
     assert body["results"][0]["source"] == "app" and body["results"][0]["event"] == "Opened"
     tom = make_user("tom")
     assert api(tom).get(f"/api/v1/accounts/{account.pk}/events/").status_code == 404
+
+
+def test_seats_in_use_come_from_usage_when_asked_and_never_past_what_the_score_takes(
+    make_account, source, settings
+):
+    settings.TEND_SEATS_FROM_USAGE = True
+    account = make_account(external_id="ACME-1", seats_purchased=10, seats_used=2)
+    accept(source, _track(1, user="a") + _track(1, user="b") + _track(1, user="c"))
+    anonymous = [{"type": "page", "messageId": "anon", "anonymousId": "x", "context": {"groupId": "ACME-1"}}]
+    accept(source, anonymous)
+    rollup_pending()
+    account.refresh_from_db()
+    assert account.seats_used == 3  # three signed-in users; the anonymous visitor takes no seat
+    crowd = [e for i in range(25) for e in _track(1, user=f"p{i}")]
+    accept(source, crowd)
+    rollup_pending()
+    account.refresh_from_db()
+    assert account.seats_used == 3  # 28 users on 10 seats is past what the score takes: not written
