@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from csm.models import Account, ChurnAlert
@@ -44,9 +44,21 @@ def log_in(browser, live_server, username: str) -> None:
 
 
 def click_and_wait(browser, element) -> None:
-    """Click something that loads a page, and wait until the old page is gone."""
+    """Click something that loads a page, and wait until the old page is gone.
+
+    Asked about mid-navigation, Chromium may answer "Node with given id does not belong to the
+    document" (a WebDriverException) instead of a stale element: that too means the page went.
+    """
     element.click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(element))
+
+    def gone(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException is one of these
+            return True
+        return False
+
+    WebDriverWait(browser, 15).until(gone)
 
 
 def messages(browser) -> str:
