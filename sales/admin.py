@@ -152,7 +152,7 @@ class OutreachDraftAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, OneClickAc
     @admin.action(description="Approve the selected drafts", permissions=["review"])
     def approve_drafts(self, request, queryset):
         approved = 0
-        for draft in queryset.filter(status__in=OutreachDraft.REVIEWABLE, approved_at__isnull=True):
+        for draft in queryset.waiting_for_review():
             approved += approve(draft, request.user)
         skipped = queryset.count() - approved
         self.message_user(

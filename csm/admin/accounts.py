@@ -406,10 +406,6 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
             return columns
         return tuple(c for c in columns if c != "owner")  # a CSM's list is all theirs
 
-    @admin.display(description="Score", ordering="health_score")
-    def score(self, obj):
-        return "—" if obj.health_score is None else f"{obj.health_score:.1f}"
-
     @admin.display(description="Account", ordering="name")
     def account(self, obj):
         return format_html('{}<div class="tend-muted">{}</div>', obj.name, obj.get_segment_display())

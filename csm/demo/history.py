@@ -41,7 +41,7 @@ DRIFT_KEEP, DRIFT_STEP = 0.92, 0.015
 _NUMERIC = {name for name, (kind, _req, _r) in engine.INPUT_SPEC.items() if kind in ("int", "float")}
 
 
-def synthetic_inputs(health: float, *, days_to_renewal: int, rng: random.Random | None = None) -> dict:
+def synthetic_inputs(health: float, *, days_to_renewal: int) -> dict:
     """Plausible inputs for an account at `health` (0 worst, 1 best)."""
     h = min(1.0, max(0.0, health))
     return {

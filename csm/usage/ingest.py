@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from agents_core.bulk import upsert_rows
+from agents_core.bulk import update_rows, upsert_rows
 from csm.models import Account
 from csm.usage import spec
 from csm.usage.models import RollupRequest, TrackedUser, TrackingSource, UsageEvent, hash_key
@@ -30,7 +30,7 @@ from csm.usage.models import RollupRequest, TrackedUser, TrackingSource, UsageEv
 ACTIVITY = ("track", "page", "screen")
 # A source's last use is written at most this often (not once per batch).
 LAST_USED_EVERY = timedelta(minutes=1)
-# Earlier unmatched events a group call ties to the account, at most, per user.
+# Earlier unmatched events the group calls of one batch tie to their accounts, at most.
 RETRO_MATCH_LIMIT = 10_000
 
 
@@ -158,27 +158,25 @@ def _store(source: TrackingSource, messages: list[spec.Message], *, now: datetim
     # One executemany; a message another request stored meanwhile is skipped (ON CONFLICT DO NOTHING).
     upsert_rows(UsageEvent, fields, rows, conflict=["source", "message_id"], update=[])
     outcome.stored += len(rows)
-    days |= _tie_earlier_events(source, taught.values())
+    grouped = {m.user_id for m in messages if m.type == "group" and m.user_id}
+    days |= _tie_earlier_events(source, {uid: u.account_id for uid, u in taught.items() if uid in grouped})
     if days:
         request_rollup(days, now=now)
 
 
-def _tie_earlier_events(source: TrackingSource, users) -> set[tuple[int, Any]]:
-    """Events kept unmatched before a group call tied their user to an account: tie them now."""
-    days: set[tuple[int, Any]] = set()
-    for user in users:
-        if user.account_id is None:
-            continue
-        ids = list(
-            UsageEvent.objects.filter(source=source, user_id=user.user_id, account__isnull=True).values_list(
-                "pk", "happened_at", "type"
-            )[:RETRO_MATCH_LIMIT]
-        )
-        if not ids:
-            continue
-        UsageEvent.objects.filter(pk__in=[pk for pk, _h, _t in ids]).update(account_id=user.account_id)
-        days |= {(user.account_id, timezone.localtime(h).date()) for _pk, h, t in ids if t in ACTIVITY}
-    return days
+def _tie_earlier_events(source: TrackingSource, accounts: dict[str, int | None]) -> set[tuple[int, Any]]:
+    """Events kept unmatched before a group call tied their user (user id -> account id) to an
+    account: tie them now. One read and one executemany however many users the batch tied."""
+    accounts = {uid: account for uid, account in accounts.items() if account is not None}
+    if not accounts:
+        return set()
+    rows = list(
+        UsageEvent.objects.filter(
+            source=source, user_id__in=list(accounts), account__isnull=True
+        ).values_list("pk", "user_id", "happened_at", "type")[:RETRO_MATCH_LIMIT]
+    )
+    update_rows(UsageEvent, ["account"], [(accounts[uid], pk) for pk, uid, _h, _t in rows])
+    return {(accounts[uid], timezone.localtime(h).date()) for _pk, uid, h, t in rows if t in ACTIVITY}
 
 
 def request_rollup(days, *, now: datetime) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -42,16 +45,13 @@ def test_identifiers_read_as_words():
 
 
 def test_a_bad_currency_setting_is_refused_at_start(monkeypatch):
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [
             sys.executable,
             "-c",
             "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup()",
         ],
-        env={**__import__("os").environ, "TEND_CURRENCY": "dollars"},
+        env={**os.environ, "TEND_CURRENCY": "dollars"},
         capture_output=True,
         text=True,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -43,5 +44,5 @@ def test_european_amounts_in_a_euro_book():
     ],
 )
 def test_what_is_not_an_amount_in_this_book_is_refused_showing_the_value(text, says):
-    with pytest.raises(CellError, match=r"^" + __import__("re").escape(says)):
+    with pytest.raises(CellError, match=r"^" + re.escape(says)):
         parse_decimal(text, currency="USD")

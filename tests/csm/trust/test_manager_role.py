@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from agents_core.visibility import sees_everything
-from csm.models import ScoringProfile
+from csm.models import Account, ScoringProfile
 from tests.csm.trust.test_admin import profile_form_data
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,7 @@ def test_the_backtest_explains_what_it_measured(client, morgan):
 
     today = timezone.localdate()
     accounts = [
-        __import__("csm.models", fromlist=["Account"]).Account.objects.create(
+        Account.objects.create(
             name=f"A{i}", external_id=f"A{i}", arr=Decimal(1000 * (i + 1)), seats_purchased=10, seats_used=8,
             renewal_date=today + timedelta(days=20 + i),
         )
