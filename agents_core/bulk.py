@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from operator import countOf
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import connections, models
 
 # Fields whose `get_db_prep_save` gives back a value of these exact types
@@ -59,6 +60,12 @@ def _preparer(field: models.Field, connection) -> Any:
         return lambda value: value if value is None or type(value) in kinds else prep(value, connection)
     if builtin and isinstance(field, models.JSONField):
         return _json_preparer(field, connection, prep)
+    if builtin and type(target) is models.DateTimeField and settings.USE_TZ:
+        return _datetime_preparer(connection, prep)
+    if builtin and type(target) is models.DateField:
+        # A date is already what DateField.get_prep_value makes of it: straight to the backend's adapter.
+        adapt = connection.ops.adapt_datefield_value
+        return lambda value: adapt(value) if type(value) is date else prep(value, connection)
     # A batch often repeats one value (the day scored, the time of the run):
     # the same date or datetime object is prepared once.
     last: list[Any] = [object(), None]
@@ -101,6 +108,28 @@ def flat_json(value: dict | list) -> str | None:
     return text.decode()
 
 
+def _datetime_preparer(connection, prep) -> Any:
+    """An aware datetime as the backend's own adapter writes it, without the calls around it (a
+    batch of events has two datetimes a row). Anything else (naive, a string) takes the ORM's path.
+
+    PostgreSQL takes it as it is; SQLite as the naive text in the connection's time zone.
+    """
+    if connection.vendor == "postgresql":
+        return lambda value: value if type(value) is datetime and value.tzinfo is not None else prep(
+            value, connection
+        )
+    if connection.vendor == "sqlite":
+        zone = connection.timezone
+
+        def as_text(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is not None:
+                return str(value.astimezone(zone).replace(tzinfo=None))
+            return prep(value, connection)
+
+        return as_text
+    return lambda value: prep(value, connection)
+
+
 def _json_preparer(field: models.JSONField, connection, prep) -> Any:
     """What JSONField does with a dict or list, without the calls around it; flat ones through orjson."""
     adapt, encoder = connection.ops.adapt_json_value, field.encoder
@@ -140,13 +169,15 @@ def upsert_rows(
     conflict: Sequence[str],
     update: Sequence[str],
     using: str = "default",
-) -> None:
+) -> int:
     """INSERT the rows; where `conflict` (a unique key) matches, SET the `update` fields.
 
     With no `update` fields, rows that conflict are left alone (DO NOTHING).
+    Returns the number of rows the database wrote (inserted or updated):
+    with DO NOTHING, how many were new.
     """
     if not rows:
-        return
+        return 0
     connection = connections[using]
     quote = connection.ops.quote_name
     meta = model._meta
@@ -176,9 +207,10 @@ def upsert_rows(
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [list(column) for column in zip(*unique.values(), strict=True)])
-        return
+            return cursor.rowcount
     with connection.cursor() as cursor:
-        cursor.executemany(sql, prepared)
+        cursor.executemany(sql, prepared)  # sqlite3 sums each row's changes into rowcount
+        return cursor.rowcount
 
 
 def _unnest(model: type[models.Model], fields: Sequence[str], connection) -> str:

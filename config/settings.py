@@ -351,9 +351,12 @@ TEND_SCAN_BATCH_SIZE = env.int("TEND_SCAN_BATCH_SIZE", default=1000)
 # seconds (csm.scoring.on_change), at most this many per run (the rest follow).
 TEND_RESCORE_ON_CHANGE = env.bool("TEND_RESCORE_ON_CHANGE", default=True)
 TEND_RESCORE_MAX_ACCOUNTS = env.int("TEND_RESCORE_MAX_ACCOUNTS", default=10_000)
-# The usage stream (csm.usage): events are rolled up off the request, soon after they arrive,
-# at most this many account-days per run; kept this many days.
+# The usage stream (csm.usage): what the tracking endpoint accepts is stored as events and rolled
+# up off the request, soon after it arrives (a `rollup_usage` run queued on ingest), at most this
+# many events stored and account-days rolled up per run (a follow-up run takes the rest); events
+# are kept this many days.
 TEND_USAGE_ROLLUP_ON_INGEST = env.bool("TEND_USAGE_ROLLUP_ON_INGEST", default=True)
+TEND_USAGE_STORE_MAX_EVENTS = env.int("TEND_USAGE_STORE_MAX_EVENTS", default=200_000)
 TEND_USAGE_ROLLUP_MAX_DAYS = env.int("TEND_USAGE_ROLLUP_MAX_DAYS", default=20_000)
 TEND_EVENT_RETENTION_DAYS = env.int("TEND_EVENT_RETENTION_DAYS", default=400)
 # Take an account's seats in use from the users active in the product over 30 days.

@@ -31,8 +31,8 @@ from csm.qbr.build import qbr_batch
 from csm.qbr.notion import publish_pending
 from csm.scoring.on_change import rescore_pending
 from csm.scoring.scan import scan_batch, scan_health
-from csm.usage.ingest import prune_events
 from csm.usage.rollup import rollup_pending
+from csm.usage.store import prune_events
 
 
 def clean_account_ids(payload: dict[str, Any]) -> dict[str, Any]:

@@ -736,6 +736,7 @@ class RenewalOutcome(models.Model):
 from csm.usage.models import (  # noqa: E402, F401
     EventMapping,
     FeatureUsageDay,
+    IngestBatch,
     RollupRequest,
     TrackedUser,
     TrackingSource,

@@ -17,8 +17,8 @@ from agents_core.admin_mixins import (
     one_click,
 )
 from agents_core.visibility import sees_everything
-from csm.models import EventMapping, TrackingSource, UsageEvent
-from csm.usage.ingest import ACTIVITY
+from csm.models import EventMapping, IngestBatch, TrackingSource, UsageEvent
+from csm.usage.store import ACTIVITY, queue_rollup
 
 UNMAPPED_SHOWN = 25
 UNMAPPED_DAYS = 30
@@ -112,3 +112,59 @@ class UsageEventAdmin(VisibleToUserAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
     list_select_related = ("account", "source")
     show_full_result_count = False
     date_hierarchy = "happened_at"
+
+
+class BatchStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Waiting to be stored"), ("failed", "Failed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.filter(failed_at__isnull=True)
+        if self.value() == "failed":
+            return queryset.filter(failed_at__isnull=False)
+        return queryset
+
+
+@admin.register(IngestBatch)
+class IngestBatchAdmin(OneClickActionsMixin, admin.ModelAdmin):
+    """What the tracking endpoint accepted and the next rollup run has not stored yet: normally a
+    few seconds' worth; a batch that could not be stored stays here, failed, with the error."""
+
+    list_display = ("received_at", "source", "size", "state")
+    list_filter = (BatchStateFilter, "source")
+    list_select_related = ("source",)
+    show_full_result_count = False
+    fields = ("source", "received_at", "size", "state", "error")
+    readonly_fields = fields
+
+    def has_module_permission(self, request):
+        return sees_everything(request.user) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return sees_everything(request.user) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # accepted events are not thrown away from here
+
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        if obj.failed_at is None:
+            return "Waiting to be stored"
+        return format_html(
+            "Failed {} {}", obj.failed_at.strftime("%Y-%m-%d %H:%M"), self.one_click_button(obj, "retry")
+        )
+
+    @one_click("Retry")
+    def do_retry(self, request, obj):
+        IngestBatch.objects.filter(pk=obj.pk).update(failed_at=None, error="")
+        queue_rollup()
+        return f"Batch of {obj.size} message(s) queued to be stored again."

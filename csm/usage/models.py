@@ -51,6 +51,32 @@ class TrackingSource(models.Model):
         return key
 
 
+class IngestBatch(models.Model):
+    """Messages the tracking endpoint accepted, waiting to be stored as events (csm.usage.store).
+
+    The request checks every message and answers at once; the `rollup_usage`
+    task stores them (deduplicated by message id), ties them to accounts and
+    rolls them up. A burst waits here, in order, rather than being dropped;
+    a batch goes only once its events are stored, in the same transaction.
+    """
+
+    source = models.ForeignKey(TrackingSource, on_delete=models.CASCADE, related_name="batches")
+    received_at = models.DateTimeField()
+    size = models.PositiveIntegerField(help_text="Messages in the batch.")
+    # Each message as csm.usage.spec.Message.as_row gives it (already checked and normalised).
+    messages = models.JSONField()
+    # Set when storing the batch failed: it is skipped (not blocking the ones after it) until retried.
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "ingest batches"
+        indexes = [models.Index(fields=["failed_at", "id"], name="waiting_batches")]
+
+    def __str__(self) -> str:
+        return f"{self.size} message(s) from {self.source_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 class UsageEventQuerySet(OwnedQuerySet):
     owner_path = "account__owner"
 
@@ -66,7 +92,10 @@ class UsageEvent(models.Model):
         SCREEN = "screen"
         ALIAS = "alias"
 
-    source = models.ForeignKey(TrackingSource, on_delete=models.CASCADE, related_name="events")
+    # No index of their own: the unique (source, message_id) and (account, happened_at) lead with them.
+    source = models.ForeignKey(
+        TrackingSource, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     message_id = models.CharField(max_length=200)
     type = models.CharField(max_length=10, choices=Type.choices)
     event = models.CharField(max_length=200, blank=True)
@@ -75,9 +104,17 @@ class UsageEvent(models.Model):
     group_id = models.CharField(max_length=200, blank=True)
     # None until the user is tied to an account (a group call, or context.groupId): "unmatched".
     account = models.ForeignKey(
-        "csm.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="usage_events"
+        "csm.Account",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="usage_events",
+        db_index=False,
     )
     happened_at = models.DateTimeField(help_text="When it happened (the client's timestamp, corrected).")
+    # happened_at in Tend's TIME_ZONE, kept as it is stored: the rollup groups on them in SQL.
+    day = models.DateField(help_text="The local day it happened on.")
+    hour = models.PositiveSmallIntegerField(help_text="The local hour it happened in (0-23).")
     received_at = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)
 
@@ -90,7 +127,12 @@ class UsageEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "happened_at"]),
-            models.Index(fields=["source", "user_id"]),
+            # Only the unmatched: a group call looks up its user's earlier events among them.
+            models.Index(
+                fields=["source", "user_id"],
+                condition=models.Q(account__isnull=True),
+                name="unmatched_by_user",
+            ),
             models.Index(fields=["happened_at"]),
         ]
 

@@ -1,7 +1,7 @@
 """Roll the usage stream up into days, and derive from it the signals the scan reads.
 
 The `rollup_usage` task takes the account-days whose events changed
-(RollupRequest rows, written by csm.usage.ingest) and recomputes each from
+(RollupRequest rows, written by csm.usage.store as it stores events) and recomputes each from
 its events: active users, events and sessions (UsageDay), and per mapped
 feature (FeatureUsageDay). Recomputed, never added to: re-running a day gives
 the same rows. Then, for the accounts it touched:
@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, CharField, Count, IntegerField, Max, Min, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat, NullIf, TruncDate, TruncHour
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from django.utils import timezone
 
 from agents_core.bulk import update_rows, upsert_rows
@@ -34,8 +34,8 @@ from csm.models import Account, AccountSignals, FeatureUsage
 from csm.scoring.inputs import seats_problem, stamp_sources
 from csm.scoring.on_change import rescore_soon
 from csm.usage import rules
-from csm.usage.ingest import ACTIVITY, queue_rollup
 from csm.usage.models import EventMapping, FeatureUsageDay, RollupRequest, UsageDay, UsageEvent
+from csm.usage.store import ACTIVITY, queue_rollup, store_waiting
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def _bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _identity(user_id: str, anonymous_id: str) -> str:
-    return user_id or f"anon:{anonymous_id}"
+# Who did it: the user id, or the anonymous id of a visitor not signed in.
+_WHO = Coalesce(NullIf("user_id", Value("")), Concat(Value("anon:"), "anonymous_id"))
 
 
 def roll_up_days(pairs: list[tuple[int, date]]) -> int:
@@ -65,23 +65,21 @@ def roll_up_days(pairs: list[tuple[int, date]]) -> int:
     wanted = set(pairs)
     accounts = sorted({a for a, _d in pairs})
     first, last = _bounds(min(d for _a, d in pairs))[0], _bounds(max(d for _a, d in pairs))[1]
-    tz = timezone.get_current_timezone()
+    # The range reads the (account, happened_at) index; each event's local day and hour were
+    # written with it, so the database groups on plain columns.
     events = UsageEvent.objects.filter(
         account_id__in=accounts, type__in=ACTIVITY, happened_at__gte=first, happened_at__lt=last
-    ).annotate(
-        local_day=TruncDate("happened_at", tzinfo=tz),
-        who=Coalesce(NullIf("user_id", Value("")), Concat(Value("anon:"), "anonymous_id")),
-    )
+    ).annotate(who=_WHO)
     # The database counts (distinct users, distinct user-hours); Python only keeps the days asked for.
-    hour = Cast(TruncHour("happened_at", tzinfo=tz), CharField())
+    hour = Cast("hour", CharField())
     days_rows = [
-        (r["account_id"], r["local_day"], r["users"], r["n"], r["sessions"])
-        for r in events.values("account_id", "local_day").annotate(
+        (r["account_id"], r["day"], r["users"], r["n"], r["sessions"])
+        for r in events.values("account_id", "day").annotate(
             n=Count("id"),
             users=Count("who", distinct=True),
             sessions=Count(Concat("who", Value("@"), hour), distinct=True),
         )
-        if (r["account_id"], r["local_day"]) in wanted
+        if (r["account_id"], r["day"]) in wanted
     ]
     found = {(a, d) for a, d, *_rest in days_rows}
     days_rows += [(a, d, 0, 0, 0) for a, d in wanted - found]  # a day whose events went: zero, not stale
@@ -93,11 +91,11 @@ def roll_up_days(pairs: list[tuple[int, date]]) -> int:
         for r in (
             events.filter(event__in=list(mapping))
             .annotate(feature=feature)
-            .values("account_id", "feature", "local_day")
+            .values("account_id", "feature", "day")
             .annotate(n=Count("id"), users=Count("who", distinct=True))
         ):
-            if (r["account_id"], r["local_day"]) in wanted:
-                features[(r["account_id"], r["feature"], r["local_day"])] = (r["users"], r["n"])
+            if (r["account_id"], r["day"]) in wanted:
+                features[(r["account_id"], r["feature"], r["day"])] = (r["users"], r["n"])
     feature_rows = [(a, f, d, users, n) for (a, f, d), (users, n) in features.items()]
     # Feature-days that had events and have none now (a mapping removed, say) go.
     stale = [
@@ -164,19 +162,22 @@ def _feature_usage(account_ids: list[int], *, today: date) -> None:
     if not mapping:
         return
     start = _bounds(today - timedelta(days=FEATURE_WINDOW_DAYS - 1))[0]
-    used: dict[tuple[int, int], list] = {}
-    for account_id, user_id, anonymous_id, event, happened in UsageEvent.objects.filter(
-        account_id__in=account_ids, type__in=ACTIVITY, event__in=list(mapping), happened_at__gte=start
-    ).values_list("account_id", "user_id", "anonymous_id", "event", "happened_at"):
-        entry = used.setdefault((account_id, mapping[event]), [set(), 0, None])
-        entry[0].add(_identity(user_id, anonymous_id))
-        entry[1] += 1
-        day = timezone.localtime(happened).date()
-        entry[2] = day if entry[2] is None or day > entry[2] else entry[2]
+    feature = Case(*[When(event=e, then=Value(f)) for e, f in mapping.items()], output_field=IntegerField())
+    # The database counts each feature's distinct users over the window: one row per account and feature.
+    used = (
+        UsageEvent.objects.filter(
+            account_id__in=account_ids, type__in=ACTIVITY, event__in=list(mapping), happened_at__gte=start
+        )
+        .annotate(feature=feature, who=_WHO)
+        .values("account_id", "feature")
+        .annotate(users=Count("who", distinct=True), n=Count("id"), last=Max("day"))
+        .values_list("account_id", "feature", "users", "n", "last")
+    )
+    now = timezone.now()
     upsert_rows(
         FeatureUsage,
         ["account", "feature", "active_users", "events_30d", "last_used_on", "source", "updated_at"],
-        [(a, f, len(e[0]), e[1], e[2], "usage", timezone.now()) for (a, f), e in used.items()],
+        [(a, f, users, n, last, "usage", now) for a, f, users, n, last in used],
         conflict=["account", "feature"],
         update=["active_users", "events_30d", "last_used_on", "source", "updated_at"],
     )
@@ -189,21 +190,21 @@ def _seats_in_use(account_ids: list[int], *, today: date, now: datetime) -> int:
     value stands, and the run's log says which accounts to look at.
     """
     start = _bounds(today - timedelta(days=FEATURE_WINDOW_DAYS - 1))[0]
-    users: dict[int, set[str]] = defaultdict(set)
-    # Signed-in users take seats; anonymous visitors do not.
-    for account_id, user_id in (
+    # Signed-in users take seats; anonymous visitors do not. The database counts them.
+    active = dict(
         UsageEvent.objects.filter(account_id__in=account_ids, type__in=ACTIVITY, happened_at__gte=start)
         .exclude(user_id="")
-        .values_list("account_id", "user_id")
-    ):
-        users[account_id].add(user_id)
-    purchased = dict(Account.objects.filter(pk__in=users).values_list("pk", "seats_purchased"))
+        .values("account_id")
+        .annotate(users=Count("user_id", distinct=True))
+        .values_list("account_id", "users")
+    )
+    purchased = dict(Account.objects.filter(pk__in=active).values_list("pk", "seats_purchased"))
     rows, refused = [], []
-    for account_id, active in users.items():
-        if seats_problem(purchased.get(account_id), len(active)):
+    for account_id, users in active.items():
+        if seats_problem(purchased.get(account_id), users):
             refused.append(account_id)
         else:
-            rows.append((len(active), now, account_id))
+            rows.append((users, now, account_id))
     update_rows(Account, ["seats_used", "updated_at"], rows)
     if refused:
         logger.warning(
@@ -215,6 +216,7 @@ def _seats_in_use(account_ids: list[int], *, today: date, now: datetime) -> int:
 def rollup_pending(run=None, *, today: date | None = None) -> dict[str, Any]:
     """Roll up what is waiting (at most TEND_USAGE_ROLLUP_MAX_DAYS account-days), derive the signals,
     re-score; a follow-up run takes the rest and whatever came meanwhile."""
+    stored = store_waiting()  # first the events that came in, then the days they touched
     today = today or timezone.localdate()
     started = timezone.now()
     taken = list(
@@ -223,7 +225,7 @@ def rollup_pending(run=None, *, today: date | None = None) -> dict[str, Any]:
         .values_list("pk", "account_id", "day")[: settings.TEND_USAGE_ROLLUP_MAX_DAYS]
     )
     if not taken:
-        return {"account_days": 0}
+        return _followed({"stored": stored.as_dict(), "account_days": 0}, run)
     pairs = [(a, d) for _pk, a, d in taken]
     accounts = sorted({a for a, _d in pairs})
     written = 0
@@ -239,7 +241,17 @@ def rollup_pending(run=None, *, today: date | None = None) -> dict[str, Any]:
             ).delete()
     track_adoption(today=today, account_ids=accounts)
     rescore_soon(accounts)
-    result = {"account_days": len(pairs), "accounts": len(accounts), "rows": written}
+    result = {
+        "stored": stored.as_dict(),
+        "account_days": len(pairs),
+        "accounts": len(accounts),
+        "rows": written,
+    }
+    return _followed(result, run)
+
+
+def _followed(result: dict[str, Any], run) -> dict[str, Any]:
+    """A follow-up run takes what is left (a burst over one run's share) or came meanwhile."""
     if run is not None and (follow := queue_rollup(run)) is not None:
         result["followed_by"] = {"rollup_usage": follow.pk}
     return result

@@ -39,6 +39,17 @@ class Message:
     happened_at: datetime
     properties: dict[str, Any] = field(default_factory=dict)  # track/page/screen properties, or traits
 
+    def as_row(self) -> list[Any]:
+        """The message as plain JSON values, to wait in a batch; `from_row` gives it back."""
+        return [self.type, self.message_id, self.user_id, self.anonymous_id, self.event, self.group_id,
+                self.happened_at.isoformat(), self.properties]  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Message:
+        kind, message_id, user_id, anonymous_id, event, group_id, happened, properties = row
+        return cls(kind, message_id, user_id, anonymous_id, event, group_id,
+                   datetime.fromisoformat(happened), properties)  # fmt: skip
+
 
 def parse_time(value: Any, what: str) -> datetime | None:
     if value in (None, ""):

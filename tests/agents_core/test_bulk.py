@@ -130,3 +130,31 @@ def test_json_columns_written_in_bulk_read_back_unchanged(make_account):
     assert stored == {a.pk: values[0], b.pk: values[1]}
     # And the database sees JSON, not a string holding JSON.
     assert HealthScore.objects.filter(breakdown__usage=1.5, breakdown__trend="stable").get().account == a
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        timezone.now(),
+        timezone.now().replace(microsecond=0),  # str() leaves the fraction out: so does Django
+        timezone.now().astimezone(timezone.get_fixed_timezone(-300)),  # an offset other than UTC
+    ],
+)
+def test_datetimes_written_in_bulk_compare_as_the_orm_writes_them(make_account, moment):
+    a, b = make_account(), make_account()
+    upsert_rows(HealthScore, FIELDS, [_row(a, 1)], conflict=["account", "scored_on"], update=[])
+    HealthScore.objects.filter(account=a).update(computed_at=moment)  # the ORM's own path
+    row = _row(b, 2)
+    row[FIELDS.index("computed_at")] = moment
+    upsert_rows(HealthScore, FIELDS, [row], conflict=["account", "scored_on"], update=[])
+    # The same text on SQLite (so equality and ordering in SQL agree), the same instant read back.
+    assert HealthScore.objects.filter(computed_at=moment).count() == 2
+    assert HealthScore.objects.get(account=b).computed_at == moment
+
+
+def test_upsert_says_how_many_rows_it_wrote(make_account):
+    a, b = make_account(), make_account()
+    assert upsert_rows(HealthScore, FIELDS, [_row(a, 1)], conflict=["account", "scored_on"], update=[]) == 1
+    rows = [_row(a, 2), _row(b, 3)]
+    assert upsert_rows(HealthScore, FIELDS, rows, conflict=["account", "scored_on"], update=[]) == 1
+    assert upsert_rows(HealthScore, FIELDS, rows, conflict=["account", "scored_on"], update=["score"]) == 2

@@ -1,14 +1,22 @@
-"""Benchmark the usage stream: events accepted per second, and rolled up per second, against raw floors.
+"""Benchmark the usage stream: events accepted per second by a web worker, and stored and rolled up
+per second by a q-cluster worker, each against a raw-driver floor measured in the same run.
 
 Ingest goes through Django's full request stack in-process (the tracking
-view, write-key auth, JSON, the ingest service, the database) in batches as
-the Segment libraries send them; the floor is the same rows inserted with
-the database driver's `executemany` and nothing else. The rollup is
-`rollup_pending` (what the q-cluster runs) until nothing waits; its floor is
-one `INSERT ... SELECT ... GROUP BY` of the day totals. Both print
-events/s, queries, the peak memory of this process, and the ratio to the
-floor measured in the same run. Use a database of its own (`make
-bench-usage` uses var/bench.sqlite3).
+view, write-key auth, JSON, every message checked, the batch written, the
+rollup run queued as in production) in batches as the Segment libraries send
+them; its floor is the driver inserting the same bodies, one row and one
+commit per request (a request must be durable before it answers). The
+worker is `rollup_pending` (what the q-cluster runs) until nothing waits:
+storing the events (deduplicated, tied to accounts), the day rollups and the
+derived signals; its floor is the driver inserting the same event rows with
+`executemany` and one `INSERT ... SELECT ... GROUP BY` of the day totals.
+
+The events are spread as a product sends them: `--events` over `--accounts`
+accounts and `--days` days, five users an account, one call in fifty a
+`group`. Bodies are built outside the timed part (that is the client's
+work), a few hundred requests at a time, so memory does not grow with
+`--events`. Use a database of its own (`make bench-usage` uses
+var/bench.sqlite3).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import base64
 import json
 import resource
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
@@ -25,9 +33,28 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from agents_core.models import AgentRun
 from bench.measure import QueryCounter, vacuum_analyze
-from csm.models import Account, RollupRequest, TrackingSource, UsageDay, UsageEvent
+from csm.models import (
+    Account,
+    AccountSignals,
+    EventMapping,
+    Feature,
+    FeatureUsage,
+    IngestBatch,
+    RollupRequest,
+    TrackedUser,
+    TrackingSource,
+    UsageDay,
+    UsageEvent,
+)
 from csm.usage.rollup import rollup_pending
+
+REQUESTS_BUILT_AT_ONCE = 500
+
+
+def queue_rollup_needed() -> bool:
+    return IngestBatch.objects.filter(failed_at__isnull=True).exists() or RollupRequest.objects.exists()
 
 
 def _peak_mb() -> float:
@@ -35,18 +62,18 @@ def _peak_mb() -> float:
 
 
 class Command(BaseCommand):
-    help = "Benchmark usage-event ingest and rollup against raw-driver floors."
+    help = "Benchmark usage-event ingest, storing and rollup against raw-driver floors."
 
     def add_arguments(self, parser):
         parser.add_argument("--events", type=int, default=200_000)
         parser.add_argument("--accounts", type=int, default=10_000)
         parser.add_argument(
-            "--batch", type=int, default=100, help="Messages per request (Segment's default)."
+            "--batch", type=int, default=100, help="Messages per request (the Segment libraries' default)."
         )
         parser.add_argument("--days", type=int, default=30, help="Spread the events over this many days.")
 
     def handle(self, *args, **options):
-        with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"], TEND_USAGE_ROLLUP_ON_INGEST=False):
+        with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"], TEND_USAGE_ROLLUP_ON_INGEST=True):
             self.run(**options)
 
     def run(self, *, events, accounts, batch, days, **options):
@@ -54,94 +81,166 @@ class Command(BaseCommand):
         source = TrackingSource.objects.filter(name="bench").first() or TrackingSource(name="bench")
         key = source.new_key()
         source.save()
-        UsageEvent.objects.filter(source=source).delete()
+        floor_source = TrackingSource.objects.filter(name="bench floor").first()
+        if floor_source is None:
+            floor_source = TrackingSource(name="bench floor")
+            floor_source.new_key()
+            floor_source.save()
+        for model in (UsageEvent, IngestBatch, TrackedUser):
+            model.objects.filter(source__in=[source, floor_source]).delete()
+        for event, slug in (("Report Exported", "reports"), ("Dashboard Viewed", "dashboards")):
+            feature = Feature.objects.get_or_create(key=slug, defaults={"name": slug.title()})[0]
+            EventMapping.objects.get_or_create(event=event, defaults={"feature": feature})
         UsageDay.objects.all().delete()
         RollupRequest.objects.all().delete()
+        AgentRun.objects.filter(task_type="rollup_usage", status=AgentRun.Status.QUEUED).delete()
         if done := vacuum_analyze():
             self.stdout.write(done)
-        self.stdout.write(f"Database: {connection.vendor}; {len(external_ids):,} accounts, {events:,} events")
+        self.stdout.write(
+            f"Database: {connection.vendor}; {len(external_ids):,} accounts, "
+            f"{events:,} events over {days} days"
+        )
         now = timezone.now()
         auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+        n_accounts, span = len(external_ids), days * 1440
 
-        def message(i: int) -> dict:
-            return {
-                "type": "track", "messageId": f"b-{i}", "userId": f"u-{i % (len(external_ids) * 5)}",
-                "event": ("Report Exported", "Dashboard Viewed", "Alert Created")[i % 3],
-                "timestamp": (now - timedelta(minutes=(i * 7) % (days * 1440))).isoformat(),
-                "context": {"groupId": external_ids[i % len(external_ids)]},
-            }  # fmt: skip
+        def message(i: int, prefix: str = "b") -> dict:
+            account = i % n_accounts
+            user = f"u-{account}-{(i // n_accounts) % 5}"
+            common = {"messageId": f"{prefix}-{i}", "userId": user,
+                      "timestamp": (now - timedelta(minutes=(i * 7919) % span)).isoformat()}  # fmt: skip
+            if i % 50 == 0:
+                return {
+                    **common,
+                    "type": "group",
+                    "groupId": external_ids[account],
+                    "traits": {"plan": "pro"},
+                }
+            return {**common, "type": "track", "context": {"groupId": external_ids[account]},
+                    "event": ("Report Exported", "Dashboard Viewed", "Alert Created")[i % 3],
+                    "properties": {"format": "csv", "rows": i % 500}}  # fmt: skip
+
+        def bodies():
+            """(count, body) per request, built a few hundred requests at a time."""
+            step = batch * REQUESTS_BUILT_AT_ONCE
+            for chunk in range(0, events, step):
+                ranges = [
+                    range(s, min(events, s + batch)) for s in range(chunk, min(events, chunk + step), batch)
+                ]
+                yield [
+                    (len(r), json.dumps({"batch": [message(i) for i in r], "sentAt": now.isoformat()}))
+                    for r in ranges
+                ]
 
         client, counter = Client(), QueryCounter()
-        started = time.perf_counter()
+        ingest = 0.0
+        requests, ingest_bytes = 0, 0
         with connection.execute_wrapper(counter):
-            for start in range(0, events, batch):
-                body = json.dumps({"batch": [message(i) for i in range(start, min(events, start + batch))]})
-                response = client.post("/ingest/segment/v1/batch", body, content_type="application/json",
-                                       HTTP_AUTHORIZATION=auth)  # fmt: skip
-                if response.status_code != 200:
-                    raise RuntimeError(f"ingest answered {response.status_code}: {response.content[:300]!r}")
-        ingest = time.perf_counter() - started
-        requests = -(-events // batch)
+            for built in bodies():
+                started = time.perf_counter()
+                for _n, body in built:
+                    response = client.post("/ingest/segment/v1/batch", body, content_type="application/json",
+                                           HTTP_AUTHORIZATION=auth)  # fmt: skip
+                    if response.status_code != 200:
+                        raise RuntimeError(
+                            f"ingest answered {response.status_code}: {response.content[:300]!r}"
+                        )
+                ingest += time.perf_counter() - started
+                requests += len(built)
+                ingest_bytes += sum(len(body) for _n, body in built)
         ingest_queries = counter.count
         ingest_peak = _peak_mb()
 
-        # The floor: the same rows, inserted by the driver and nothing else.
-        floor_rows = [
-            (source.pk, f"f-{i}", "track", m["event"], m["userId"], "", m["context"]["groupId"], None,
-             m["timestamp"], now.isoformat(), "{}")
-            for i, m in ((i, message(i)) for i in range(events))
-        ]  # fmt: skip
-        table = UsageEvent._meta.db_table
-        columns = "source_id, message_id, type, event, user_id, anonymous_id, group_id, account_id, " \
-                  "happened_at, received_at, properties"  # fmt: skip
-        placeholders = ", ".join(["%s"] * 11)
-        started = time.perf_counter()
-        with transaction.atomic(), connection.cursor() as cursor:
-            for start in range(0, events, batch):
-                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",
-                                   floor_rows[start : start + batch])  # fmt: skip
-        ingest_floor = time.perf_counter() - started
-        UsageEvent.objects.filter(message_id__startswith="f-").delete()
-        del floor_rows
+        # The ingest floor: the same bodies, one row and one commit each, by the driver.
+        table = IngestBatch._meta.db_table
+        ingest_floor = 0.0
+        with connection.cursor() as cursor:
+            for built in bodies():
+                started = time.perf_counter()
+                for n, body in built:
+                    with transaction.atomic():
+                        cursor.execute(
+                            f"INSERT INTO {table} (source_id, received_at, size, messages, error) "
+                            "VALUES (%s, %s, %s, %s, '')",
+                            [floor_source.pk, now.isoformat(), n, body],
+                        )
+                ingest_floor += time.perf_counter() - started
+            cursor.execute(
+                f"DELETE FROM {table} WHERE source_id = %s", [floor_source.pk]
+            )  # not for the worker
 
         counter = QueryCounter()
         started = time.perf_counter()
         runs = 0
         with connection.execute_wrapper(counter):
-            while RollupRequest.objects.exists():
+            while (
+                IngestBatch.objects.filter(failed_at__isnull=True).exists() or RollupRequest.objects.exists()
+            ):
                 rollup_pending()
                 runs += 1
-        rollup = time.perf_counter() - started
+        worker = time.perf_counter() - started
+        worker_peak = _peak_mb()
+        stored = UsageEvent.objects.filter(source=source).count()
         rolled_days = UsageDay.objects.count()
+        if stored != events:
+            raise RuntimeError(f"{stored:,} events stored of {events:,} sent")
 
-        started = time.perf_counter()
-        day = (
-            "date(happened_at)" if connection.vendor == "sqlite" else "(happened_at AT TIME ZONE 'UTC')::date"
+        # The worker's floor: the same event rows inserted by the driver, then one GROUP BY.
+        events_table = UsageEvent._meta.db_table
+        columns = "source_id, message_id, type, event, user_id, anonymous_id, group_id, account_id, " \
+                  "happened_at, day, hour, received_at, properties"  # fmt: skip
+        account_pk = dict(
+            Account.objects.filter(external_id__in=external_ids).values_list("external_id", "pk")
         )
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE floor_days (account_id bigint, day date, users int, events int)"
-            )
-            cursor.execute(
-                f"INSERT INTO floor_days SELECT account_id, {day}, COUNT(DISTINCT user_id), COUNT(*) "
-                f"FROM {table} WHERE source_id = %s GROUP BY account_id, {day}",
-                [source.pk],
-            )
-            cursor.execute("DROP TABLE floor_days")
-        rollup_floor = time.perf_counter() - started
+        worker_floor = 0.0
+        with connection.cursor() as cursor:
+            for start in range(0, events, 5_000):
+                rows = []
+                for i in range(start, min(events, start + 5_000)):
+                    m = message(i, "f")
+                    group = m.get("groupId") or m["context"]["groupId"]
+                    local = timezone.localtime(datetime.fromisoformat(m["timestamp"]))
+                    rows.append((source.pk, m["messageId"], m["type"], m.get("event", ""), m["userId"], "",
+                                 group, account_pk[group], m["timestamp"], local.date().isoformat(),
+                                 local.hour, now.isoformat(),
+                                 json.dumps(m.get("properties") or m.get("traits"))))  # fmt: skip
+                begun = time.perf_counter()
+                with transaction.atomic():
+                    cursor.executemany(
+                        f"INSERT INTO {events_table} ({columns}) VALUES ({', '.join(['%s'] * 13)})", rows
+                    )
+                worker_floor += time.perf_counter() - begun
+            begun = time.perf_counter()
+            with transaction.atomic():
+                cursor.execute(
+                    "CREATE TEMP TABLE floor_days (account_id bigint, day date, users int, events int)"
+                )
+                cursor.execute(
+                    "INSERT INTO floor_days SELECT account_id, day, COUNT(DISTINCT user_id), COUNT(*) "
+                    f"FROM {events_table} WHERE source_id = %s AND message_id LIKE 'f-%%' "
+                    "GROUP BY account_id, day",
+                    [source.pk],
+                )
+                cursor.execute("DROP TABLE floor_days")
+            worker_floor += time.perf_counter() - begun
+        UsageEvent.objects.filter(source=source, message_id__startswith="f-").delete()
 
         self.stdout.write(
-            f"Ingest: {events / ingest:,.0f} events/s through the tracking view ({requests:,} requests of "
-            f"{batch}, {ingest_queries / requests:.1f} queries each); "
-            f"floor {events / ingest_floor:,.0f} events/s (driver executemany): "
+            f"Ingest (one web worker): {events / ingest:,.0f} events/s through the tracking view "
+            f"({requests:,} requests of {batch}, {requests / ingest:,.0f}/s, "
+            f"{ingest_bytes / requests / 1024:.1f} KB each, {ingest_queries / requests:.1f} queries each); "
+            f"floor {events / ingest_floor:,.0f} events/s (driver, one insert and commit a request): "
             f"{ingest / ingest_floor:.2f}x the floor. Peak memory {ingest_peak:.0f} MB."
         )
         self.stdout.write(
-            f"Rollup: {events / rollup:,.0f} events/s into {rolled_days:,} account-days "
-            f"({rolled_days / rollup:,.0f} account-days/s, {runs} runs, "
-            f"{counter.count:,} queries); floor {events / rollup_floor:,.0f} events/s (one GROUP BY): "
-            f"{rollup / rollup_floor:.2f}x the floor. Peak memory {_peak_mb():.0f} MB."
+            f"Worker (one q-cluster worker): {events / worker:,.0f} events/s stored and rolled up into "
+            f"{rolled_days:,} account-days ({runs} runs, {counter.count:,} queries); floor "
+            f"{events / worker_floor:,.0f} events/s (driver executemany of the events, one GROUP BY): "
+            f"{worker / worker_floor:.2f}x the floor. Peak memory {worker_peak:.0f} MB."
         )
+        signals = AccountSignals.objects.filter(sources__usage_trend__source="usage").count()
+        features = FeatureUsage.objects.filter(source="usage").count()
+        self.stdout.write(f"Derived: usage trend for {signals:,} accounts, {features:,} feature usages.")
 
     def _accounts(self, n: int) -> list[str]:
         have = list(Account.objects.order_by("pk").values_list("external_id", flat=True)[:n])

@@ -10,6 +10,7 @@ from django.urls import reverse
 from csm.models import Feature, TrackingSource
 from csm.usage.ingest import accept, source_for
 from csm.usage.models import hash_key
+from csm.usage.store import store_waiting
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,7 @@ def test_unmapped_events_are_listed_to_be_mapped(client, morgan):
         source,
         [{"type": "track", "messageId": f"m{i}", "userId": "u", "event": "Chart Shared"} for i in range(3)],
     )
+    store_waiting()
     client.force_login(morgan)
     page = client.get(reverse("admin:csm_eventmapping_changelist")).content.decode()
     assert "Chart Shared" in page and "Map it" in page

@@ -7,19 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from csm.models import RollupRequest, TrackingSource, UsageDay, UsageEvent
-from csm.usage.ingest import accept, prune_events
+from csm.models import RollupRequest, UsageDay, UsageEvent
+from csm.usage.ingest import accept
 from csm.usage.rollup import rollup_pending
+from csm.usage.store import prune_events
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def source():
-    source = TrackingSource(name="app")
-    source.new_key()
-    source.save()
-    return source
 
 
 def _track(n, *, days_ago=0, user="u"):

@@ -150,7 +150,7 @@ def test_bad_messages_are_named_and_the_good_ones_kept(live_server, tracked):
     response = _post(live_server, tracked["key"], json.dumps(batch))
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "invalid_messages" and body["stored"] == 1
+    assert body["code"] == "invalid_messages" and body["accepted"] == 1
     assert [(e["index"], e["message"].split(" ")[0]) for e in body["errors"]] == [
         (1, "messageId"),
         (2, "timestamp"),
