@@ -30,7 +30,7 @@ from csm.accounts.selectors import (
     qbrs_due_soon,
     weak_renewals,
 )
-from csm.models import RAG, Account, ChurnAlert, ChurnRisk, QBRDue
+from csm.models import RAG, Account, ChurnAlert, ChurnRisk, QBRDue, Task
 from csm.scoring.scan import last_daily_scan_start, score_problems
 from sales.models import OutreachDraft
 
@@ -93,6 +93,8 @@ class BookToday:
     runs: list[AgentRun]
     run_counts: dict[str, int]
     team: list[dict]
+    # My open tasks due today or before, soonest first (the list the "tasks due" tile opens).
+    tasks: list[Task] = field(default_factory=list)
     # (count key, how many the attention list does not show, label): the "N more" links.
     more: list[tuple[str, int, str]] = field(default_factory=list)
 
@@ -127,6 +129,7 @@ def book_today(user, today: date | None = None) -> BookToday:
     overdue = overdue_renewals(accounts, today)
     drafts = in_book(OutreachDraft.objects.visible_to(user), "opportunity__account__").waiting_for_review()
     qbrs_due = qbrs_due_soon(in_book(QBRDue.objects.visible_to(user), "account__"), today)
+    tasks_due = Task.objects.visible_to(user).open().filter(owner=user, due_on__lte=today)
 
     rows: dict[int, Attention] = {}
 
@@ -174,6 +177,7 @@ def book_today(user, today: date | None = None) -> BookToday:
         "overdue_renewals": overdue.count(),
         "drafts": drafts.count(),
         "qbrs_due": qbrs_due.count(),
+        "tasks_due": tasks_due.count(),
     }
 
     horizon = (today.replace(day=1) + timedelta(days=366)).replace(day=1)
@@ -205,6 +209,7 @@ def book_today(user, today: date | None = None) -> BookToday:
         runs=runs,
         run_counts=run_counts,
         team=team,
+        tasks=list(tasks_due.select_related("account").order_by("due_on", "pk")[:ATTENTION_LIMIT]),
     )
 
 
@@ -236,8 +241,18 @@ def _team(per_owner: list[dict], today: date) -> list[dict]:
         .annotate(n=Count("id"))
         .order_by()
     )
-    team = [
-        {**r, "name": owners.get(r["owner_id"], "Unassigned"), "open_alerts": alerts.get(r["owner_id"], 0)}
-        for r in per_owner
-    ]
+    # Tasks count for the person who does them, whoever owns the account.
+    tasks = {
+        owner: (n, late)
+        for owner, n, late in Task.objects.open()
+        .values_list("owner_id")
+        .annotate(n=Count("id"), late=Count("id", filter=Q(due_on__lt=today)))
+        .order_by()
+    }
+    team = []
+    for r in per_owner:
+        open_tasks, overdue_tasks = tasks.get(r["owner_id"], (0, 0))
+        owner = r["owner_id"]
+        team.append({**r, "name": owners.get(owner, "Unassigned"), "open_alerts": alerts.get(owner, 0),
+                     "open_tasks": open_tasks, "overdue_tasks": overdue_tasks})  # fmt: skip
     return sorted(team, key=lambda r: (-r["arr_at_risk"], r["name"]))

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from config.book_today import RENEWAL_WINDOW_DAYS, book_today
 from csm.admin import charts
-from csm.models import ChurnAlert
+from csm.models import ChurnAlert, Task
 from csm.templatetags.tend import money
 from sales.models import OutreachDraft
 
@@ -40,6 +40,7 @@ def tile_links() -> dict[str, str]:
         "drafts": reverse("admin:sales_outreachdraft_changelist") + "?book=current&review=waiting",
         "qbrs_due": reverse("admin:csm_qbrdue_changelist") + "?book=current&due=soon",
         "runs": reverse("admin:agents_core_agentrun_changelist"),
+        "tasks_due": reverse("admin:csm_task_changelist") + "?mine=yes&due=today",
     }
 
 
@@ -51,6 +52,8 @@ def tiles(book, links: dict[str, str]) -> list[dict]:
     """The index's tiles: key, figure, what it is, the list it opens, and whether it is money."""
     t, c = book.totals, book.counts
     rows = [
+        ("tasks_due", c["tasks_due"], _plural(c["tasks_due"], "task due", "tasks due") + " (today or late)",
+         False),
         ("red", t["red"], "RED", True),
         ("open_alerts", c["open_alerts"], _plural(c["open_alerts"], "open alert", "open alerts"), False),
         ("renewals", c["renewals"], _plural(c["renewals"], "renewal", "renewals")
@@ -71,6 +74,8 @@ def tiles(book, links: dict[str, str]) -> list[dict]:
 def book_today_context(request) -> dict:
     site = admin.site
     book = book_today(request.user)
+    for task in book.tasks:
+        task.done_button = site.get_model_admin(Task).one_click_button(task, "done", primary=True)
     for entry in book.attention:
         entry.url = reverse("admin:csm_account_change", args=[entry.account.pk])
         entry.buttons = _buttons(entry, site)

@@ -17,6 +17,7 @@ from csm.api.views import (
     OpportunityViewSet,
     OutcomeViewSet,
     QBRViewSet,
+    TaskViewSet,
 )
 from sales.api import DraftViewSet
 
@@ -35,6 +36,7 @@ router.register("drafts", DraftViewSet, basename="draft")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("qbrs", QBRViewSet, basename="qbr")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
+router.register("tasks", TaskViewSet, basename="task")
 
 api_v1 = [
     *router.urls,
@@ -44,6 +46,8 @@ api_v1 = [
     path("agents/<str:agent_id>/runs/", AgentRunsView.as_view(), name="agent-runs"),
     path("runs/<int:pk>/", RunDetailView.as_view(), name="run-detail"),
 ]
+
+handler404 = "config.errors.not_found"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -12,5 +12,6 @@ from csm.admin import (  # noqa: F401
     profiles,
     qbrs,
     scores,
+    tasks,
     usage,
 )

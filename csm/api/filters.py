@@ -1,7 +1,18 @@
 import django_filters
+from django.utils import timezone
 
 from agents_core.visibility import OwnedQuerySet
-from csm.models import QBR, RAG, Account, ChurnAlert, ChurnRisk, ExpansionOpportunity, RenewalOutcome, Segment
+from csm.models import (
+    QBR,
+    RAG,
+    Account,
+    ChurnAlert,
+    ChurnRisk,
+    ExpansionOpportunity,
+    RenewalOutcome,
+    Segment,
+    Task,
+)
 
 
 def visible_accounts(request) -> OwnedQuerySet:
@@ -58,3 +69,40 @@ class OutcomeFilter(ByVisibleAccount):
     class Meta:
         model = RenewalOutcome
         fields = ["account", "outcome", "synthetic", "renewal_after", "renewal_before"]
+
+
+class TaskFilter(ByVisibleAccount):
+    owner = django_filters.CharFilter(field_name="owner__username", help_text="The owner's username.")
+    mine = django_filters.BooleanFilter(method="by_me", help_text="true: only the tasks you own.")
+    overdue = django_filters.BooleanFilter(
+        method="by_overdue", help_text="true: open and past their due day."
+    )
+    due_before = django_filters.DateFilter(
+        field_name="due_on", lookup_expr="lte", help_text="Due on or before."
+    )
+    due_after = django_filters.DateFilter(
+        field_name="due_on", lookup_expr="gte", help_text="Due on or after."
+    )
+
+    class Meta:
+        model = Task
+        fields = [
+            "account",
+            "owner",
+            "mine",
+            "status",
+            "priority",
+            "origin",
+            "overdue",
+            "due_before",
+            "due_after",
+        ]
+
+    def by_me(self, queryset, name, value):
+        return (
+            queryset.filter(owner=self.request.user) if value else queryset.exclude(owner=self.request.user)
+        )
+
+    def by_overdue(self, queryset, name, value):
+        overdue = queryset.overdue(timezone.localdate())
+        return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))

@@ -18,6 +18,8 @@ from csm.models import (
     ExpansionOpportunity,
     HealthScore,
     RenewalOutcome,
+    Task,
+    TaskComment,
     UsageEvent,
 )
 from csm.scoring import engine
@@ -334,3 +336,44 @@ class OutcomeSerializer(OnOwnAccountMixin, StrictSerializerMixin, serializers.Mo
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         return attrs
+
+
+class TaskCommentSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TaskComment
+        fields = ["id", "author", "body", "created_at"]
+        read_only_fields = ["author", "created_at"]
+
+
+class TaskSerializer(OnOwnAccountMixin, StrictSerializerMixin, serializers.ModelSerializer):
+    account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        help_text="Who does it (a username); you, unless a manager gives it to someone.",
+    )
+    comments = TaskCommentSerializer(many=True, read_only=True)
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id", "account", "owner", "title", "notes", "due_on", "priority", "status", "skip_reason",
+            "origin", "alert", "opportunity", "created_by", "created_at", "closed_by", "closed_at",
+            "comments",
+        ]  # fmt: skip
+        read_only_fields = ["status", "skip_reason", "origin", "alert", "opportunity", "created_by",
+                            "created_at", "closed_by", "closed_at"]  # fmt: skip
+        extra_kwargs = {"status": {"help_text": "Changed by the done, skip and reopen actions."}}
+
+
+class SkipSerializer(StrictSerializerMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=200, help_text="Why the task is skipped.")
+
+
+class CommentInSerializer(StrictSerializerMixin, serializers.Serializer):
+    body = serializers.CharField(max_length=5000)

@@ -12,18 +12,29 @@ from rest_framework.views import APIView
 
 from agents_core.api.common import ModelPermissions
 from csm.alerts.delivery import acknowledge
-from csm.api.filters import AccountFilter, AlertFilter, OpportunityFilter, OutcomeFilter, QBRFilter
+from csm.api.filters import (
+    AccountFilter,
+    AlertFilter,
+    OpportunityFilter,
+    OutcomeFilter,
+    QBRFilter,
+    TaskFilter,
+)
 from csm.api.serializers import (
     AccountSerializer,
     AlertSerializer,
     BulkSignalsResultSerializer,
     BulkSignalsRowSerializer,
+    CommentInSerializer,
     FeatureUsageRowSerializer,
     HealthScoreSerializer,
     OpportunitySerializer,
     OutcomeSerializer,
     QBRSerializer,
     SignalsSerializer,
+    SkipSerializer,
+    TaskCommentSerializer,
+    TaskSerializer,
     UsageEventSerializer,
 )
 from csm.expansion.opportunities import OpenOpportunityExists, close, open_opportunity
@@ -35,7 +46,8 @@ from csm.ingest.writes import (
     clean_signals,
     write_signals,
 )
-from csm.models import QBR, Account, AccountSignals, ChurnAlert, ExpansionOpportunity, RenewalOutcome
+from csm.models import QBR, Account, AccountSignals, ChurnAlert, ExpansionOpportunity, RenewalOutcome, Task
+from csm.playbooks import tasks
 from csm.scoring.inputs import SIGNAL_FIELDS, raw_inputs
 from csm.scoring.on_change import rescore_soon
 
@@ -324,3 +336,97 @@ class OutcomeViewSet(
             raise ValidationError(
                 {"renewal_date": ["This account already has an outcome for that renewal date."]}
             ) from None
+
+
+class CanChangeTasks(BasePermission):
+    def has_permission(self, request, view):
+        return request.user.has_perm("csm.change_task")
+
+
+class TaskViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Tasks on your accounts, soonest due first. A CSM gives tasks to themselves; a manager to
+    anyone who can see the account. Close them with the done and skip actions."""
+
+    serializer_class = TaskSerializer
+    permission_classes = [IsAuthenticated, ModelPermissions]
+    filterset_class = TaskFilter
+    search_fields = ["title", "account__name"]
+    ordering_fields = ["due_on", "priority", "created_at", "id"]
+    ordering = ["due_on", "-id"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            Task.objects.visible_to(self.request.user)
+            .select_related("owner", "created_by", "closed_by")
+            .prefetch_related("comments__author")
+        )
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = tasks.create_task(
+                account=data["account"], owner=data.get("owner") or self.request.user, title=data["title"],
+                due_on=data["due_on"], by=self.request.user, notes=data.get("notes", ""),
+                priority=data.get("priority", Task.Priority.NORMAL),
+            )  # fmt: skip
+        except tasks.TaskRefused as exc:
+            raise ValidationError({"owner": [str(exc)]}) from None
+
+    def perform_update(self, serializer):
+        owner = serializer.validated_data.pop("owner", None)
+        with transaction.atomic():
+            task = serializer.save()
+            if owner is not None and owner.pk != task.owner_id:
+                try:
+                    tasks.assign(task, owner, by=self.request.user)
+                except tasks.TaskRefused as exc:
+                    transaction.set_rollback(True)
+                    raise ValidationError({"owner": [str(exc)]}) from None
+
+    def _answer(self, task):
+        return Response(
+            TaskSerializer(self.get_queryset().get(pk=task.pk), context={"request": self.request}).data
+        )
+
+    def _act(self, change):
+        try:
+            return self._answer(change(self.get_object()))
+        except tasks.TaskRefused as exc:
+            raise ValidationError({"status": [str(exc)]}) from None
+
+    @extend_schema(request=None, responses=TaskSerializer, summary="Mark a task done")
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, CanChangeTasks])
+    def done(self, request, pk=None):
+        return self._act(lambda task: tasks.complete(task, by=request.user))
+
+    @extend_schema(request=SkipSerializer, responses=TaskSerializer, summary="Skip a task, saying why")
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, CanChangeTasks])
+    def skip(self, request, pk=None):
+        body = SkipSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._act(lambda task: tasks.skip(task, by=request.user, reason=body.validated_data["reason"]))
+
+    @extend_schema(request=None, responses=TaskSerializer, summary="Reopen a done or skipped task")
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, CanChangeTasks])
+    def reopen(self, request, pk=None):
+        return self._act(lambda task: tasks.reopen(task, by=request.user))
+
+    @extend_schema(
+        request=CommentInSerializer, responses={201: TaskCommentSerializer}, summary="Comment on a task"
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, CanChangeTasks])
+    def comments(self, request, pk=None):
+        body = CommentInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            made = tasks.comment(self.get_object(), by=request.user, body=body.validated_data["body"])
+        except tasks.TaskRefused as exc:
+            raise ValidationError({"body": [str(exc)]}) from None
+        return Response(TaskCommentSerializer(made).data, status=status.HTTP_201_CREATED)

@@ -74,7 +74,7 @@ def test_no_sequence_of_calls_makes_the_api_fail(api_book):
                 seen.update(str(row["id"]) for row in rows if isinstance(row, dict) and "id" in row)
 
     Workflow.TestCase.settings = hypothesis_settings(
-        max_examples=10,
+        max_examples=25,
         stateful_step_count=5,
         deadline=None,
         derandomize=True,

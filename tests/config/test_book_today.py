@@ -55,6 +55,7 @@ def test_a_csms_book_today_lists_what_needs_them_and_nothing_of_others(team):
         "not_scored": 0,
         "drafts": 3,
         "qbrs_due": 3,
+        "tasks_due": 0,
     }
     assert book.totals["accounts"] == 3 and book.totals["red"] == 3
     assert book.totals["arr_at_risk"] == sum(a.arr for a in team["maya_accounts"])
@@ -95,6 +96,7 @@ def test_lost_customers_are_not_in_the_book(team):
         "not_scored": 0,
         "drafts": 2,
         "qbrs_due": 2,
+        "tasks_due": 0,
     }
 
 

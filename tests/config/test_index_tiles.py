@@ -14,7 +14,8 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from csm.models import Account, QBRDue
+from csm.models import Account, QBRDue, Task
+from csm.playbooks.tasks import create_task
 from tests.book import add_accounts
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def book(make_user):
     maya, tom = make_user("maya"), make_user("tom")
     manager = make_user("morgan", view_all=True)
     mayas = add_accounts(maya, 6, prefix="Maya")
-    add_accounts(tom, 3, prefix="Tom")
+    toms = add_accounts(tom, 3, prefix="Tom")
     today = timezone.localdate()
     Account.objects.filter(pk=mayas[0].pk).update(status=Account.Status.CHURNED)
     Account.objects.filter(pk=mayas[1].pk).update(renewal_date=today - timedelta(days=20))  # overdue
@@ -34,6 +35,13 @@ def book(make_user):
     QBRDue.objects.create(
         account=mayas[4], contract_end=today + timedelta(days=300), due_on=today + timedelta(days=200)
     )
+    # Tasks due: today and late count; later, done, and another person's do not.
+    for owner, account, days, status in [
+        (maya, mayas[3], 0, "open"), (maya, mayas[4], -3, "open"), (maya, mayas[4], 5, "open"),
+        (maya, mayas[5], -1, "done"), (tom, toms[0], -1, "open"), (manager, toms[1], -2, "open"),
+    ]:  # fmt: skip
+        task = create_task(account=account, owner=owner, title="Follow up", due_on=today + timedelta(days=days))
+        Task.objects.filter(pk=task.pk).update(status=status)
     return {"maya": maya, "manager": manager}
 
 
@@ -52,7 +60,9 @@ def test_each_tile_counts_exactly_the_rows_of_the_list_it_opens(client, book, wh
     figures = _figures(page)
     assert set(figures) == {
         "accounts", "red", "open_alerts", "renewals", "overdue_renewals", "drafts", "qbrs_due", "arr_at_risk",
+        "tasks_due",
     }  # fmt: skip
+    assert figures["tasks_due"][0] == (2 if who == "maya" else 1)
     assert figures["overdue_renewals"][0] == 1  # the one whose renewal date passed
     for key, (figure, url) in figures.items():
         listed = client.get(url)
