@@ -25,6 +25,7 @@ from csm.alerts.delivery import deliver_due
 from csm.expansion.opportunities import check_expansion
 from csm.ingest.notion import sync_accounts
 from csm.models import Account
+from csm.playbooks.runner import run_playbooks
 from csm.qbr import quarters
 from csm.qbr.build import generate as generate_qbrs
 from csm.qbr.build import qbr_batch
@@ -91,6 +92,10 @@ def rollup_usage(payload: dict[str, Any], run) -> dict[str, Any]:
 
 def prune_usage(payload: dict[str, Any], run) -> dict[str, Any]:
     return prune_events()
+
+
+def playbooks(payload: dict[str, Any], run) -> dict[str, Any]:
+    return run_playbooks()
 
 
 def clean_alert_ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +210,12 @@ agent = registry.register(
                 scope_payload=for_managers_only,
                 description="Roll the usage events that came in up into days and derive the signals.",
             ),
+            "run_playbooks": TaskType(
+                playbooks,
+                scope_payload=for_managers_only,
+                description="Start the playbooks whose trigger fired, make their steps' tasks, "
+                "close the runs whose cause went away.",
+            ),
             "prune_usage_events": TaskType(
                 prune_usage,
                 scope_payload=for_managers_only,
@@ -260,6 +271,8 @@ agent = registry.register(
             ),
             Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *"),
             Schedule(name="csm.daily_contract_check", task_type="contract_check", cron="0 8 * * *"),
+            # After the scan (alerts, RAG) and the contract check (QBRs due).
+            Schedule(name="csm.daily_playbooks", task_type="run_playbooks", cron="15 8 * * *"),
             Schedule(name="csm.publish_qbrs", task_type="publish_qbrs", cron="20 * * * *"),
             # The quarter just ended, reviewed on the first day of the next.
             Schedule(

@@ -9,6 +9,7 @@ from csm.admin import (  # noqa: F401
     catalogue,
     opportunities,
     outcomes,
+    playbooks,
     profiles,
     qbrs,
     scores,

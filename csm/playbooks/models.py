@@ -1,4 +1,5 @@
-"""Owned work: tasks on accounts, with where they came from and what was said about them.
+"""Owned work: tasks on accounts (with where they came from and what was said about them), and the
+playbooks that make them: a trigger, and steps that are task templates.
 
 Imported by csm.models, so these are models of the csm app.
 """
@@ -63,6 +64,12 @@ class Task(models.Model):
     opportunity = models.ForeignKey(
         "csm.ExpansionOpportunity", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
+    playbook_run = models.ForeignKey(
+        "csm.PlaybookRun", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    step = models.ForeignKey(
+        "csm.PlaybookStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -116,3 +123,120 @@ class TaskComment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author or 'someone'} on {self.task}"
+
+
+class Playbook(models.Model):
+    """What to do when something happens to an account: a trigger and its steps. Data a manager edits."""
+
+    class Trigger(models.TextChoices):
+        ALERT = "alert", "A churn alert is raised"
+        RENEWAL = "renewal", "A renewal is near"
+        NEW_ACCOUNT = "new_account", "A new account (onboarding)"
+        QBR_DUE = "qbr_due", "A QBR comes due"
+        OPPORTUNITY = "opportunity", "An expansion opportunity is found"
+        ENTERED_RAG = "entered_rag", "The account enters a RAG"
+        ENTERED_SEGMENT = "entered_segment", "The account enters a segment"
+
+    class Health(models.TextChoices):
+        ANY = "any", "Any health"
+        WEAK = "weak", "Weak (AMBER or RED, or high churn risk)"
+        RED = "red", "RED"
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    is_active = models.BooleanField(default=True)
+    alert_reason = models.CharField(
+        max_length=20, blank=True, help_text="Alert trigger: only alerts of this reason (blank: any)."
+    )
+    days_before_renewal = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Renewal trigger: start this many days before the renewal date."
+    )
+    health = models.CharField(
+        max_length=10,
+        choices=Health.choices,
+        default=Health.ANY,
+        help_text="Renewal trigger: only with this health.",
+    )
+    rag = models.CharField("RAG", max_length=5, blank=True, help_text="RAG trigger: the RAG entered.")
+    segment = models.CharField(max_length=20, blank=True, help_text="Segment trigger: the segment entered.")
+    close_on_recovery = models.BooleanField(
+        default=True, help_text="Skip what is left when the cause goes away (the account recovered)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlaybookStep(models.Model):
+    """One task a playbook makes: due some days after the playbook starts, given to someone."""
+
+    class Assignee(models.TextChoices):
+        OWNER = "owner", "The account's owner"
+        USER = "user", "A named user"
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(default=1)
+    title = models.CharField(max_length=200)
+    notes = models.TextField(blank=True)
+    due_in_days = models.PositiveIntegerField(default=0, help_text="Days after the playbook starts.")
+    priority = models.CharField(max_length=10, choices=Task.Priority.choices, default=Task.Priority.NORMAL)
+    assignee = models.CharField(max_length=10, choices=Assignee.choices, default=Assignee.OWNER)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="With 'a named user': who.",
+    )
+    wait_for_previous = models.BooleanField(
+        default=False, help_text="Made only once the step before is done or skipped."
+    )
+
+    class Meta:
+        ordering = ["playbook", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.title}"
+
+
+class PlaybookRunQuerySet(OwnedQuerySet):
+    owner_path = "account__owner"
+
+
+class PlaybookRun(models.Model):
+    """A playbook started on an account by one occurrence of its trigger (once, however often seen)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "In progress"
+        DONE = "done", "Done"
+        CLOSED = "closed", "Closed (the cause went away)"
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="runs")
+    account = models.ForeignKey("csm.Account", on_delete=models.CASCADE, related_name="playbook_runs")
+    # Which occurrence of the trigger: "alert:42", "renewal:2027-03-01", "rag:RED:2026-12-01", ...
+    occurrence = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    started_at = models.DateTimeField()
+    started_on = models.DateField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=200, blank=True)
+
+    objects = PlaybookRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["playbook", "account", "occurrence"], name="one_playbook_run_per_occurrence"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "playbook"])]
+
+    def __str__(self) -> str:
+        return f"{self.playbook} on {self.account}"

@@ -100,10 +100,14 @@ def _close(task: Task, status: str, *, by, reason: str = "") -> Task:
     if not task.is_open:
         raise TaskRefused(f"The task is {task.get_status_display().lower()}: reopen it first.")
     # Only an open task closes: two clicks at once close it once.
-    Task.objects.filter(pk=task.pk, status=Task.Status.OPEN).update(
+    closed = Task.objects.filter(pk=task.pk, status=Task.Status.OPEN).update(
         status=status, skip_reason=reason, closed_at=timezone.now(), closed_by=by
     )
     task.refresh_from_db()
+    if closed and task.playbook_run_id is not None:
+        from csm.playbooks.runner import advance  # the next step, now that this one is closed
+
+        advance([task.playbook_run])
     return task
 
 

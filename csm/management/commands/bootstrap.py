@@ -44,4 +44,6 @@ class Command(BaseCommand):
             )
             # Score the new book once so the admin shows health straight away.
             call_command("run_agent", "csm", "health_scan", stdout=self.stdout)
+            # And start the playbooks its alerts and renewals call for: a CSM's first morning has tasks.
+            call_command("run_agent", "csm", "run_playbooks", stdout=self.stdout)
         call_command("ensure_schedules", stdout=self.stdout)

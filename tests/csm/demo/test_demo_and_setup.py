@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import models
 
 from csm.models import Account, AccountSignals, ScoringProfile
 from csm.scoring import engine
@@ -100,3 +101,16 @@ def test_ensure_admin_creates_a_superuser_once(tmp_path, settings, monkeypatch):
     assert "password changed since setup" in out.getvalue()
     admin.refresh_from_db()
     assert admin.check_password("changed-by-hand-42")
+
+
+def test_the_demo_book_starts_playbooks_whose_tasks_go_to_each_accounts_owner():
+    from csm.models import PlaybookRun, Task
+    from csm.playbooks.runner import run_playbooks
+
+    seed("--accounts", "200", "--seed", "7")
+    scan_health()
+    result = run_playbooks()
+    assert result["started"] > 0 and result["tasks"] > 0
+    assert set(PlaybookRun.objects.values_list("playbook__name", flat=True)) >= {"Renewal prep", "Onboarding"}
+    assert not Task.objects.exclude(owner=models.F("account__owner")).exists()
+    assert run_playbooks()["started"] == 0  # the next morning starts nothing twice

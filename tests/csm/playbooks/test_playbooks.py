@@ -1,0 +1,186 @@
+"""Playbooks: each trigger starts its playbook once per account and occurrence (re-runs and a run
+that died half-way make nothing twice), steps wait for the one before, and a run closes when its
+steps are done or its cause went away."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from csm.models import (
+    ChurnAlert,
+    ExpansionOpportunity,
+    HealthScore,
+    Playbook,
+    PlaybookRun,
+    PlaybookStep,
+    QBRDue,
+    ScoringProfile,
+    Task,
+)
+from csm.playbooks import tasks as task_service
+from csm.playbooks.runner import run_playbooks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def maya(make_user):
+    return make_user("maya")
+
+
+@pytest.fixture
+def only(db):
+    """Keep only the named default playbooks active, so each test sees one trigger at work."""
+
+    def keep(*names):
+        Playbook.objects.exclude(name__in=names).update(is_active=False)
+
+    return keep
+
+
+def _alert(account, *, reason=ChurnAlert.Reason.ENTERED_RED, days_ago=0):
+    today = timezone.localdate() - timedelta(days=days_ago)
+    return ChurnAlert.objects.create(
+        account=account, raised_on=today, raised_at=timezone.now(), reason=reason, reasons=[reason],
+        explanation="Health fell.", score=35.0, rag="RED", churn_risk="high", arr=account.arr,
+    )  # fmt: skip
+
+
+def test_tend_ships_three_playbooks_a_manager_can_change(client, make_user):
+    assert set(Playbook.objects.values_list("name", flat=True)) == {"Churn save", "Renewal prep", "Onboarding"}
+    renewal = Playbook.objects.get(name="Renewal prep")
+    assert [s.due_in_days for s in renewal.steps.all()] == [0, 30, 60] and renewal.days_before_renewal == 90
+    manager = make_user("morgan", view_all=True)
+    manager.groups.add(Group.objects.get(name="Manager"))
+    client.force_login(manager)
+    assert client.get(reverse("admin:csm_playbook_change", args=[renewal.pk])).status_code == 200
+    client.force_login(make_user("maya"))
+    page = client.get(reverse("admin:csm_playbook_change", args=[renewal.pk]))
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # a CSM reads them
+
+
+def test_an_alert_starts_the_churn_save_once_and_steps_wait_for_the_one_before(make_account, maya, only):
+    only("Churn save")
+    account = make_account(owner=maya, rag="RED")
+    _alert(account)
+
+    first = run_playbooks()
+    assert (first["started"], first["tasks"]) == (1, 1)
+    run = PlaybookRun.objects.get()
+    task = Task.objects.get()
+    assert (task.owner, task.origin, task.playbook_run, task.priority) == (maya, "playbook", run, "high")
+    assert task.due_on == timezone.localdate()
+
+    again = run_playbooks()  # the next day's run, a retry, a second worker: nothing twice
+    assert (again["started"], again["tasks"]) == (0, 0)
+    assert PlaybookRun.objects.count() == 1 and Task.objects.count() == 1
+
+    task_service.complete(task, by=maya)  # closing a step makes the next one at once
+    second = Task.objects.exclude(pk=task.pk).get()
+    assert second.title.startswith("Call the champion") and second.due_on == timezone.localdate() + timedelta(
+        days=2
+    )
+    task_service.skip(second, by=maya, reason="Champion left; spoke to the new one")
+    third = Task.objects.exclude(pk__in=[task.pk, second.pk]).get()
+    task_service.complete(third, by=maya)
+    run.refresh_from_db()
+    assert run.status == "done" and run.closed_at is not None
+
+
+def test_a_run_that_died_before_making_its_tasks_gets_them_on_the_next(make_account, maya, only):
+    only("Churn save")
+    account = make_account(owner=maya, rag="RED")
+    _alert(account)
+    run_playbooks()
+    Task.objects.all().delete()  # as if the worker was killed between the run and its tasks
+    assert run_playbooks()["tasks"] == 1
+    assert PlaybookRun.objects.count() == 1 and Task.objects.count() == 1
+
+
+def test_a_run_closes_when_the_account_recovers_skipping_what_is_left(make_account, maya, only):
+    only("Churn save")
+    account = make_account(owner=maya, rag="RED")
+    _alert(account)
+    run_playbooks()
+    account.rag = "GREEN"
+    account.save(update_fields=["rag"])
+
+    assert run_playbooks()["closed"] == 1
+    run = PlaybookRun.objects.get()
+    task = Task.objects.get()
+    assert run.status == "closed" and "GREEN again" in run.close_reason
+    assert task.status == "skipped" and "GREEN again" in task.skip_reason
+
+
+def test_renewal_prep_starts_90_days_out_with_its_steps_due_at_90_60_and_30(make_account, maya, only):
+    only("Renewal prep")
+    today = timezone.localdate()
+    soon = make_account(owner=maya, renewal_date=today + timedelta(days=90))
+    make_account(owner=maya, renewal_date=today + timedelta(days=120))  # not yet
+    run_playbooks()
+    run = PlaybookRun.objects.get()
+    assert run.account == soon and run.occurrence == f"renewal:{soon.renewal_date.isoformat()}"
+    assert sorted(Task.objects.values_list("due_on", flat=True)) == [
+        today, today + timedelta(days=30), today + timedelta(days=60)
+    ]  # fmt: skip
+    # The renewal is moved a year out (renewed early): the run's cause went away.
+    soon.renewal_date = today + timedelta(days=455)
+    soon.save(update_fields=["renewal_date"])
+    run_playbooks()
+    assert PlaybookRun.objects.get().status == "closed"
+    assert not Task.objects.filter(status="open").exists()
+
+
+def test_onboarding_starts_for_a_contract_begun_in_the_last_30_days_only(make_account, maya, only):
+    only("Onboarding")
+    today = timezone.localdate()
+    new = make_account(owner=maya, contract_start=today - timedelta(days=5))
+    make_account(owner=maya, contract_start=today - timedelta(days=200))
+    run_playbooks()
+    assert list(PlaybookRun.objects.values_list("account", flat=True)) == [new.pk]
+    assert Task.objects.get().title.startswith("Kick-off call")
+
+
+def test_qbr_due_opportunity_and_entering_a_rag_start_their_playbooks(make_account, maya, make_user, only):
+    only()
+    today = timezone.localdate()
+    account = make_account(owner=maya, rag="AMBER")
+    named = make_user("morgan", view_all=True)
+    for trigger, extra in [("qbr_due", {}), ("opportunity", {}), ("entered_rag", {"rag": "AMBER"})]:
+        playbook = Playbook.objects.create(name=trigger, trigger=trigger, **extra)
+        PlaybookStep.objects.create(playbook=playbook, title=f"Act on {trigger}", assignee="user", user=named)
+    due = QBRDue.objects.create(account=account, contract_end=today + timedelta(days=80), due_on=today)
+    ExpansionOpportunity.objects.create(account=account, kind="seats", summary="Seats are full",
+                                        estimated_arr_impact=Decimal("1000"))  # fmt: skip
+    profile = ScoringProfile.objects.get(segment="", is_active=True)
+    for day, rag in ((today - timedelta(days=1), "GREEN"), (today, "AMBER")):
+        HealthScore.objects.create(account=account, scored_on=day, score=60, rag=rag, churn_risk="medium",
+                                   breakdown={}, inputs={}, profile=profile, profile_version=1,
+                                   computed_at=timezone.now())  # fmt: skip
+
+    assert run_playbooks()["started"] == 3
+    assert sorted(Task.objects.values_list("title", flat=True)) == [
+        "Act on entered_rag", "Act on opportunity", "Act on qbr_due"
+    ]  # fmt: skip
+    assert set(Task.objects.values_list("owner", flat=True)) == {named.pk}  # a manager, named in the step
+
+    QBRDue.objects.filter(pk=due.pk).update(fulfilled_at=timezone.now())  # the QBR was written
+    run_playbooks()
+    assert PlaybookRun.objects.get(playbook__name="qbr_due").status == "closed"
+
+
+def test_a_named_user_who_cannot_see_the_account_does_not_get_its_task(make_account, maya, make_user, only):
+    only()
+    tom = make_user("tom")
+    playbook = Playbook.objects.create(name="x", trigger="alert")
+    PlaybookStep.objects.create(playbook=playbook, title="Tom's step", assignee="user", user=tom)
+    account = make_account(owner=maya, rag="RED")
+    _alert(account)
+    run_playbooks()
+    assert Task.objects.get().owner == maya  # the account's owner instead
