@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
 from config.health import healthz, readyz
+from csm.api.calendar import calendar_feed
 from csm.api.tracking import segment
 from csm.api.views import (
     AccountViewSet,
@@ -59,6 +60,8 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     # The usage stream, in Segment's protocol (a write key per tracking source).
     path("ingest/segment/v1/<slug:kind>", segment, name="segment-ingest"),
+    # A user's calendar feed; the secret in the link is what authenticates it.
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -734,7 +734,14 @@ class RenewalOutcome(models.Model):
 
 # The usage stream's models live with their package; importing them here makes them csm's.
 # Owned work (tasks, and the playbooks that make them) lives with its package too.
-from csm.playbooks.models import Playbook, PlaybookRun, PlaybookStep, Task, TaskComment  # noqa: E402, F401
+from csm.playbooks.models import (  # noqa: E402, F401
+    CalendarFeed,
+    Playbook,
+    PlaybookRun,
+    PlaybookStep,
+    Task,
+    TaskComment,
+)
 from csm.usage.models import (  # noqa: E402, F401
     EventMapping,
     FeatureUsageDay,

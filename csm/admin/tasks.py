@@ -1,11 +1,12 @@
-"""Tasks in the admin: mine first, due and overdue; done, skipped (with a reason), reopened, commented."""
+"""Tasks in the admin: mine first, due and overdue; done, skipped (with a reason), reopened, commented;
+and each user's calendar link of what is due."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -14,7 +15,7 @@ from django.utils.html import format_html
 
 from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
 from agents_core.visibility import sees_everything
-from csm.models import Account, Task, TaskComment
+from csm.models import Account, CalendarFeed, Task, TaskComment
 from csm.playbooks import tasks as service
 
 
@@ -197,3 +198,58 @@ class TaskAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdmin)
     def do_reopen(self, request, obj):
         service.reopen(obj, by=request.user)
         return f"Reopened: {obj}."
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(OneClickActionsMixin, admin.ModelAdmin):
+    """Each user's own calendar link: made here (shown once), replaced, or deleted to revoke it."""
+
+    list_display = ("__str__", "hint", "created_at", "last_read_at", "replace")
+    fields = ("hint", "created_at", "last_read_at", "replace")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)  # a manager's too: mine only
+
+    def has_add_permission(self, request):
+        return (
+            super().has_add_permission(request)
+            and not CalendarFeed.objects.filter(user=request.user).exists()
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.user_id == request.user.pk)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.user_id == request.user.pk)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.user = request.user
+            token = obj.new_token()
+            super().save_model(request, obj, form, change)
+            self._show_link(request, token)
+            return
+        super().save_model(request, obj, form, change)
+
+    def _show_link(self, request, token: str) -> None:
+        link = request.build_absolute_uri(reverse("calendar-feed", args=[token]))
+        self.message_user(
+            request,
+            f"Your calendar link (copy it now; it is not shown again). In Google Calendar: Other calendars, "
+            f"From URL; in Outlook: Add calendar, Subscribe from web: {link}",
+            messages.WARNING,
+        )
+
+    @admin.display(description="Replace")
+    def replace(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return self.one_click_button(obj, "replace")
+
+    @one_click("Make a new link (the old one stops working)")
+    def do_replace(self, request, obj):
+        token = obj.new_token()
+        obj.save(update_fields=["token_hash", "hint"])
+        self._show_link(request, token)
+        return "The old link no longer works."

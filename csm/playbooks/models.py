@@ -6,6 +6,9 @@ Imported by csm.models, so these are models of the csm app.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -240,3 +243,42 @@ class PlaybookRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.playbook} on {self.account}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CalendarFeedQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(user=user)  # a feed is its owner's alone, managers' included
+
+
+class CalendarFeed(models.Model):
+    """A user's private calendar link (ICS) of their tasks, renewals and QBRs due.
+
+    The link's secret is shown once, when made, and stored hashed (as write keys are); making a
+    new one or deleting the feed revokes the old link at once.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=12, editable=False, help_text="The secret's first characters.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_read_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = CalendarFeedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "calendar feed"
+
+    def __str__(self) -> str:
+        return f"Calendar of {self.user}"
+
+    def new_token(self) -> str:
+        """Give the feed a fresh secret and return it (the only time it is seen)."""
+        token = secrets.token_urlsafe(32)
+        self.token_hash, self.hint = hash_token(token), token[:8]
+        return token

@@ -40,7 +40,9 @@ def book(make_user):
         (maya, mayas[3], 0, "open"), (maya, mayas[4], -3, "open"), (maya, mayas[4], 5, "open"),
         (maya, mayas[5], -1, "done"), (tom, toms[0], -1, "open"), (manager, toms[1], -2, "open"),
     ]:  # fmt: skip
-        task = create_task(account=account, owner=owner, title="Follow up", due_on=today + timedelta(days=days))
+        task = create_task(
+            account=account, owner=owner, title="Follow up", due_on=today + timedelta(days=days)
+        )
         Task.objects.filter(pk=task.pk).update(status=status)
     return {"maya": maya, "manager": manager}
 

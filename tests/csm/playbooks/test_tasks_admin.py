@@ -17,7 +17,9 @@ CHANGELIST = reverse("admin:csm_task_changelist")
 
 
 def _task(account, owner, *, days=0, title="Call the champion"):
-    return create_task(account=account, owner=owner, title=title, due_on=timezone.localdate() + timedelta(days=days))
+    return create_task(
+        account=account, owner=owner, title=title, due_on=timezone.localdate() + timedelta(days=days)
+    )
 
 
 def test_a_csm_adds_a_task_for_themselves_only(client, api_book):

@@ -84,7 +84,9 @@ def test_done_skip_reopen_and_comments(api, api_book):
     said = client.post(f"/api/v1/tasks/{task.pk}/comments/", {"body": "Left a voicemail"}, format="json")
     assert said.status_code == 201 and said.json()["author"] == "maya"
     assert client.post(f"/api/v1/tasks/{task.pk}/comments/", {"body": " "}, format="json").status_code == 400
-    assert [c["body"] for c in client.get(f"/api/v1/tasks/{task.pk}/").json()["comments"]] == ["Left a voicemail"]
+    assert [c["body"] for c in client.get(f"/api/v1/tasks/{task.pk}/").json()["comments"]] == [
+        "Left a voicemail"
+    ]
 
 
 def test_filters_for_mine_overdue_and_due(api, api_book):
@@ -99,7 +101,11 @@ def test_filters_for_mine_overdue_and_due(api, api_book):
         return {t["id"] for t in client.get(f"/api/v1/tasks/?{query}").json()["results"]}
 
     assert ids(api(maya), "overdue=true") == {late.pk, managers.pk}
-    assert ids(api(maya), f"due_before={timezone.localdate().isoformat()}") == {late.pk, today.pk, managers.pk}
+    assert ids(api(maya), f"due_before={timezone.localdate().isoformat()}") == {
+        late.pk,
+        today.pk,
+        managers.pk,
+    }
     assert ids(api(manager), "mine=true") == {managers.pk}
     assert ids(api(maya), "owner=maya&overdue=false") == {today.pk, later.pk}
     assert api(maya).get("/api/v1/tasks/?due_before=yesterday").status_code == 400
