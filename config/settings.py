@@ -342,6 +342,16 @@ if not re.fullmatch(r"[A-Z]{3}", TEND_CURRENCY):
         f"TEND_CURRENCY must be an ISO 4217 code such as USD or EUR, not {TEND_CURRENCY!r}."
     )
 TEND_MAX_UPLOAD_BYTES = env.int("TEND_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+# Escalation to the owner's manager: a task late by this many business days for its priority,
+# an alert not acknowledged (or snoozed) within TEND_ESCALATE_ALERTS_AFTER business days.
+TEND_ESCALATE_AFTER = env.str("TEND_ESCALATE_AFTER", default="urgent=1,high=2,normal=3,low=5")
+TEND_ESCALATE_ALERTS_AFTER = env.int("TEND_ESCALATE_ALERTS_AFTER", default=2)
+try:
+    from csm.playbooks.rules import parse_after  # pure: no Django
+
+    parse_after(TEND_ESCALATE_AFTER, {"urgent": 1, "high": 2, "normal": 3, "low": 5})
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TEND_ESCALATE_AFTER: {exc}") from None
 
 # --- Tend ------------------------------------------------------------------
 # Accounts scored per batch in the daily scan: one read, one bulk upsert and

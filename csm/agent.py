@@ -25,6 +25,7 @@ from csm.alerts.delivery import deliver_due
 from csm.expansion.opportunities import check_expansion
 from csm.ingest.notion import sync_accounts
 from csm.models import Account
+from csm.playbooks.escalation import escalate
 from csm.playbooks.runner import run_playbooks
 from csm.qbr import quarters
 from csm.qbr.build import generate as generate_qbrs
@@ -96,6 +97,10 @@ def prune_usage(payload: dict[str, Any], run) -> dict[str, Any]:
 
 def playbooks(payload: dict[str, Any], run) -> dict[str, Any]:
     return run_playbooks()
+
+
+def escalations(payload: dict[str, Any], run) -> dict[str, Any]:
+    return escalate()
 
 
 def clean_alert_ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -216,6 +221,11 @@ agent = registry.register(
                 description="Start the playbooks whose trigger fired, make their steps' tasks, "
                 "close the runs whose cause went away.",
             ),
+            "escalate": TaskType(
+                escalations,
+                scope_payload=for_managers_only,
+                description="Hand late tasks and unacknowledged alerts to the owner's manager, once.",
+            ),
             "prune_usage_events": TaskType(
                 prune_usage,
                 scope_payload=for_managers_only,
@@ -273,6 +283,8 @@ agent = registry.register(
             Schedule(name="csm.daily_contract_check", task_type="contract_check", cron="0 8 * * *"),
             # After the scan (alerts, RAG) and the contract check (QBRs due).
             Schedule(name="csm.daily_playbooks", task_type="run_playbooks", cron="15 8 * * *"),
+            # Working days, at the start of the day (business days are Monday to Friday in TIME_ZONE).
+            Schedule(name="csm.escalations", task_type="escalate", cron="30 9 * * 1-5"),
             Schedule(name="csm.publish_qbrs", task_type="publish_qbrs", cron="20 * * * *"),
             # The quarter just ended, reviewed on the first day of the next.
             Schedule(

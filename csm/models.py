@@ -455,6 +455,16 @@ class ChurnAlert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     snoozed_until = models.DateField(null=True, blank=True)
+    # Not acknowledged in time: handed to the owner's manager once (csm.playbooks.escalation).
+    escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     objects = OnAccountQuerySet.as_manager()
 
@@ -739,6 +749,7 @@ from csm.playbooks.models import (  # noqa: E402, F401
     Playbook,
     PlaybookRun,
     PlaybookStep,
+    ReportingLine,
     Task,
     TaskComment,
 )

@@ -71,11 +71,12 @@ class ChurnAlertAdmin(OneClickActionsMixin, admin.ModelAdmin):
     inlines = [AlertDeliveryInline]
     fields = ("account_link", "explanation", ("score", "previous_score", "rag", "churn_risk"),
               "reasons_in_words", ("arr", "renewal_date"), ("raised_at", "held_back"),
-              ("acknowledged_at", "acknowledged_by"), "snoozed_until", "review")  # fmt: skip
+              ("acknowledged_at", "acknowledged_by"), "snoozed_until", ("escalated_at", "escalated_to"),
+              "review")  # fmt: skip
     readonly_fields = (
         "account_link", "explanation", "score", "previous_score", "rag", "churn_risk", "reasons_in_words",
         "arr", "renewal_date", "raised_at", "held_back", "acknowledged_at", "acknowledged_by",
-        "snoozed_until", "review",
+        "snoozed_until", "escalated_at", "escalated_to", "review",
     )  # fmt: skip
 
     def get_queryset(self, request):

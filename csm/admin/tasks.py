@@ -15,7 +15,7 @@ from django.utils.html import format_html
 
 from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
 from agents_core.visibility import sees_everything
-from csm.models import Account, CalendarFeed, Task, TaskComment
+from csm.models import Account, CalendarFeed, ReportingLine, Task, TaskComment
 from csm.playbooks import tasks as service
 
 
@@ -101,7 +101,7 @@ class TaskAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdmin)
     autocomplete_fields = ("account",)
     show_full_result_count = False
     inlines = [TaskCommentInline]
-    readonly_fields = ("status", "origin", "alert", "opportunity", "created_by", "closed", "act")
+    readonly_fields = ("status", "origin", "alert", "opportunity", "created_by", "closed", "escalated", "act")
 
     def get_fieldsets(self, request, obj=None):
         main = ("account", "owner", "title", "notes", ("due_on", "priority"))
@@ -109,7 +109,7 @@ class TaskAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdmin)
             return [(None, {"fields": main})]
         return [
             (None, {"fields": main}),
-            ("State", {"fields": ("status", "closed", "skip_reason", "act")}),
+            ("State", {"fields": ("status", "closed", "skip_reason", "escalated", "act")}),
             ("Where it came from", {"fields": ("origin", "alert", "opportunity", "created_by")}),
         ]
 
@@ -168,6 +168,12 @@ class TaskAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdmin)
         if obj.closed_at is None:
             return "—"
         return f"{obj.get_status_display()} by {obj.closed_by or 'someone'} on {obj.closed_at:%Y-%m-%d}"
+
+    @admin.display(description="Escalated")
+    def escalated(self, obj):
+        if obj.escalated_at is None:
+            return "—"
+        return f"To {obj.escalated_to or 'someone'} on {timezone.localtime(obj.escalated_at):%Y-%m-%d %H:%M}"
 
     @admin.display(description="Act")
     def act(self, obj):
@@ -253,3 +259,21 @@ class CalendarFeedAdmin(OneClickActionsMixin, admin.ModelAdmin):
         obj.save(update_fields=["token_hash", "hint"])
         self._show_link(request, token)
         return "The old link no longer works."
+
+
+@admin.register(ReportingLine)
+class ReportingLineAdmin(admin.ModelAdmin):
+    """Who reports to whom: late work escalates to the manager, and playbook steps for "the owner's
+    manager" go there. A manager must see every account to be handed one."""
+
+    list_display = ("user", "manager")
+    list_select_related = ("user", "manager")
+    search_fields = ("user__username", "manager__username")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        users = get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
+        kwargs["queryset"] = users
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_module_permission(self, request):
+        return sees_everything(request.user) and super().has_module_permission(request)

@@ -47,6 +47,7 @@ class Task(models.Model):
         QBR = "qbr", "QBR due"
         OPPORTUNITY = "opportunity", "Expansion opportunity"
         PLAYBOOK = "playbook", "Playbook step"
+        ESCALATION = "escalation", "Escalation"
 
     account = models.ForeignKey("csm.Account", on_delete=models.CASCADE, related_name="tasks")
     owner = models.ForeignKey(
@@ -80,6 +81,16 @@ class Task(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Late past its priority's time: handed to the owner's manager once (csm.playbooks.escalation).
+    escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
     )
 
     objects = TaskQuerySet.as_manager()
@@ -180,6 +191,7 @@ class PlaybookStep(models.Model):
 
     class Assignee(models.TextChoices):
         OWNER = "owner", "The account's owner"
+        MANAGER = "manager", "The owner's manager"
         USER = "user", "A named user"
 
     playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="steps")
@@ -282,3 +294,21 @@ class CalendarFeed(models.Model):
         token = secrets.token_urlsafe(32)
         self.token_hash, self.hint = hash_token(token), token[:8]
         return token
+
+
+class ReportingLine(models.Model):
+    """Who a person's manager is: where their late work is escalated, and a step for "the owner's
+    manager" goes."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reporting_line"
+    )
+    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(user=models.F("manager")), name="nobody_manages_themselves")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} reports to {self.manager}"

@@ -21,6 +21,7 @@ from agents_core.visibility import sees_everything
 from csm.accounts.selectors import WEAK
 from csm.models import RAG, Account, ChurnAlert, ExpansionOpportunity, HealthScore, QBRDue
 from csm.playbooks.models import Playbook, PlaybookRun, PlaybookStep, Task
+from csm.playbooks.tasks import managers_of
 
 # How far back a trigger looks for occurrences it may have missed (a day the task did not run).
 LOOK_BACK_DAYS = 7
@@ -118,6 +119,8 @@ def advance(runs: list[PlaybookRun], *, playbook: Playbook | None = None, today:
     for task in Task.objects.filter(playbook_run__in=runs).only("pk", "status", "step_id", "playbook_run_id"):
         tasks_of.setdefault(task.playbook_run_id, {})[task.step_id] = task
     finished = []
+    owners = {run.account.owner_id for run in runs if run.account.owner_id}
+    managers = {owner: manager.pk for owner, manager in managers_of(owners).items()}
     for run in runs:
         book = playbook or run.playbook
         steps = steps_of.setdefault(book.pk, sorted(book.steps.all(), key=lambda s: (s.position, s.pk)))
@@ -133,12 +136,12 @@ def advance(runs: list[PlaybookRun], *, playbook: Playbook | None = None, today:
             all_closed = False
             if index and step.wait_for_previous and not previous_closed:
                 break
-            owner = _assignee(step, run.account)
-            if owner is not None:
+            owner_id = _assignee(step, run.account, managers)
+            if owner_id is not None:
                 due = max(run.started_on + timedelta(days=step.due_in_days), today)
                 made.append(Task(
-                    account_id=run.account_id, owner=owner, title=step.title, notes=step.notes, due_on=due,
-                    priority=step.priority, origin=Task.Origin.PLAYBOOK,
+                    account_id=run.account_id, owner_id=owner_id, title=step.title, notes=step.notes,
+                    due_on=due, priority=step.priority, origin=Task.Origin.PLAYBOOK,
                     origin_key=f"playbook:{run.pk}:{step.pk}", playbook_run=run, step=step,
                 ))  # fmt: skip
             previous_closed = False
@@ -152,12 +155,15 @@ def advance(runs: list[PlaybookRun], *, playbook: Playbook | None = None, today:
     return len(made)
 
 
-def _assignee(step: PlaybookStep, account: Account):
-    """Who does the step: the account's owner, or the named user if they can see the account."""
+def _assignee(step: PlaybookStep, account: Account, managers: dict[int, int]) -> int | None:
+    """Who does the step (a user id): the account's owner, the owner's manager, or the named user if
+    they can see the account; the owner when the rule finds nobody."""
+    if step.assignee == PlaybookStep.Assignee.MANAGER and account.owner_id in managers:
+        return managers[account.owner_id]
     named = step.user if step.assignee == PlaybookStep.Assignee.USER else None
     if named is not None and named.is_active and (sees_everything(named) or account.owner_id == named.pk):
-        return named
-    return account.owner if account.owner_id else None
+        return named.pk
+    return account.owner_id
 
 
 def close_recovered(playbook: Playbook, *, today: date, now: datetime) -> int:

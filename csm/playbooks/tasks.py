@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from agents_core.visibility import sees_everything
 from csm.models import Account
-from csm.playbooks.models import Task, TaskComment
+from csm.playbooks.models import ReportingLine, Task, TaskComment
 
 
 class TaskRefused(ValueError):
@@ -116,3 +116,12 @@ def comment(task: Task, *, by, body: str) -> TaskComment:
     if not body:
         raise TaskRefused("A comment needs some text.")
     return TaskComment.objects.create(task=task, author=by, body=body[:5000])
+
+
+def managers_of(user_ids) -> dict[int, object]:
+    """Each user's manager (ReportingLine), where that manager is active and sees every account
+    (so sees what they are handed): user id -> manager. One query, and one per distinct manager."""
+    lines = ReportingLine.objects.filter(user_id__in=set(user_ids), manager__is_active=True).select_related(
+        "manager"
+    )
+    return {line.user_id: line.manager for line in lines if sees_everything(line.manager)}

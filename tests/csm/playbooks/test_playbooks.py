@@ -188,3 +188,19 @@ def test_a_named_user_who_cannot_see_the_account_does_not_get_its_task(make_acco
     _alert(account)
     run_playbooks()
     assert Task.objects.get().owner == maya  # the account's owner instead
+
+
+def test_a_step_for_the_owners_manager_goes_to_them_or_else_to_the_owner(make_account, maya, make_user, only):
+    from csm.models import ReportingLine
+
+    only()
+    morgan = make_user("morgan", view_all=True)
+    playbook = Playbook.objects.create(name="x", trigger="alert")
+    PlaybookStep.objects.create(playbook=playbook, title="Manager's step", assignee="manager")
+    ReportingLine.objects.create(user=maya, manager=morgan)
+    mayas = make_account(owner=maya, rag="RED")
+    toms = make_account(owner=make_user("tom"), rag="RED")  # tom has no manager on record
+    _alert(mayas)
+    _alert(toms)
+    run_playbooks()
+    assert dict(Task.objects.values_list("account", "owner")) == {mayas.pk: morgan.pk, toms.pk: toms.owner_id}
