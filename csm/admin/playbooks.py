@@ -4,11 +4,15 @@ accounts, with the tasks each run made."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from agents_core.admin_mixins import ReadOnlyAdminMixin, VisibleToUserAdminMixin
+from agents_core.visibility import sees_everything
 from csm.models import Playbook, PlaybookRun, PlaybookStep
+from csm.playbooks.follow_through import follow_through
 
 
 class PlaybookStepInline(admin.TabularInline):
@@ -29,6 +33,33 @@ class PlaybookStepInline(admin.TabularInline):
 @admin.register(Playbook)
 class PlaybookAdmin(admin.ModelAdmin):
     list_display = ("name", "trigger", "is_active", "steps_count", "open_runs")
+    change_list_template = "admin/csm/playbook/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "follow-through/",
+                self.admin_site.admin_view(self.follow_through_view),
+                name="csm_playbook_follow_through",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {**(extra_context or {}), "show_follow_through": sees_everything(request.user)}
+        return super().changelist_view(request, extra)
+
+    def follow_through_view(self, request):
+        if not sees_everything(request.user):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Follow-through",
+            "opts": self.model._meta,
+            "report": follow_through(),
+        }
+        return TemplateResponse(request, "admin/csm/playbook/follow_through.html", context)
+
     list_filter = ("trigger", "is_active")
     inlines = [PlaybookStepInline]
     fieldsets = [

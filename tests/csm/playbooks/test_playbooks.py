@@ -204,3 +204,45 @@ def test_a_step_for_the_owners_manager_goes_to_them_or_else_to_the_owner(make_ac
     _alert(toms)
     run_playbooks()
     assert dict(Task.objects.values_list("account", "owner")) == {mayas.pk: morgan.pk, toms.pk: toms.owner_id}
+
+
+def test_managers_see_follow_through_per_person_and_playbook_and_the_saves(
+    client, make_account, maya, make_user, only
+):
+    from csm.models import RenewalOutcome
+
+    only("Churn save")
+    today = timezone.localdate()
+    saved_account = make_account(owner=maya, rag="RED", renewal_date=today - timedelta(days=1))
+    lost_account = make_account(owner=maya, rag="RED", renewal_date=today - timedelta(days=1))
+    alert = _alert(saved_account, days_ago=5)
+    ChurnAlert.objects.filter(pk=alert.pk).update(raised_at=timezone.now() - timedelta(hours=30))
+    _alert(lost_account, days_ago=5)
+    PlaybookRun.objects.create(playbook=Playbook.objects.get(name="Churn save"), account=saved_account,
+                               occurrence="alert:x", started_at=timezone.now(), started_on=today - timedelta(days=4))  # fmt: skip
+    ChurnAlert.objects.filter(pk=alert.pk).update(acknowledged_at=timezone.now() - timedelta(hours=6))
+    for account, outcome in ((saved_account, "renewed"), (lost_account, "churned")):
+        RenewalOutcome.objects.create(account=account, renewal_date=account.renewal_date, outcome=outcome,
+                                      arr_before=account.arr, arr_after=0 if outcome == "churned" else account.arr)  # fmt: skip
+    late = task_service.create_task(
+        account=saved_account, owner=maya, title="Late", due_on=today - timedelta(days=2)
+    )
+    on_time = task_service.create_task(account=saved_account, owner=maya, title="On time", due_on=today)
+    task_service.complete(on_time, by=maya)
+
+    manager = make_user("morgan", view_all=True)
+    client.force_login(manager)
+    assert "Follow-through" in client.get(reverse("admin:csm_playbook_changelist")).content.decode()
+    page = client.get(reverse("admin:csm_playbook_follow_through"))
+    report = page.context["report"]
+    row = next(r for r in report.people if r["user_id"] == maya.pk)
+    assert (row["alerts_acted_on"], row["median_hours_to_act"]) == (1, 24.0)
+    assert (row["done"], row["on_time"], row["overdue"]) == (1, 1, 1) and late.status == "open"
+    churn_save = next(r for r in report.playbooks if r["playbook"].name == "Churn save")
+    assert churn_save["started"] == 1 and churn_save["open"] == 1
+    assert report.save_outcomes == {"with": (1, 1), "without": (0, 1)}
+    assert "With the churn-save playbook: 1 kept of 1 (100%)" in page.content.decode()
+
+    client.force_login(maya)
+    assert client.get(reverse("admin:csm_playbook_follow_through")).status_code == 403
+    assert "Follow-through" not in client.get(reverse("admin:csm_playbook_changelist")).content.decode()
