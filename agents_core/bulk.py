@@ -115,8 +115,8 @@ def _datetime_preparer(connection, prep) -> Any:
     PostgreSQL takes it as it is; SQLite as the naive text in the connection's time zone.
     """
     if connection.vendor == "postgresql":
-        return lambda value: value if type(value) is datetime and value.tzinfo is not None else prep(
-            value, connection
+        return lambda value: (
+            value if type(value) is datetime and value.tzinfo is not None else prep(value, connection)
         )
     if connection.vendor == "sqlite":
         zone = connection.timezone

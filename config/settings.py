@@ -391,6 +391,15 @@ TEND_ALERT_COOLDOWN_DAYS = env.int("TEND_ALERT_COOLDOWN_DAYS", default=7)
 TEND_ALERT_CAP_PER_RUN = env.int("TEND_ALERT_CAP_PER_RUN", default=5)
 # Google Chat: the incoming webhook of the team's space (alerts off there if empty).
 CHAT_WEBHOOK_URL = env.str("CHAT_WEBHOOK_URL", default="")
+# Slack (off while SLACK_BOT_TOKEN is empty): the app's bot token (scopes chat:write, im:write,
+# users:read, users:read.email), the signing secret its interactive buttons are checked with, and
+# where alerts go: the owner's DM, or with SLACK_ALERT_CHANNEL a team channel (headlines only).
+SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
+SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
+SLACK_ALERT_CHANNEL = env.str("SLACK_ALERT_CHANNEL", default="")
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+# Where an interaction's response_url may point (nothing else is posted to).
+SLACK_HOOKS_URL = env.str("SLACK_HOOKS_URL", default="https://hooks.slack.com/")
 # The text property of a Notion account page that receives its latest alert.
 NOTION_ALERT_PROPERTY = env.str("NOTION_ALERT_PROPERTY", default="Tend alert")
 # Where people reach this install (links in alerts), e.g. https://tend.example.com

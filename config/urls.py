@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
 from config.health import healthz, readyz
 from csm.api.calendar import calendar_feed
+from csm.api.slack import interactions as slack_interactions
 from csm.api.tracking import segment
 from csm.api.views import (
     AccountViewSet,
@@ -62,6 +63,8 @@ urlpatterns = [
     path("ingest/segment/v1/<slug:kind>", segment, name="segment-ingest"),
     # A user's calendar feed; the secret in the link is what authenticates it.
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
+    # The buttons on Tend's Slack messages (checked against Slack's signature).
+    path("slack/interactions", slack_interactions, name="slack-interactions"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -494,6 +494,7 @@ class AlertDelivery(models.Model):
         GMAIL = "gmail", "Gmail draft to the owner"
         CHAT = "chat", "Google Chat"
         NOTION = "notion", "Notion account page"
+        SLACK = "slack", "Slack"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -16,8 +16,10 @@ from django.template.loader import render_to_string
 
 from agents_core import events
 from agents_core.integrations import gmail
+from agents_core.integrations import slack as slack_api
 from agents_core.integrations.notion import NotionGateway, notion_client
 from csm.models import AlertDelivery, ChurnAlert
+from csm.templatetags.tend import money
 
 CHAT_TIMEOUT = 10.0
 NOTION_TEXT_LIMIT = 2000  # characters in one rich-text item
@@ -140,10 +142,67 @@ def notion_page(alert: ChurnAlert, delivery: AlertDelivery) -> str:
     return page_id
 
 
+def slack_blocks(alert: ChurnAlert, *, shared: bool) -> list[dict]:
+    """The alert in Block Kit. In a shared channel only the headline (every member sees it, and
+    members may not all see the account): the details are one click away, behind Tend's login."""
+    text = message_text(alert)
+    blocks: list[dict] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_mrkdwn(text['subject'])}*"}}
+    ]
+    if not shared:
+        account = alert.account
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(alert.explanation)[:2900]}}
+        )
+        facts = [f"*Score* {alert.score:.0f} ({alert.rag})", f"*ARR* {money(alert.arr)}"]
+        if account.renewal_date:
+            facts.append(f"*Renewal* {account.renewal_date:%d %b %Y}")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]})
+    buttons: list[dict] = []
+    if not shared:
+        buttons += [
+            {"type": "button", "action_id": "alert.acknowledge", "value": str(alert.pk), "style": "primary",
+             "text": {"type": "plain_text", "text": "Acknowledge"}},
+            {"type": "button", "action_id": "alert.snooze", "value": str(alert.pk),
+             "text": {"type": "plain_text", "text": "Snooze a week"}},
+        ]  # fmt: skip
+    if link := _admin_url(alert):
+        buttons.append({"type": "button", "action_id": "alert.open", "url": link,
+                        "text": {"type": "plain_text", "text": "Open in Tend"}})  # fmt: skip
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"alert-{alert.pk}", "elements": buttons})
+    return blocks
+
+
+def _mrkdwn(text: str) -> str:
+    """Text as Slack shows it literally: its three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack(alert: ChurnAlert, delivery: AlertDelivery) -> str:
+    """The owner's DM from the app (everything, with buttons), or the team's channel (the headline)."""
+    client = slack_api.slack_client()
+    if client is None:
+        raise ChannelSkipped("Slack is not configured (SLACK_BOT_TOKEN).")
+    if delivery.external_id:
+        return delivery.external_id  # posted before; Slack has no idempotency key, so never post twice
+    shared = bool(settings.SLACK_ALERT_CHANNEL)
+    if shared:
+        channel = settings.SLACK_ALERT_CHANNEL
+    else:
+        owner = alert.account.owner
+        if owner is None or not owner.email:
+            raise ChannelSkipped("The account has no owner with an email address to find in Slack.")
+        channel = slack_api.dm_channel(client, owner.email)
+    text = message_text(alert)["subject"]
+    return slack_api.post(client, channel, text=text, blocks=slack_blocks(alert, shared=shared))
+
+
 # Channel -> sender, besides the admin (delivered by the alert existing).
 CHANNELS: dict[str, Callable[[ChurnAlert, AlertDelivery], str]] = {
     AlertDelivery.Channel.EVENT: event_bus,
     AlertDelivery.Channel.GMAIL: gmail_draft,
     AlertDelivery.Channel.CHAT: google_chat,
     AlertDelivery.Channel.NOTION: notion_page,
+    AlertDelivery.Channel.SLACK: slack,
 }

@@ -128,6 +128,7 @@ def test_a_change_raises_one_alert_explained_and_delivered(
         "gmail": ("skipped", "Gmail is not configured"),
         "chat": ("skipped", "Google Chat is not configured"),
         "notion": ("skipped", "Notion is not configured"),
+        "slack": ("skipped", "Slack is not configured"),
     }
     assert (
         deliveries["event"].status == "sent" and deliveries["event"].external_id == f"churn-alert-{alert.pk}"
@@ -141,7 +142,7 @@ def test_a_change_raises_one_alert_explained_and_delivered(
         again = scan_health(today=DAY)
         scan_health(today=DAY + timedelta(days=1))
     assert again["alerts"]["raised"] == 0
-    assert ChurnAlert.objects.count() == 1 and AlertDelivery.objects.count() == 5 and len(received) == 1
+    assert ChurnAlert.objects.count() == 1 and AlertDelivery.objects.count() == 6 and len(received) == 1
 
 
 @pytest.mark.django_db
@@ -274,6 +275,7 @@ def test_alerts_api_and_acknowledge(api, api_book, django_capture_on_commit_call
         "deliveries",
     }  # fmt: skip
     assert {(d["channel"], d["status"]) for d in alert["deliveries"]} == {
+        ("slack", "skipped"),
         ("admin", "sent"),
         ("event", "sent"),
         ("gmail", "skipped"),

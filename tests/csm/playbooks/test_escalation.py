@@ -89,8 +89,9 @@ def test_done_or_not_yet_late_work_is_not_escalated(team):
 def test_an_alert_not_acknowledged_in_two_business_days_is_escalated(team, settings):
     account = team["maya_accounts"][0]
     alert = ChurnAlert.objects.create(
-        account=account, raised_on=FRIDAY, raised_at=timezone.now(), reason="entered_red", reasons=["entered_red"],
-        explanation="Health fell to 35.", score=35.0, rag="RED", churn_risk="high", arr=account.arr,
+        account=account, raised_on=FRIDAY, raised_at=timezone.now(), reason="entered_red",
+        reasons=["entered_red"], explanation="Health fell to 35.", score=35.0, rag="RED", churn_risk="high",
+        arr=account.arr,
     )  # fmt: skip
     assert escalate(today=date(2026, 11, 30))["alerts"] == 0  # Monday: one business day
     assert escalate(today=date(2026, 12, 1))["alerts"] == 1  # Tuesday: two

@@ -219,11 +219,13 @@ def test_managers_see_follow_through_per_person_and_playbook_and_the_saves(
     ChurnAlert.objects.filter(pk=alert.pk).update(raised_at=timezone.now() - timedelta(hours=30))
     _alert(lost_account, days_ago=5)
     PlaybookRun.objects.create(playbook=Playbook.objects.get(name="Churn save"), account=saved_account,
-                               occurrence="alert:x", started_at=timezone.now(), started_on=today - timedelta(days=4))  # fmt: skip
+                               occurrence="alert:x", started_at=timezone.now(),
+                               started_on=today - timedelta(days=4))  # fmt: skip
     ChurnAlert.objects.filter(pk=alert.pk).update(acknowledged_at=timezone.now() - timedelta(hours=6))
     for account, outcome in ((saved_account, "renewed"), (lost_account, "churned")):
+        kept = 0 if outcome == "churned" else account.arr
         RenewalOutcome.objects.create(account=account, renewal_date=account.renewal_date, outcome=outcome,
-                                      arr_before=account.arr, arr_after=0 if outcome == "churned" else account.arr)  # fmt: skip
+                                      arr_before=account.arr, arr_after=kept)  # fmt: skip
     late = task_service.create_task(
         account=saved_account, owner=maya, title="Late", due_on=today - timedelta(days=2)
     )

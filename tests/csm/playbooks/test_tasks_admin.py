@@ -26,7 +26,7 @@ def test_a_csm_adds_a_task_for_themselves_only(client, api_book):
     maya = api_book["maya"]
     client.force_login(maya)
     form = client.get(reverse("admin:csm_task_add")).content.decode()
-    assert 'value="%d"' % maya.pk in form and 'value="%d"' % api_book["tom"].pk not in form
+    assert f'value="{maya.pk}"' in form and f'value="{api_book["tom"].pk}"' not in form
     due = (timezone.localdate() + timedelta(days=2)).isoformat()
     data = {"account": api_book["maya_accounts"][0].pk, "owner": maya.pk, "title": "Send the deck",
             "due_on": due, "priority": "high", "notes": "", **_no_comments()}  # fmt: skip
@@ -79,8 +79,9 @@ def test_a_comment_is_signed_by_its_author(client, api_book):
     maya = api_book["maya"]
     task = _task(api_book["maya_accounts"][0], maya)
     client.force_login(maya)
-    data = {"account": task.account_id, "owner": maya.pk, "title": task.title, "due_on": task.due_on.isoformat(),
-            "priority": "normal", "notes": "", "skip_reason": "", **_no_comments(1),
+    data = {"account": task.account_id, "owner": maya.pk, "title": task.title,
+            "due_on": task.due_on.isoformat(), "priority": "normal", "notes": "", "skip_reason": "",
+            **_no_comments(1),
             "comments-0-body": "Left a voicemail"}  # fmt: skip
     response = client.post(reverse("admin:csm_task_change", args=[task.pk]), data)
     assert response.status_code == 302, response.content.decode()[:3000]

@@ -51,8 +51,8 @@ def test_a_csm_gives_tasks_to_themselves_and_a_manager_to_anyone_who_sees_the_ac
                                                 "due_on": due}, format="json")  # fmt: skip
     assert on_toms.status_code == 400 and "account" in on_toms.json()
 
-    by_manager = api(manager).post("/api/v1/tasks/", {"account": account.pk, "title": "Escalate", "due_on": due,
-                                                      "owner": "maya"}, format="json")  # fmt: skip
+    to_maya = {"account": account.pk, "title": "Escalate", "due_on": due, "owner": "maya"}
+    by_manager = api(manager).post("/api/v1/tasks/", to_maya, format="json")
     assert by_manager.status_code == 201 and by_manager.json()["owner"] == "maya"
     # Reassigning to someone who cannot see the account is refused, and nothing changes.
     moved = api(manager).patch(f"/api/v1/tasks/{by_manager.json()['id']}/", {"owner": "tom", "title": "New"},

@@ -1,0 +1,59 @@
+"""Slack through slack_sdk: post a message to a person (a DM from the app) or a channel, and check
+that a request claiming to come from Slack does.
+
+Switched off cleanly while SLACK_BOT_TOKEN is empty: `slack_client()` is then None. The client
+retries what Slack asks it to (429 with Retry-After, connection errors) with slack_sdk's own
+handlers; anything else raises SlackApiError for the caller to record and retry later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+
+TIMEOUT = 10
+
+__all__ = ["SlackApiError", "dm_channel", "post", "request_is_from_slack", "slack_client", "user_email"]
+
+
+def slack_client() -> WebClient | None:
+    if not settings.SLACK_BOT_TOKEN:
+        return None
+    return WebClient(
+        token=settings.SLACK_BOT_TOKEN,
+        base_url=settings.SLACK_API_URL,
+        timeout=TIMEOUT,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2), ConnectionErrorRetryHandler()],
+    )
+
+
+def dm_channel(client: WebClient, email: str) -> str:
+    """The app's direct-message channel with the Slack user who has this email."""
+    user = client.users_lookupByEmail(email=email)["user"]["id"]
+    return client.conversations_open(users=user)["channel"]["id"]
+
+
+def post(client: WebClient, channel: str, *, text: str, blocks: list[dict[str, Any]]) -> str:
+    """Post a message; returns its `channel:ts`, which is how Slack names a message."""
+    answer = client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+    return f"{answer['channel']}:{answer['ts']}"
+
+
+def user_email(client: WebClient, slack_user_id: str) -> str:
+    """The email address of a Slack user (the `users:read.email` scope), lower-cased; "" if none."""
+    profile = client.users_info(user=slack_user_id)["user"].get("profile", {})
+    return str(profile.get("email") or "").strip().lower()
+
+
+def request_is_from_slack(body: bytes, timestamp: str | None, signature: str | None) -> bool:
+    """Slack signed this request with our signing secret, within the last five minutes (not a replay)."""
+    if not settings.SLACK_SIGNING_SECRET or not timestamp or not signature:
+        return False
+    if not timestamp.isdigit() or len(timestamp) > 12:  # slack_sdk would raise on a non-number
+        return False
+    return SignatureVerifier(settings.SLACK_SIGNING_SECRET).is_valid(body, timestamp, signature)
