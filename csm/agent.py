@@ -294,6 +294,8 @@ agent = registry.register(
                 payload={"quarter": "previous", "trigger": "quarterly"},
             ),
             Schedule(name="csm.retry_alert_deliveries", task_type="deliver_alerts", cron="*/5 * * * *"),
+            # Ingest queues a run as events arrive; this one takes whatever a lost queueing left.
+            Schedule(name="csm.usage_sweep", task_type="rollup_usage", cron="*/5 * * * *"),
             Schedule(name="csm.prune_usage_events", task_type="prune_usage_events", cron="30 3 * * *"),
         ],
     )
