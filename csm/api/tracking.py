@@ -41,6 +41,11 @@ def _storable(message) -> bool:
     return True
 
 
+def _not_json(constant: str):
+    """Python reads NaN and Infinity; JSON (and the databases' JSON columns) does not."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
     response = JsonResponse({"success": False, "code": code, "message": message, **extra}, status=status)
     if status == 401:
@@ -74,7 +79,7 @@ def segment(request, kind: str):
         return _error(404, "not_found", f"no such call: {kind!r} (use one of {', '.join(KINDS)})")
     try:
         body = _body(request)
-        data = json.loads(body or b"null")
+        data = json.loads(body or b"null", parse_constant=_not_json)
     except RequestDataTooBig:
         return _error(400, "too_large", f"a batch may be at most {spec.MAX_BATCH_BYTES // 1024} KB")
     except spec.Refused as exc:

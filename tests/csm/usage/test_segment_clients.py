@@ -208,4 +208,9 @@ def test_text_no_column_can_hold_and_deep_nesting_are_refused_not_a_500(live_ser
     assert UsageEvent.objects.get(message_id="ok").properties == {"x": "\N{GRINNING FACE}"}
     deep = '{"batch": ' + "[" * 100_000 + "]" * 100_000 + "}"
     assert _post(live_server, key, deep).status_code == 400
+    # Python's json reads NaN and Infinity; no JSON column stores them.
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        body = batch("c", "x").replace('{"x": "x"}', '{"x": ' + constant + "}")
+        answer = _post(live_server, key, body)
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid_json", constant
     assert not UsageEvent.objects.filter(message_id__in=["n", "s"]).exists()
