@@ -367,7 +367,8 @@ TEND_RESCORE_MAX_ACCOUNTS = env.int("TEND_RESCORE_MAX_ACCOUNTS", default=10_000)
 # are kept this many days.
 TEND_USAGE_ROLLUP_ON_INGEST = env.bool("TEND_USAGE_ROLLUP_ON_INGEST", default=True)
 TEND_USAGE_STORE_MAX_EVENTS = env.int("TEND_USAGE_STORE_MAX_EVENTS", default=200_000)
-TEND_USAGE_ROLLUP_MAX_DAYS = env.int("TEND_USAGE_ROLLUP_MAX_DAYS", default=20_000)
+TEND_USAGE_ROLLUP_MAX_ACCOUNTS = env.int("TEND_USAGE_ROLLUP_MAX_ACCOUNTS", default=2_000)
+TEND_USAGE_ROLLUP_MAX_DELAY = env.int("TEND_USAGE_ROLLUP_MAX_DELAY", default=300)
 TEND_EVENT_RETENTION_DAYS = env.int("TEND_EVENT_RETENTION_DAYS", default=400)
 # Take an account's seats in use from the users active in the product over 30 days.
 TEND_SEATS_FROM_USAGE = env.bool("TEND_SEATS_FROM_USAGE", default=False)

@@ -214,18 +214,30 @@ def _seats_in_use(account_ids: list[int], *, today: date, now: datetime) -> int:
 
 
 def rollup_pending(run=None, *, today: date | None = None) -> dict[str, Any]:
-    """Roll up what is waiting (at most TEND_USAGE_ROLLUP_MAX_DAYS account-days), derive the signals,
-    re-score; a follow-up run takes the rest and whatever came meanwhile."""
+    """Store what came in, then roll up the days it touched, derive the signals, re-score.
+
+    A run takes every waiting day of at most TEND_USAGE_ROLLUP_MAX_ACCOUNTS accounts (those waiting
+    longest): each account's events are read once a run, however many of its days changed. While
+    a burst is still being stored (more waits than one run stores), the rollup waits for the rest,
+    up to TEND_USAGE_ROLLUP_MAX_DELAY seconds: each day is then rolled up once, not once per run.
+    A follow-up run takes the rest and whatever came meanwhile.
+    """
     stored = store_waiting()  # first the events that came in, then the days they touched
     today = today or timezone.localdate()
     started = timezone.now()
-    taken = list(
-        RollupRequest.objects.filter(requested_at__lte=started)
-        .order_by("requested_at", "account_id", "day")
-        .values_list("pk", "account_id", "day")[: settings.TEND_USAGE_ROLLUP_MAX_DAYS]
-    )
-    if not taken:
+    pending = RollupRequest.objects.filter(requested_at__lte=started)
+    oldest = pending.aggregate(first=Min("requested_at"))["first"]
+    if oldest is None:
         return _followed({"stored": stored.as_dict(), "account_days": 0}, run)
+    if stored.backlog and started - oldest < timedelta(seconds=settings.TEND_USAGE_ROLLUP_MAX_DELAY):
+        return _followed({"stored": stored.as_dict(), "account_days": 0, "deferred": True}, run)
+    first_waiting = (
+        pending.values("account_id")
+        .annotate(first=Min("requested_at"))
+        .order_by("first", "account_id")
+        .values_list("account_id", flat=True)[: settings.TEND_USAGE_ROLLUP_MAX_ACCOUNTS]
+    )
+    taken = list(pending.filter(account_id__in=list(first_waiting)).values_list("pk", "account_id", "day"))
     pairs = [(a, d) for _pk, a, d in taken]
     accounts = sorted({a for a, _d in pairs})
     written = 0

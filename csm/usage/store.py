@@ -49,6 +49,7 @@ class Stored:
     unmatched: int = 0
     failed: int = 0
     taken: int = 0  # messages taken from the batches (a duplicate inside the chunk included)
+    backlog: bool = False  # batches still wait: this run stored its share of a burst
 
     def add(self, other: Stored) -> None:
         for name in ("batches", "stored", "duplicates", "unmatched", "failed"):
@@ -78,6 +79,8 @@ def store_waiting(*, max_events: int | None = None, now: datetime | None = None)
         else:
             totals.add(chunk)
             taken += chunk.taken
+    else:
+        totals.backlog = IngestBatch.objects.filter(failed_at__isnull=True).exists()
     return totals
 
 

@@ -106,3 +106,42 @@ def test_a_burst_over_one_runs_share_is_stored_by_the_runs_that_follow(
 def test_a_csm_does_not_see_the_waiting_batches(client, make_user):
     client.force_login(make_user("maya"))
     assert client.get(reverse("admin:csm_ingestbatch_changelist")).status_code == 403
+
+
+def test_while_a_burst_is_stored_the_rollup_waits_for_the_rest_but_not_for_ever(
+    make_account, source, settings, monkeypatch
+):
+    account = make_account(external_id="ACME-1")
+    settings.TEND_USAGE_STORE_MAX_EVENTS = 2
+    monkeypatch.setattr(store, "BATCHES_PER_CHUNK", 1)
+    for i in range(3):
+        accept(source, _track(f"m{i}a", f"m{i}b"))
+
+    first = rollup_pending()
+    assert first["deferred"] is True and first["stored"]["stored"] == 2
+    assert not UsageDay.objects.exists()  # the day would be rolled up again with the rest: not yet
+    rollup_pending()
+    last = rollup_pending()  # the burst is stored: now the day, once
+    assert last["account_days"] == 1 and UsageDay.objects.get(account=account).events == 6
+
+    settings.TEND_USAGE_ROLLUP_MAX_DELAY = 0  # a backlog that never ends does not hold it back
+    for i in range(3):
+        accept(source, _track(f"n{i}a", f"n{i}b"))
+    assert rollup_pending()["account_days"] == 1
+
+
+def test_a_run_rolls_up_every_waiting_day_of_the_accounts_it_takes(make_account, source, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    first, second = make_account(external_id="ACME-1"), make_account(external_id="ACME-2")
+    settings.TEND_USAGE_ROLLUP_MAX_ACCOUNTS = 1
+    for days_ago in (0, 1, 2):
+        when = (timezone.now() - timedelta(days=days_ago)).isoformat()
+        accept(source, [{**m, "timestamp": when} for m in _track(f"a{days_ago}")])
+        accept(source, [{**m, "timestamp": when} for m in _track(f"b{days_ago}", group="ACME-2")])
+    result = rollup_pending()
+    assert (result["accounts"], result["account_days"]) == (1, 3)
+    assert UsageDay.objects.filter(account=first).count() == 3 and not UsageDay.objects.filter(account=second)
+    assert rollup_pending()["account_days"] == 3
