@@ -26,6 +26,8 @@ from csm.expansion.opportunities import check_expansion
 from csm.ingest.notion import sync_accounts
 from csm.models import Account
 from csm.playbooks.escalation import escalate
+from csm.playbooks.notices import deliver_due as deliver_notices
+from csm.playbooks.notices import queue_digests
 from csm.playbooks.runner import run_playbooks
 from csm.qbr import quarters
 from csm.qbr.build import generate as generate_qbrs
@@ -101,6 +103,14 @@ def playbooks(payload: dict[str, Any], run) -> dict[str, Any]:
 
 def escalations(payload: dict[str, Any], run) -> dict[str, Any]:
     return escalate()
+
+
+def notices_due(payload: dict[str, Any], run) -> dict[str, Any]:
+    return deliver_notices()
+
+
+def digests(payload: dict[str, Any], run) -> dict[str, Any]:
+    return {"queued": queue_digests()}
 
 
 def clean_alert_ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +236,16 @@ agent = registry.register(
                 scope_payload=for_managers_only,
                 description="Hand late tasks and unacknowledged alerts to the owner's manager, once.",
             ),
+            "deliver_notices": TaskType(
+                notices_due,
+                scope_payload=for_managers_only,
+                description="Send people's Slack notices (tasks given to them, digests) that are due.",
+            ),
+            "send_digests": TaskType(
+                digests,
+                scope_payload=for_managers_only,
+                description="Queue each person's morning digest on Slack: tasks due, open alerts.",
+            ),
             "prune_usage_events": TaskType(
                 prune_usage,
                 scope_payload=for_managers_only,
@@ -285,6 +305,8 @@ agent = registry.register(
             Schedule(name="csm.daily_playbooks", task_type="run_playbooks", cron="15 8 * * *"),
             # Working days, at the start of the day (business days are Monday to Friday in TIME_ZONE).
             Schedule(name="csm.escalations", task_type="escalate", cron="30 9 * * 1-5"),
+            Schedule(name="csm.morning_digests", task_type="send_digests", cron="30 8 * * 1-5"),
+            Schedule(name="csm.deliver_notices", task_type="deliver_notices", cron="*/5 * * * *"),
             Schedule(name="csm.publish_qbrs", task_type="publish_qbrs", cron="20 * * * *"),
             # The quarter just ended, reviewed on the first day of the next.
             Schedule(

@@ -747,6 +747,7 @@ class RenewalOutcome(models.Model):
 # Owned work (tasks, and the playbooks that make them) lives with its package too.
 from csm.playbooks.models import (  # noqa: E402, F401
     CalendarFeed,
+    Notice,
     Playbook,
     PlaybookRun,
     PlaybookStep,

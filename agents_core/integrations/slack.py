@@ -18,7 +18,20 @@ from slack_sdk.signature import SignatureVerifier
 
 TIMEOUT = 10
 
-__all__ = ["SlackApiError", "dm_channel", "post", "request_is_from_slack", "slack_client", "user_email"]
+__all__ = [
+    "SlackApiError",
+    "dm_channel",
+    "escape",
+    "post",
+    "request_is_from_slack",
+    "slack_client",
+    "user_email",
+]
+
+
+def escape(text: str) -> str:
+    """Text as Slack's mrkdwn shows it literally: its three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def slack_client() -> WebClient | None:

@@ -13,9 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from agents_core.admin_mixins import ActionRefused, OneClickActionsMixin, VisibleToUserAdminMixin, one_click
+from agents_core.admin_mixins import (
+    ActionRefused,
+    OneClickActionsMixin,
+    ReadOnlyAdminMixin,
+    VisibleToUserAdminMixin,
+    one_click,
+)
 from agents_core.visibility import sees_everything
-from csm.models import Account, CalendarFeed, ReportingLine, Task, TaskComment
+from csm.models import Account, CalendarFeed, Notice, ReportingLine, Task, TaskComment
 from csm.playbooks import tasks as service
 
 
@@ -277,3 +283,34 @@ class ReportingLineAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return sees_everything(request.user) and super().has_module_permission(request)
+
+
+@admin.register(Notice)
+class NoticeAdmin(OneClickActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What Tend told people on Slack, and how it went: yours, or everyone's for a manager."""
+
+    list_display = ("created_at", "recipient", "kind", "task", "status", "error", "retry")
+    list_filter = ("status", "kind")
+    list_select_related = ("recipient", "task")
+    show_full_result_count = False
+    fields = ("recipient", "kind", "task", "status", "attempts", "error", "external_id", "sent_at", "retry")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Retry")
+    def retry(self, obj):
+        if obj is None or obj.pk is None or obj.status != Notice.Status.FAILED:
+            return "—"
+        return self.one_click_button(obj, "retry")
+
+    @one_click("Retry now", permission="view")
+    def do_retry(self, request, obj):
+        from csm.playbooks.notices import deliver
+
+        Notice.objects.filter(pk=obj.pk, status=Notice.Status.FAILED).update(next_retry_at=timezone.now())
+        return f"Retried: {deliver(obj.pk)}."

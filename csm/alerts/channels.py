@@ -147,12 +147,15 @@ def slack_blocks(alert: ChurnAlert, *, shared: bool) -> list[dict]:
     members may not all see the account): the details are one click away, behind Tend's login."""
     text = message_text(alert)
     blocks: list[dict] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_mrkdwn(text['subject'])}*"}}
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{slack_api.escape(text['subject'])}*"}}
     ]
     if not shared:
         account = alert.account
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(alert.explanation)[:2900]}}
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": slack_api.escape(alert.explanation)[:2900]},
+            }
         )
         facts = [f"*Score* {alert.score:.0f} ({alert.rag})", f"*ARR* {money(alert.arr)}"]
         if account.renewal_date:
@@ -172,11 +175,6 @@ def slack_blocks(alert: ChurnAlert, *, shared: bool) -> list[dict]:
     if buttons:
         blocks.append({"type": "actions", "block_id": f"alert-{alert.pk}", "elements": buttons})
     return blocks
-
-
-def _mrkdwn(text: str) -> str:
-    """Text as Slack shows it literally: its three control characters escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def slack(alert: ChurnAlert, delivery: AlertDelivery) -> str:

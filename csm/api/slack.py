@@ -51,6 +51,8 @@ def interactions(request):
         return HttpResponse(status=200)  # nothing Tend answers to
     actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
     action = actions[0] if actions and isinstance(actions[0], dict) else {}
+    if str(action.get("action_id", "")).endswith(".open"):
+        return HttpResponse(status=200)  # a link button: Slack opened the link, nothing to do here
     slack_user = (payload.get("user") or {}).get("id") if isinstance(payload.get("user"), dict) else None
     user = tend_user(slack_user) if isinstance(slack_user, str) else None
     if user is None:

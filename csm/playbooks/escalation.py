@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from csm.models import Account, ChurnAlert
-from csm.playbooks import rules
+from csm.playbooks import notices, rules
 from csm.playbooks.models import Task
 from csm.playbooks.tasks import managers_of
 
@@ -108,6 +108,7 @@ def _hand_over(late: list, *, today: date, now: datetime, result: dict[str, int]
         marked[type(item)].append((item.pk, manager.pk))
     with transaction.atomic():
         Task.objects.bulk_create(made, ignore_conflicts=True)
+        notices.notify_tasks(list(Task.objects.filter(origin_key__in=[t.origin_key for t in made])))
         for model, rows in marked.items():
             for pk, manager_id in rows:
                 model.objects.filter(pk=pk, escalated_at__isnull=True).update(

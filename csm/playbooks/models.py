@@ -312,3 +312,48 @@ class ReportingLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} reports to {self.manager}"
+
+
+class NoticeQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        from agents_core.visibility import sees_everything
+
+        return self if sees_everything(user) else self.filter(recipient=user)
+
+
+class Notice(models.Model):
+    """A message to one person about their work, sent on Slack: a task given to them, an escalation,
+    their morning digest. Recorded, retried and never sent twice, like an alert's deliveries."""
+
+    class Kind(models.TextChoices):
+        TASK = "task", "A task given to you"
+        DIGEST = "digest", "Morning digest"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped (not configured)"
+        FAILED = "failed", "Failed"
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="notices")
+    # What it is about, once: "task:<id>:<recipient>", "digest:<recipient>:<day>".
+    key = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NoticeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_retry_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.recipient}"

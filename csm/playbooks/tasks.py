@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agents_core.visibility import sees_everything
 from csm.models import Account
+from csm.playbooks import notices
 from csm.playbooks.models import ReportingLine, Task, TaskComment
 
 
@@ -58,19 +59,26 @@ def create_task(
         origin=origin, alert=alert, opportunity=opportunity, created_by=by,
     )  # fmt: skip
     if not origin_key:
-        return Task.objects.create(account=account, **fields)
-    try:
-        with transaction.atomic():
-            return Task.objects.create(account=account, origin_key=origin_key, **fields)
-    except IntegrityError:  # made by an earlier run, a retry, or another worker meanwhile
-        return Task.objects.get(account=account, origin_key=origin_key)
+        task = Task.objects.create(account=account, **fields)
+    else:
+        try:
+            with transaction.atomic():
+                task = Task.objects.create(account=account, origin_key=origin_key, **fields)
+        except IntegrityError:  # made by an earlier run, a retry, or another worker meanwhile
+            return Task.objects.get(account=account, origin_key=origin_key)
+    if by is not None:
+        notices.notify_task(task, by=by)
+    return task
 
 
 def assign(task: Task, owner, *, by) -> Task:
     if problem := may_assign(by, owner, task.account):
         raise TaskRefused(problem)
+    changed = task.owner_id != owner.pk
     task.owner = owner
     task.save(update_fields=["owner"])
+    if changed:
+        notices.notify_task(task, by=by)
     return task
 
 

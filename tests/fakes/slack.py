@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlparse
 from tests.fakes.http import JSONHandler, serve
 
 TOKEN = "xoxb-test-token"
-USERS = {"U-MAYA": "maya@example.com", "U-TOM": "tom@example.com", "U-NOBODY": "nobody@example.com"}
+USERS = {"U-MAYA": "maya@example.com", "U-TOM": "tom@example.com", "U-MORGAN": "morgan@example.com",
+         "U-NOBODY": "nobody@example.com"}  # fmt: skip
 
 
 class Slack:
@@ -87,16 +88,31 @@ def block_problem(blocks) -> str | None:
         kind = block.get("type")
         if kind == "section" and len(block.get("text", {}).get("text", "")) > 3000:
             return "section text over 3000 characters"
+        if kind == "header" and (block.get("text", {}).get("type") != "plain_text"
+                                 or len(block["text"].get("text", "")) > 150):  # fmt: skip
+            return "a header's text must be plain_text of at most 150 characters"
+        if (accessory := block.get("accessory")) is not None and (problem := _button_problem(accessory)):
+            return problem
         if kind == "actions":
             elements = block.get("elements", [])
             if not elements or len(elements) > 25:
                 return "actions needs 1 to 25 elements"
             for element in elements:
-                text = element.get("text", {})
-                if text.get("type") != "plain_text" or not 0 < len(text.get("text", "")) <= 75:
-                    return "a button's text must be plain_text of 1 to 75 characters"
-                if "url" not in element and not element.get("value"):
-                    return "a button needs a url or a value"
+                if problem := _button_problem(element):
+                    return problem
         elif kind not in ("section", "context", "header", "divider"):
             return f"unknown block type {kind!r}"
+    return None
+
+
+def _button_problem(element: dict) -> str | None:
+    text = element.get("text", {})
+    if element.get("type") != "button":
+        return f"unknown element type {element.get('type')!r}"
+    if text.get("type") != "plain_text" or not 0 < len(text.get("text", "")) <= 75:
+        return "a button's text must be plain_text of 1 to 75 characters"
+    if "url" not in element and not element.get("value"):
+        return "a button needs a url or a value"
+    if not element.get("action_id"):
+        return "a button needs an action_id"
     return None
