@@ -33,6 +33,10 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
     assert f"Accounts scored:        {scannable} (floor {scannable})" in report
     assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
     assert "scan without alerts" in report and "alerts raised" in report
+    assert "Playbooks after the scan:" in report and "of the scan and expansion" in report
+    from csm.models import PlaybookRun
+
+    assert not PlaybookRun.objects.exists()  # what the rounds started was put back
     assert "Naive per-account loop:  20 accounts in" in report and "x faster" in report
     # The cycle's floor does the same work as Tend: the same alerts and expansion candidates.
     import re
