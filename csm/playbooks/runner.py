@@ -28,6 +28,7 @@ LOOK_BACK_DAYS = 7
 NEW_ACCOUNT_DAYS = 30
 QBR_AHEAD_DAYS = 14
 RECOVERED = "The cause went away: {why}"
+CHUNK = 2_000
 
 
 def run_playbooks(*, today: date | None = None, now: datetime | None = None) -> dict[str, Any]:
@@ -40,7 +41,11 @@ def run_playbooks(*, today: date | None = None, now: datetime | None = None) -> 
             ~Exists(Task.objects.filter(playbook_run=OuterRef("pk")))
         )  # new runs, and any a crashed run left without tasks
         result["started"] += started
-        result["tasks"] += advance(list(waiting.select_related("account")), playbook=playbook, today=today)
+        last = 0
+        # A chunk at a time: a trigger can start a playbook on every account of the book at once.
+        while chunk := list(waiting.filter(pk__gt=last).select_related("account").order_by("pk")[:CHUNK]):
+            result["tasks"] += advance(chunk, playbook=playbook, today=today)
+            last = chunk[-1].pk
         result["closed"] += close_recovered(playbook, today=today, now=now)
     return result
 
@@ -199,11 +204,16 @@ def close_recovered(playbook: Playbook, *, today: date, now: datetime) -> int:
     if trigger == Playbook.Trigger.ENTERED_SEGMENT:
         for pk in runs.exclude(account__segment=playbook.segment).values_list("pk", flat=True):
             gone[pk] = RECOVERED.format(why="the account left the segment")
+    by_reason: dict[str, list[int]] = {}
     for pk, why in gone.items():
-        Task.objects.filter(playbook_run_id=pk, status=Task.Status.OPEN).update(
-            status=Task.Status.SKIPPED, skip_reason=why[:200], closed_at=now
-        )
-        PlaybookRun.objects.filter(pk=pk, status=PlaybookRun.Status.OPEN).update(
-            status=PlaybookRun.Status.CLOSED, closed_at=now, close_reason=why[:200]
-        )
+        by_reason.setdefault(why[:200], []).append(pk)
+    for why, pks in by_reason.items():  # a few statements per reason, however many runs close
+        for start in range(0, len(pks), CHUNK):
+            some = pks[start : start + CHUNK]
+            Task.objects.filter(playbook_run_id__in=some, status=Task.Status.OPEN).update(
+                status=Task.Status.SKIPPED, skip_reason=why, closed_at=now
+            )
+            PlaybookRun.objects.filter(pk__in=some, status=PlaybookRun.Status.OPEN).update(
+                status=PlaybookRun.Status.CLOSED, closed_at=now, close_reason=why
+            )
     return len(gone)

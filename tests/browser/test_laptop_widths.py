@@ -3,9 +3,13 @@ column wraps into readable rows instead of squeezing into a column a word wide."
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from csm.models import HealthScore
+import pytest
+from django.utils import timezone
+
+from csm.models import HealthScore, Playbook, PlaybookRun
+from csm.playbooks.tasks import create_task
 from tests.book import add_accounts
 from tests.browser.test_csm_workspace import log_in
 
@@ -19,7 +23,8 @@ WHY = (
     "over four weeks and nobody from the customer has logged in since 3 Nov."
 )
 PAGES = ["/admin/", "/admin/csm/account/", "/admin/csm/churnalert/", "/admin/csm/expansionopportunity/",
-         "/admin/sales/outreachdraft/", "/admin/csm/qbr/"]  # fmt: skip
+         "/admin/sales/outreachdraft/", "/admin/csm/qbr/", "/admin/csm/task/", "/admin/csm/playbook/",
+         "/admin/csm/playbookrun/"]  # fmt: skip
 
 
 @pytest.fixture
@@ -28,6 +33,14 @@ def busy_book(make_user):
     manager = make_user("morgan", view_all=True)
     accounts = add_accounts(maya, 30, prefix="Northwind Logistics International Holdings")
     HealthScore.objects.filter(account__in=accounts).update(explanation=WHY)
+    today = timezone.localdate()
+    for i, account in enumerate(accounts[:8]):  # tasks due, late, and a playbook's
+        title = "Call the champion about the drop in weekly active users and agree a plan"
+        create_task(account=account, owner=maya, due_on=today - timedelta(days=i % 3), priority="high",
+                    title=title)  # fmt: skip
+    playbook = Playbook.objects.get(name="Churn save")
+    PlaybookRun.objects.create(playbook=playbook, account=accounts[0], occurrence="alert:1",
+                               started_at=timezone.now(), started_on=today)  # fmt: skip
     return {"maya": maya, "manager": manager}
 
 
@@ -69,6 +82,16 @@ def test_lists_fit_a_laptop_without_sideways_scroll(browser, live_server, busy_b
 def test_laptop_screenshots(browser, live_server, busy_book, screenshot):
     """The pages a CSM starts from, at 1280 px, saved for a person to look at (var/screenshots)."""
     log_in(browser, live_server, "maya")
-    for name, page in [("index", "/admin/"), ("accounts", "/admin/csm/account/")]:
+    for name, page in [
+        ("index", "/admin/"),
+        ("accounts", "/admin/csm/account/"),
+        ("tasks", "/admin/csm/task/"),
+    ]:
+        browser.get(live_server.url + page)
+        assert screenshot(f"laptop-1280-{name}", (1280, 900)).stat().st_size > 10_000
+    log_in(browser, live_server, "morgan")
+    playbook = Playbook.objects.get(name="Churn save")
+    for name, page in [("playbook", f"/admin/csm/playbook/{playbook.pk}/change/"),
+                       ("follow-through", "/admin/csm/playbook/follow-through/")]:  # fmt: skip
         browser.get(live_server.url + page)
         assert screenshot(f"laptop-1280-{name}", (1280, 900)).stat().st_size > 10_000
