@@ -93,7 +93,9 @@ class TaskCommentInline(admin.TabularInline):
 @admin.register(Task)
 class TaskAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdmin):
     form = TaskForm
-    list_display = ("title", "account_link", "owner", "due", "priority", "status", "origin", "act")
+    # Fits a 1280 px laptop: the state shows in the buttons (Done and Skip, or Reopen), where it came
+    # from in the filter.
+    list_display = ("title", "account_link", "owner", "due", "priority", "act")
     list_filter = (
         DueFilter,
         MineFilter,

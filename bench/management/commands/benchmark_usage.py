@@ -22,14 +22,16 @@ var/bench.sqlite3).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import resource
+import sys
 import time
 from datetime import datetime, timedelta
 
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -51,6 +53,35 @@ from csm.models import (
 from csm.usage.rollup import rollup_pending
 
 REQUESTS_BUILT_AT_ONCE = 500
+
+
+def _wsgi_post(auth: str):
+    """POST a body to the tracking endpoint through Django's WSGI handler, as a WSGI server does.
+
+    Not Django's test Client: it connects four signal receivers a request whose finalizers are
+    never released (about 1.5 KB a request, measured with tracemalloc), which read as memory
+    growing with the number of events.
+    """
+    app = WSGIHandler()
+
+    def post(body: str) -> tuple[int, bytes]:
+        data = body.encode()
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": "/ingest/segment/v1/batch", "SCRIPT_NAME": "",
+            "QUERY_STRING": "", "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
+            "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(data),
+            "wsgi.errors": sys.stderr, "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(data)),
+            "HTTP_AUTHORIZATION": auth, "REMOTE_ADDR": "127.0.0.1",
+        }  # fmt: skip
+        started: list[str] = []
+        response = app(environ, lambda status, headers, exc_info=None: started.append(status))
+        try:
+            answer = b"".join(response)
+        finally:
+            response.close()
+        return int(started[0].split()[0]), answer
+
+    return post
 
 
 def work_waits() -> bool:
@@ -132,19 +163,16 @@ class Command(BaseCommand):
                     for r in ranges
                 ]
 
-        client, counter = Client(), QueryCounter()
+        post, counter = _wsgi_post(auth), QueryCounter()
         ingest = 0.0
         requests, ingest_bytes = 0, 0
         with connection.execute_wrapper(counter):
             for built in bodies():
                 started = time.perf_counter()
                 for _n, body in built:
-                    response = client.post("/ingest/segment/v1/batch", body, content_type="application/json",
-                                           HTTP_AUTHORIZATION=auth)  # fmt: skip
-                    if response.status_code != 200:
-                        raise RuntimeError(
-                            f"ingest answered {response.status_code}: {response.content[:300]!r}"
-                        )
+                    status, answer = post(body)
+                    if status != 200:
+                        raise RuntimeError(f"ingest answered {status}: {answer[:300]!r}")
                 ingest += time.perf_counter() - started
                 requests += len(built)
                 ingest_bytes += sum(len(body) for _n, body in built)
