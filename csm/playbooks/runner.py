@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -152,11 +153,14 @@ def advance(runs: list[PlaybookRun], *, playbook: Playbook | None = None, today:
             previous_closed = False
         if all_closed:
             finished.append(run.pk)
-    Task.objects.bulk_create(made, ignore_conflicts=True, batch_size=2000)
-    if finished:
-        PlaybookRun.objects.filter(pk__in=finished, status=PlaybookRun.Status.OPEN).update(
-            status=PlaybookRun.Status.DONE, closed_at=timezone.now(), close_reason="Every step is closed."
-        )
+    # All of a chunk's tasks or none: a worker killed between two inserts leaves no run with some of
+    # its ready steps made (the next run only picks up runs with no tasks at all).
+    with transaction.atomic():
+        Task.objects.bulk_create(made, ignore_conflicts=True, batch_size=2000)
+        if finished:
+            PlaybookRun.objects.filter(pk__in=finished, status=PlaybookRun.Status.OPEN).update(
+                status=PlaybookRun.Status.DONE, closed_at=timezone.now(), close_reason="Every step is closed."
+            )
     return len(made)
 
 

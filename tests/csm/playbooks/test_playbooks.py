@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -105,6 +107,29 @@ def test_a_run_that_died_before_making_its_tasks_gets_them_on_the_next(make_acco
     Task.objects.all().delete()  # as if the worker was killed between the run and its tasks
     assert run_playbooks()["tasks"] == 1
     assert PlaybookRun.objects.count() == 1 and Task.objects.count() == 1
+
+
+def test_the_daily_run_costs_the_same_queries_for_3_accounts_as_for_60(make_account, maya, only):
+    only("Churn save", "Renewal prep")
+
+    def queries_for(accounts: int) -> tuple[int, int]:
+        PlaybookRun.objects.all().delete()
+        for _ in range(accounts):
+            account = make_account(
+                owner=maya, rag="RED", renewal_date=timezone.localdate() + timedelta(days=60)
+            )
+            _alert(account)
+        with CaptureQueriesContext(connection) as queries:
+            played = run_playbooks()
+        assert played["started"] == 2 * PlaybookRun.objects.values("account").distinct().count()
+        inserts = sum('INTO "csm_task"' in q["sql"] for q in queries.captured_queries)
+        # The tasks go in as few inserts as the database takes (SQLite: ~58 rows, 999 parameters).
+        assert inserts <= 2 + played["tasks"] // 50
+        return len(queries) - inserts, played["tasks"]
+
+    few, many = queries_for(3), queries_for(57)
+    assert (few[1], many[1]) == (3 * 4, 60 * 4)
+    assert few[0] == many[0]
 
 
 def test_a_run_closes_when_the_account_recovers_skipping_what_is_left(make_account, maya, only):
