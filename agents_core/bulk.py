@@ -168,11 +168,13 @@ def upsert_rows(
     *,
     conflict: Sequence[str],
     update: Sequence[str],
+    where: str = "",
     using: str = "default",
 ) -> int:
     """INSERT the rows; where `conflict` (a unique key) matches, SET the `update` fields.
 
-    With no `update` fields, rows that conflict are left alone (DO NOTHING).
+    With no `update` fields, rows that conflict are left alone (DO NOTHING). `where` is the
+    predicate of a partial unique index (SQL on its columns), which the conflict target must repeat.
     Returns the number of rows the database wrote (inserted or updated):
     with DO NOTHING, how many were new.
     """
@@ -183,6 +185,8 @@ def upsert_rows(
     meta = model._meta
     columns = [quote(meta.get_field(f).column) for f in fields]
     conflict_cols = ", ".join(quote(meta.get_field(f).column) for f in conflict)
+    if where:
+        conflict_cols = f"{conflict_cols}) WHERE ({where}"
     assignments = ", ".join(
         f"{quote(meta.get_field(f).column)} = excluded.{quote(meta.get_field(f).column)}" for f in update
     )

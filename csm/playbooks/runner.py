@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from agents_core.bulk import upsert_rows
 from agents_core.visibility import sees_everything
 from csm.accounts.selectors import WEAK
 from csm.models import RAG, Account, ChurnAlert, ExpansionOpportunity, HealthScore, QBRDue
@@ -30,6 +31,13 @@ NEW_ACCOUNT_DAYS = 30
 QBR_AHEAD_DAYS = 14
 RECOVERED = "The cause went away: {why}"
 CHUNK = 2_000
+RUN_FIELDS = ("playbook", "account", "occurrence", "status", "started_at", "started_on", "close_reason")
+RUN_KEY = ("playbook", "account", "occurrence")
+RUN_READ = ("pk", "playbook_id", "account_id", "started_on", "account__owner_id")
+TASK_FIELDS = (
+    "account", "owner", "title", "notes", "due_on", "priority", "status", "skip_reason", "origin",
+    "origin_key", "playbook_run", "step", "created_at",
+)  # fmt: skip
 
 
 def run_playbooks(*, today: date | None = None, now: datetime | None = None) -> dict[str, Any]:
@@ -44,7 +52,8 @@ def run_playbooks(*, today: date | None = None, now: datetime | None = None) -> 
         result["started"] += started
         last = 0
         # A chunk at a time: a trigger can start a playbook on every account of the book at once.
-        while chunk := list(waiting.filter(pk__gt=last).select_related("account").order_by("pk")[:CHUNK]):
+        chunks = waiting.select_related("account").only(*RUN_READ).order_by("pk")
+        while chunk := list(chunks.filter(pk__gt=last)[:CHUNK]):
             result["tasks"] += advance(chunk, playbook=playbook, today=today)
             last = chunk[-1].pk
         result["closed"] += close_recovered(playbook, today=today, now=now)
@@ -53,15 +62,16 @@ def run_playbooks(*, today: date | None = None, now: datetime | None = None) -> 
 
 def start(playbook: Playbook, *, today: date, now: datetime) -> int:
     """Start the playbook for each occurrence of its trigger not started before. Returns how many."""
-    found = occurrences(playbook, today=today)
-    runs = [
-        PlaybookRun(playbook=playbook, account_id=account_id, occurrence=occurrence[:100],
-                    started_at=now, started_on=today)
-        for account_id, occurrence in found
-    ]  # fmt: skip
-    before = PlaybookRun.objects.filter(playbook=playbook).count()
-    PlaybookRun.objects.bulk_create(runs, ignore_conflicts=True, batch_size=2000)
-    return PlaybookRun.objects.filter(playbook=playbook).count() - before
+    rows = [
+        (playbook.pk, account_id, occurrence[:100], PlaybookRun.Status.OPEN, now, today, "")
+        for account_id, occurrence in sorted(occurrences(playbook, today=today))
+    ]
+    started = 0
+    for first in range(0, len(rows), CHUNK):  # the unique key makes a run once, however often asked
+        started += upsert_rows(
+            PlaybookRun, RUN_FIELDS, rows[first : first + CHUNK], conflict=RUN_KEY, update=()
+        )
+    return started
 
 
 def occurrences(playbook: Playbook, *, today: date) -> set[tuple[int, str]]:
@@ -119,7 +129,8 @@ def advance(runs: list[PlaybookRun], *, playbook: Playbook | None = None, today:
     if not runs:
         return 0
     today = today or timezone.localdate()
-    made = []
+    now = timezone.now()
+    made: list[tuple] = []
     steps_of: dict[int, list[PlaybookStep]] = {}
     tasks_of: dict[int, dict[int, Task]] = {}
     for task in Task.objects.filter(playbook_run__in=runs).only("pk", "status", "step_id", "playbook_run_id"):
@@ -145,10 +156,9 @@ def advance(runs: list[PlaybookRun], *, playbook: Playbook | None = None, today:
             owner_id = _assignee(step, run.account, managers)
             if owner_id is not None:
                 due = max(run.started_on + timedelta(days=step.due_in_days), today)
-                made.append(Task(
-                    account_id=run.account_id, owner_id=owner_id, title=step.title, notes=step.notes,
-                    due_on=due, priority=step.priority, origin=Task.Origin.PLAYBOOK,
-                    origin_key=f"playbook:{run.pk}:{step.pk}", playbook_run=run, step=step,
+                made.append((
+                    run.account_id, owner_id, step.title, step.notes, due, step.priority, Task.Status.OPEN,
+                    "", Task.Origin.PLAYBOOK, f"playbook:{run.pk}:{step.pk}", run.pk, step.pk, now,
                 ))  # fmt: skip
             previous_closed = False
         if all_closed:
@@ -156,12 +166,14 @@ def advance(runs: list[PlaybookRun], *, playbook: Playbook | None = None, today:
     # All of a chunk's tasks or none: a worker killed between two inserts leaves no run with some of
     # its ready steps made (the next run only picks up runs with no tasks at all).
     with transaction.atomic():
-        Task.objects.bulk_create(made, ignore_conflicts=True, batch_size=2000)
+        # Raw rows, not model instances: the first run on a book makes a task for every renewal.
+        made_now = upsert_rows(Task, TASK_FIELDS, made, conflict=("account", "origin_key"), update=(),
+                               where='NOT ("origin_key" = \'\')')  # fmt: skip
         if finished:
             PlaybookRun.objects.filter(pk__in=finished, status=PlaybookRun.Status.OPEN).update(
-                status=PlaybookRun.Status.DONE, closed_at=timezone.now(), close_reason="Every step is closed."
+                status=PlaybookRun.Status.DONE, closed_at=now, close_reason="Every step is closed."
             )
-    return len(made)
+    return made_now
 
 
 def _assignee(step: PlaybookStep, account: Account, managers: dict[int, int]) -> int | None:

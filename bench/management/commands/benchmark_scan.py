@@ -195,6 +195,19 @@ class Command(BaseCommand):
         """
         back_to_yesterday, put_back = self.day_two(today, batch_size)
         best = {}
+        # Yesterday's playbook run, on the book as it was: what a team switching playbooks on pays
+        # once (every renewal in its window starts); today's run starts only what today brought.
+        back_to_yesterday()
+        counter = QueryCounter()
+        started = time.perf_counter()
+        with connection.execute_wrapper(counter):
+            first = run_playbooks(today=today - timedelta(days=1))
+        first_s = time.perf_counter() - started
+        self.stdout.write(
+            f"\nPlaybooks switched on (yesterday, the whole book): {first_s:.2f} s, {first['started']:,} "
+            f"started, {first['tasks']:,} tasks, {counter.count:,} queries "
+            f"({counter.count / max(1, first['started']) * 1000:.1f} per 1,000 runs started)"
+        )
         self.stdout.write(
             "\nDaily cycle, day 2 with a tenth of the book worse: scan + alerts + expansion check"
         )
@@ -213,9 +226,15 @@ class Command(BaseCommand):
                 with connection.execute_wrapper(counter):
                     played = run_playbooks(today=today)
                 times["playbooks"] = (time.perf_counter() - started, counter.count, played)
-                # Leave the book as it was: what was found and started is made again by the next run.
-                PlaybookRun.objects.all().delete()
-                Task.objects.filter(origin=Task.Origin.PLAYBOOK).delete()
+                # Leave the book as it was: what was found and started is made again by the next run,
+                # and yesterday's runs it closed are open again.
+                PlaybookRun.objects.filter(started_on=today).delete()
+                Task.objects.filter(origin=Task.Origin.PLAYBOOK, status=Task.Status.SKIPPED).update(
+                    status=Task.Status.OPEN, skip_reason="", closed_at=None
+                )
+                PlaybookRun.objects.exclude(status=PlaybookRun.Status.OPEN).update(
+                    status=PlaybookRun.Status.OPEN, closed_at=None, close_reason=""
+                )
                 ExpansionOpportunity.objects.filter(pk__in=expansion["created"]).delete()
 
                 back_to_yesterday()
@@ -258,7 +277,8 @@ class Command(BaseCommand):
                     f"floor {raw['expansion_found']:,}",
                     f"Playbooks after the scan: {play_s:.2f} s, {play_s / tend_s:.0%} of the scan and "
                     f"expansion (bar: 20%); {played['started']:,} started, {played['tasks']:,} tasks, "
-                    f"{play_queries:,} queries",
+                    f"{played['closed']:,} closed, {play_queries:,} queries "
+                    f"({play_queries / max(1, played['started']) * 1000:.1f} per 1,000 runs started)",
                 ]
             )
         )
