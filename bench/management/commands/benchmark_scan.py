@@ -199,6 +199,7 @@ class Command(BaseCommand):
         # once (every renewal in its window starts); today's run starts only what today brought.
         back_to_yesterday()
         counter = QueryCounter()
+        switched_on = timezone.now()
         started = time.perf_counter()
         with connection.execute_wrapper(counter):
             first = run_playbooks(today=today - timedelta(days=1))
@@ -256,6 +257,7 @@ class Command(BaseCommand):
                     f"({naive_done:,} acc.): {speedup:.1f}x the naive loop"
                 )
         finally:
+            PlaybookRun.objects.filter(started_at__gte=switched_on).delete()  # and their tasks
             put_back()
         (tend_s, scored, (scan, expansion)), (raw_s, _, raw), (naive_s, naive_done, _) = (
             best[w] for w in ("tend", "floor", "naive")
