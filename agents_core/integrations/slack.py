@@ -17,6 +17,8 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from slack_sdk.signature import SignatureVerifier
 
 TIMEOUT = 10
+# Tend's messages carry this event type, with their key, in Slack message metadata.
+METADATA_EVENT = "tend_message"
 
 __all__ = [
     "SlackApiError",
@@ -51,10 +53,36 @@ def dm_channel(client: WebClient, email: str) -> str:
     return client.conversations_open(users=user)["channel"]["id"]
 
 
-def post(client: WebClient, channel: str, *, text: str, blocks: list[dict[str, Any]]) -> str:
-    """Post a message; returns its `channel:ts`, which is how Slack names a message."""
-    answer = client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+def post(
+    client: WebClient, channel: str, *, text: str, blocks: list[dict[str, Any]], key: str, retry: bool = False
+) -> str:
+    """Post a message once; returns its `channel:ts`, which is how Slack names a message.
+
+    Slack's chat.postMessage has no idempotency key, so each message carries Tend's `key` in its
+    metadata, and a retry (`retry`: an earlier attempt may have posted before its worker died)
+    first looks for it in the channel's recent history and returns that message instead of
+    posting a second one (scopes im:history, channels:history).
+    """
+    if retry and (found := find_posted(client, channel, key)):
+        return found
+    answer = client.chat_postMessage(
+        channel=channel, text=text, blocks=blocks, unfurl_links=False,
+        metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+    )  # fmt: skip
     return f"{answer['channel']}:{answer['ts']}"
+
+
+def find_posted(client: WebClient, channel: str, key: str, *, look_back: int = 200) -> str | None:
+    """The `channel:ts` of the message posted with `key` among the channel's latest, or None."""
+    answer = client.conversations_history(channel=channel, limit=look_back, include_all_metadata=True)
+    for message in answer.get("messages") or []:
+        metadata = message.get("metadata") or {}
+        if (
+            metadata.get("event_type") == METADATA_EVENT
+            and (metadata.get("event_payload") or {}).get("key") == key
+        ):
+            return f"{channel}:{message['ts']}"
+    return None
 
 
 def user_email(client: WebClient, slack_user_id: str) -> str:

@@ -183,7 +183,7 @@ def slack(alert: ChurnAlert, delivery: AlertDelivery) -> str:
     if client is None:
         raise ChannelSkipped("Slack is not configured (SLACK_BOT_TOKEN).")
     if delivery.external_id:
-        return delivery.external_id  # posted before; Slack has no idempotency key, so never post twice
+        return delivery.external_id  # posted before and recorded
     shared = bool(settings.SLACK_ALERT_CHANNEL)
     if shared:
         channel = settings.SLACK_ALERT_CHANNEL
@@ -193,7 +193,9 @@ def slack(alert: ChurnAlert, delivery: AlertDelivery) -> str:
             raise ChannelSkipped("The account has no owner with an email address to find in Slack.")
         channel = slack_api.dm_channel(client, owner.email)
     text = message_text(alert)["subject"]
-    return slack_api.post(client, channel, text=text, blocks=slack_blocks(alert, shared=shared))
+    # A second attempt looks for the first one's message before posting (slack_api.post).
+    return slack_api.post(client, channel, text=text, blocks=slack_blocks(alert, shared=shared),
+                          key=f"alert-delivery:{delivery.pk}", retry=delivery.attempts > 1)  # fmt: skip
 
 
 # Channel -> sender, besides the admin (delivered by the alert existing).

@@ -103,7 +103,7 @@ def deliver(pk: int) -> str:
     notice = Notice.objects.select_related("recipient", "task__account", "task__created_by").get(pk=pk)
     done: dict[str, Any] = {"claimed_at": None, "next_retry_at": None, "error": ""}
     client = slack_api.slack_client()
-    if notice.external_id:  # posted before: Slack has no idempotency key, so never post twice
+    if notice.external_id:  # posted before and recorded
         Notice.objects.filter(pk=pk).update(**done, status=Notice.Status.SENT)
         return Notice.Status.SENT
     try:
@@ -120,7 +120,8 @@ def deliver(pk: int) -> str:
             if exc.response.get("error") == "users_not_found":
                 raise Skipped(f"Slack has no user with {notice.recipient.email}.") from None
             raise
-        external_id = slack_api.post(client, channel, text=text, blocks=blocks)
+        external_id = slack_api.post(client, channel, text=text, blocks=blocks, key=f"notice:{notice.pk}",
+                                     retry=notice.attempts > 1)  # fmt: skip
     except Skipped as exc:
         done.update(status=Notice.Status.SKIPPED, error=str(exc))
     except Exception as exc:

@@ -5,6 +5,7 @@ it knows. It also takes the posts to interactions' response_url hooks."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlparse
 
 from tests.fakes.http import JSONHandler, serve
@@ -19,6 +20,7 @@ class Slack:
         self.posts: list[dict] = []  # chat.postMessage bodies, as received
         self.replies: list[dict] = []  # response_url posts
         self.calls: list[str] = []
+        self.history: dict[str, list[dict]] = {}  # channel -> its messages, newest first
         slack = self
 
         class Handler(JSONHandler):
@@ -70,8 +72,31 @@ class Slack:
                 return {"ok": False, "error": "no_text"}
             if problem := block_problem(args.get("blocks") or []):
                 return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+            metadata = args.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            if metadata is not None and (
+                not re.fullmatch(r"[A-Za-z0-9_]{1,255}", str(metadata.get("event_type", "")))
+                or not isinstance(metadata.get("event_payload"), dict)
+            ):
+                return {"ok": False, "error": "invalid_metadata_format"}
             self.posts.append(args)
-            return {"ok": True, "channel": args["channel"], "ts": f"1700000000.{len(self.posts):06d}"}
+            ts = f"1700000000.{len(self.posts):06d}"
+            self.history.setdefault(args["channel"], []).insert(0, {"ts": ts, "text": args.get("text"),
+                                                                    "metadata": metadata})  # fmt: skip
+            return {"ok": True, "channel": args["channel"], "ts": ts}
+        if method == "conversations.history":
+            if not args.get("channel"):
+                return {"ok": False, "error": "channel_not_found"}
+            limit = int(args.get("limit", 100))
+            if not 1 <= limit <= 999:
+                return {"ok": False, "error": "invalid_limit"}
+            with_metadata = str(args.get("include_all_metadata", "")).lower() in ("true", "1")
+            messages = [
+                {k: v for k, v in m.items() if k != "metadata" or (with_metadata and v is not None)}
+                for m in self.history.get(args["channel"], [])[:limit]
+            ]
+            return {"ok": True, "messages": messages, "has_more": False}
         return {"ok": False, "error": "unknown_method"}
 
     def close(self):

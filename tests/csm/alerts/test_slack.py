@@ -53,6 +53,35 @@ def test_an_alert_goes_to_the_owners_dm_with_its_buttons_once(alerted, slack):  
     assert len(slack.posts) == 1
 
 
+def test_a_worker_killed_after_posting_does_not_post_the_alert_twice(alerted, slack):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    alert = alerted()
+    delivery = _slack_delivery(alert)
+    first = delivery.external_id
+    assert slack.posts[0]["metadata"] == {"event_type": "tend_message",
+                                          "event_payload": {"key": f"alert-delivery:{delivery.pk}"}}  # fmt: skip
+    # As if the worker died between Slack's answer and recording it: still claimed, nothing kept.
+    stale = timezone.now() - timedelta(hours=1)
+    AlertDelivery.objects.filter(pk=delivery.pk).update(status="pending", external_id="", claimed_at=stale)
+    assert alert_delivery.deliver(AlertDelivery.objects.get(pk=delivery.pk)) == "sent"
+    delivery.refresh_from_db()
+    assert len(slack.posts) == 1 and delivery.external_id == first  # found in the DM's history
+    assert "conversations.history" in slack.calls
+
+
+def test_a_first_attempt_slack_refused_is_posted_once_on_the_retry(alerted, slack, settings):  # noqa: F811
+    settings.SLACK_BOT_TOKEN = "xoxb-wrong"
+    delivery = _slack_delivery(alerted())
+    assert delivery.status == "failed" and slack.posts == []
+    settings.SLACK_BOT_TOKEN = TOKEN
+    alert_delivery.deliver(delivery)
+    delivery.refresh_from_db()
+    assert delivery.status == "sent" and len(slack.posts) == 1
+
+
 def test_a_team_channel_gets_the_headline_only(alerted, slack, settings):  # noqa: F811
     settings.SLACK_ALERT_CHANNEL = "C-TEAM"
     alert = alerted()
