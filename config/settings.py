@@ -393,8 +393,9 @@ TEND_ALERT_CAP_PER_RUN = env.int("TEND_ALERT_CAP_PER_RUN", default=5)
 # Google Chat: the incoming webhook of the team's space (alerts off there if empty).
 CHAT_WEBHOOK_URL = env.str("CHAT_WEBHOOK_URL", default="")
 # Slack (off while SLACK_BOT_TOKEN is empty): the app's bot token (scopes chat:write, im:write,
-# users:read, users:read.email, im:history, channels:history), the signing secret its interactive buttons are checked with, and
-# where alerts go: the owner's DM, or with SLACK_ALERT_CHANNEL a team channel (headlines only).
+# users:read, users:read.email, im:history, channels:history), the signing secret its interactive
+# buttons are checked with, and where alerts go: the owner's DM, or with SLACK_ALERT_CHANNEL a team
+# channel (headlines only).
 SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
 SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
 SLACK_ALERT_CHANNEL = env.str("SLACK_ALERT_CHANNEL", default="")
