@@ -236,7 +236,10 @@ def _team(per_owner: list[dict], today: date) -> list[dict]:
         for u in get_user_model().objects.filter(pk__in=[r["owner_id"] for r in per_owner if r["owner_id"]])
     }
     alerts = dict(
-        open_alerts(ChurnAlert.objects.exclude(account__status=Account.Status.CHURNED), today)
+        open_alerts(
+            ChurnAlert.objects.exclude(account__status__in=[Account.Status.CHURNED, Account.Status.ARCHIVED]),
+            today,
+        )
         .values_list("account__owner_id")
         .annotate(n=Count("id"))
         .order_by()

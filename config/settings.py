@@ -416,6 +416,15 @@ TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
 NOTION_TOKEN = env.str("NOTION_TOKEN", default="")
 NOTION_ACCOUNTS_DATABASE_ID = env.str("NOTION_ACCOUNTS_DATABASE_ID", default="")
 NOTION_PROPERTY_MAP = env.json("NOTION_PROPERTY_MAP", default={})
+# HubSpot CRM sync (off while HUBSPOT_ACCESS_TOKEN is empty): a private app's access token
+# (docs/integrations.md#hubspot for its scopes), the API root, and the pace Tend keeps: requests
+# per 10 seconds and searches per second (HubSpot's limits for the app's tier), and the calls left
+# of the day's allowance at which a run stops so other integrations keep theirs.
+HUBSPOT_ACCESS_TOKEN = env.str("HUBSPOT_ACCESS_TOKEN", default="")
+HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
+HUBSPOT_REQUESTS_PER_10S = env.int("HUBSPOT_REQUESTS_PER_10S", default=100)
+HUBSPOT_SEARCHES_PER_SECOND = env.int("HUBSPOT_SEARCHES_PER_SECOND", default=4)
+HUBSPOT_DAILY_RESERVE = env.int("HUBSPOT_DAILY_RESERVE", default=1_000)
 # QBRs are published as pages of this database (off while empty); its title property.
 NOTION_QBR_DATABASE_ID = env.str("NOTION_QBR_DATABASE_ID", default="")
 NOTION_QBR_TITLE_PROPERTY = env.str("NOTION_QBR_TITLE_PROPERTY", default="Name")

@@ -22,6 +22,8 @@ from agents_core.visibility import sees_everything
 from csm.adoption.tracking import track_adoption
 from csm.alerts.contract_check import contract_check
 from csm.alerts.delivery import deliver_due
+from csm.crm import sync as crm_sync
+from csm.crm.models import CrmSystem
 from csm.expansion.opportunities import check_expansion
 from csm.ingest.notion import sync_accounts
 from csm.models import Account
@@ -82,6 +84,8 @@ def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
         # The whole book was scored: look for expansion on today's health.
         expansion = follow_up(run, "csm", "check_expansion", {})
         result["followed_by"] = {"check_expansion": expansion.pk}
+        if crm_sync.configured():  # and today's health into the CRM
+            result["followed_by"]["sync_crm"] = follow_up(run, "csm", "sync_crm", {"pull": False}).pk
     return result
 
 
@@ -187,6 +191,36 @@ def expansion(payload: dict[str, Any], run) -> dict[str, Any]:
     return check_expansion(payload.get("account_ids"), run=run)
 
 
+CRM_FLAGS = ("pull", "push", "full", "dry_run")
+
+
+def clean_crm_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """`{}`: every configured CRM, pull then push. `system` ("hubspot" or "salesforce") names one;
+    `pull` and `push` (default true) pick the halves, `full` a reconcile, `dry_run` writes nothing."""
+    unknown = sorted(set(payload) - {"system", *CRM_FLAGS})
+    if unknown:
+        raise InvalidPayload(f"unknown payload keys: {', '.join(unknown)}")
+    system = payload.get("system")
+    if system is not None and system not in CrmSystem.values:
+        raise InvalidPayload(f"system must be one of {', '.join(CrmSystem.values)}")
+    flags = {name: payload.get(name, name in ("pull", "push")) for name in CRM_FLAGS}
+    if not all(isinstance(value, bool) for value in flags.values()):
+        raise InvalidPayload(f"{', '.join(CRM_FLAGS)} must be true or false")
+    if not flags["pull"] and not flags["push"]:
+        raise InvalidPayload("nothing to do: pull and push are both false")
+    if flags["full"] and not flags["pull"]:
+        raise InvalidPayload("a full reconcile is a pull: full needs pull")
+    return {**({"system": system} if system else {}), **flags}
+
+
+def sync_crm(payload: dict[str, Any], run) -> dict[str, Any]:
+    systems = [payload["system"]] if "system" in payload else crm_sync.configured()
+    if not systems:
+        return {"skipped": True, "reason": "No CRM is configured (HUBSPOT_ACCESS_TOKEN)."}
+    flags = {name: payload[name] for name in CRM_FLAGS}
+    return {system: crm_sync.sync_crm(system, agent_run=run, **flags) for system in systems}
+
+
 def sync_notion(payload: dict[str, Any], run) -> dict[str, Any]:
     client = notion_client()
     if client is None or not settings.NOTION_ACCOUNTS_DATABASE_ID:
@@ -288,6 +322,12 @@ agent = registry.register(
                 scope_payload=for_managers_only,
                 description="Deliver churn alerts on every channel; retries failed deliveries when due.",
             ),
+            "sync_crm": TaskType(
+                sync_crm,
+                clean_payload=clean_crm_payload,
+                scope_payload=for_managers_only,
+                description="Pull accounts, owners and contacts from the CRM (HubSpot), then push health.",
+            ),
             "sync_notion": TaskType(
                 sync_notion,
                 scope_payload=for_managers_only,
@@ -319,6 +359,12 @@ agent = registry.register(
             # Ingest queues a run as events arrive; this one takes whatever a lost queueing left.
             Schedule(name="csm.usage_sweep", task_type="rollup_usage", cron="*/5 * * * *"),
             Schedule(name="csm.prune_usage_events", task_type="prune_usage_events", cron="30 3 * * *"),
+            # The CRM: what changed every 15 minutes (the scan pushes health after it), every
+            # record on Sunday morning (deletions, and anything an incremental pull missed).
+            Schedule(name="csm.crm_pull", task_type="sync_crm", cron="*/15 * * * *", payload={"push": False}),
+            Schedule(
+                name="csm.crm_reconcile", task_type="sync_crm", cron="0 5 * * 0", payload={"full": True}
+            ),
         ],
     )
 )

@@ -46,8 +46,8 @@ class AccountQuerySet(OwnedQuerySet):
     owner_path = "owner"
 
     def scannable(self) -> AccountQuerySet:
-        """Accounts the daily scan scores: every customer not lost."""
-        return self.exclude(status=Account.Status.CHURNED)
+        """Accounts the daily scan scores: every customer not lost (nor gone from the CRM)."""
+        return self.exclude(status__in=[Account.Status.CHURNED, Account.Status.ARCHIVED])
 
 
 class OnAccountQuerySet(OwnedQuerySet):
@@ -65,6 +65,8 @@ class Account(models.Model):
         ACTIVE = "active", "Active"
         RENEWED = "renewed", "Renewed"
         CHURNED = "churned", "Churned"
+        # Deleted or merged away in the CRM: kept, with its history, but no longer scored.
+        ARCHIVED = "archived", "Archived"
 
     name = models.CharField(max_length=200)
     external_id = models.CharField(max_length=100, unique=True, help_text="The account's id in your CRM.")
@@ -120,6 +122,11 @@ class Account(models.Model):
     tracked_adoption_rate = models.FloatField(null=True, blank=True, editable=False)
     adoption_tracked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from", editable=False,
+        help_text="The account this one was merged into in the CRM.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -745,6 +752,15 @@ class RenewalOutcome(models.Model):
 
 # The usage stream's models live with their package; importing them here makes them csm's.
 # Owned work (tasks, and the playbooks that make them) lives with its package too.
+# The CRM sync's links, mapping, reports and conflicts, and the accounts' contacts.
+from csm.crm.models import (  # noqa: E402, F401
+    Contact,
+    CrmConflict,
+    CrmFieldMapping,
+    CrmRecord,
+    CrmSyncRun,
+    CrmSyncState,
+)
 from csm.playbooks.models import (  # noqa: E402, F401
     CalendarFeed,
     Notice,

@@ -43,9 +43,10 @@ def not_scored(accounts: QuerySet, *, now: datetime, last_scan: datetime | None)
 
 
 def in_book(queryset: QuerySet, path: str = "") -> QuerySet:
-    """Rows of current customers: an account lost (churned) is history, not book."""
+    """Rows of current customers: an account lost (churned) or gone from the CRM (archived) is
+    history, not book."""
 
-    return queryset.exclude(**{f"{path}status": Account.Status.CHURNED})
+    return queryset.exclude(**{f"{path}status__in": [Account.Status.CHURNED, Account.Status.ARCHIVED]})
 
 
 def weak_renewals(accounts: QuerySet, today: date) -> QuerySet:

@@ -7,6 +7,7 @@ from csm.admin import (  # noqa: F401
     accounts,
     alerts,
     catalogue,
+    crm,
     opportunities,
     outcomes,
     playbooks,

@@ -24,6 +24,7 @@ from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
 from csm.accounts.validators import notion_page_id
 from csm.admin import charts
+from csm.admin.crm import ContactInline
 from csm.admin.display import money_column, rag_badge
 from csm.admin.filters import in_book_filter
 from csm.admin.outcomes import OutcomeGoalInline, RenewalOutcomeInline
@@ -192,7 +193,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
     inlines = [AccountSignalsInline]
 
     def get_inlines(self, request, obj):
-        return [AccountSignalsInline, OutcomeGoalInline, RenewalOutcomeInline]
+        return [AccountSignalsInline, ContactInline, OutcomeGoalInline, RenewalOutcomeInline]
 
     fieldsets = (
         (None, {"fields": ("name", "external_id", "owner", "segment", "plan", "status")}),
@@ -430,7 +431,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
 
     @admin.display(description="Why this score")
     def score_explanation(self, obj):
-        if obj is not None and obj.pk and obj.status != Account.Status.CHURNED:
+        if obj is not None and obj.pk and obj.status not in (Account.Status.CHURNED, Account.Status.ARCHIVED):
             problem = score_problems([obj.pk]).get(obj.pk)
             if problem:
                 return format_html(
@@ -506,7 +507,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
 
     @admin.display(description="QBR")
     def qbr_button(self, obj):
-        if obj is None or obj.pk is None or obj.status == Account.Status.CHURNED:
+        if obj is None or obj.pk is None or obj.status in (Account.Status.CHURNED, Account.Status.ARCHIVED):
             return "—"
         latest = obj.qbrs.order_by("-generated_at").first()
         link = (

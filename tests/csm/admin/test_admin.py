@@ -241,6 +241,9 @@ def test_editing_signals_in_the_admin_records_where_they_came_from(client, book)
             "signals-MAX_NUM_FORMS": "1",
             "signals-0-account": account.pk,
             "signals-0-usage_trend": "declining",
+            # The contacts inline, empty.
+            "contacts-TOTAL_FORMS": "0",
+            "contacts-INITIAL_FORMS": "0",
             # The outcome goals inline, empty.
             "goals-TOTAL_FORMS": "0",
             "goals-INITIAL_FORMS": "0",

@@ -92,8 +92,8 @@ def test_an_account_added_in_the_admin_is_its_creators_and_is_scored(
         "name": "Added by hand", "external_id": "HAND-1", "segment": "smb", "status": "active",
         "arr": "12000",
         "seats_purchased": "10", "seats_used": "8", "signals-TOTAL_FORMS": "0", "signals-INITIAL_FORMS": "0",
-        "goals-TOTAL_FORMS": "0", "goals-INITIAL_FORMS": "0",
-        "outcomes-TOTAL_FORMS": "0", "outcomes-INITIAL_FORMS": "0",
+        "goals-TOTAL_FORMS": "0", "goals-INITIAL_FORMS": "0", "contacts-TOTAL_FORMS": "0",
+        "contacts-INITIAL_FORMS": "0", "outcomes-TOTAL_FORMS": "0", "outcomes-INITIAL_FORMS": "0",
     }  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/admin/csm/account/add/", form)

@@ -1,0 +1,93 @@
+"""A CRM sync run: pull (incremental from the cursor, or a full reconcile), then push what changed,
+each with its report (CrmSyncRun) in the admin. A CRM that fails or runs out of allowance stops its
+own run, recorded as failed with the reason; the cursor keeps what was done, so the next run
+resumes there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from agents_core.integrations.crm import CrmError
+from agents_core.integrations.hubspot import hubspot_gateway
+from csm.crm.models import CrmSyncRun, CrmSystem
+from csm.crm.pull import PullReport, pull_accounts, pull_contacts
+from csm.crm.push import PushReport, push_health
+
+CONNECTORS: dict[str, Callable[[], Any]] = {
+    CrmSystem.HUBSPOT: hubspot_gateway,
+}
+NOT_CONFIGURED = {
+    CrmSystem.HUBSPOT: "HubSpot is not configured: set HUBSPOT_ACCESS_TOKEN.",
+    CrmSystem.SALESFORCE: "Salesforce sync is not built yet.",
+}
+
+
+def configured() -> list[str]:
+    return [system for system, make in CONNECTORS.items() if make() is not None]
+
+
+def sync_crm(
+    system: str,
+    *,
+    pull: bool = True,
+    push: bool = True,
+    full: bool = False,
+    dry_run: bool = False,
+    agent_run=None,
+    connector: Any = None,
+) -> dict[str, Any]:
+    connector = connector or (CONNECTORS[system]() if system in CONNECTORS else None)
+    if connector is None:
+        return {"skipped": True, "reason": NOT_CONFIGURED.get(system, f"unknown CRM {system!r}")}
+    result: dict[str, Any] = {"system": system}
+    if pull:
+        kind = CrmSyncRun.Kind.RECONCILE if full else CrmSyncRun.Kind.PULL
+        report = PullReport()
+        run = _run(system, kind, dry_run, agent_run)
+        result["pull"] = _finish(run, connector, report, lambda: (
+            pull_accounts(connector, run=run, report=report, full=full, now=run.started_at, dry_run=dry_run),
+            pull_contacts(connector, report=report, now=run.started_at, dry_run=dry_run),
+        ))  # fmt: skip
+        result["rescored"] = len(report.changed_accounts)
+        if run.status == CrmSyncRun.Status.FAILED:
+            return result  # push on a half-read book waits for the next run
+    if push:
+        report = PushReport()
+        run = _run(system, CrmSyncRun.Kind.PUSH, dry_run, agent_run)
+        result["push"] = _finish(
+            run, connector, report,
+            lambda: push_health(connector, report=report, now=run.started_at, dry_run=dry_run, run=run),
+        )  # fmt: skip
+    return result
+
+
+def _run(system: str, kind: str, dry_run: bool, agent_run) -> CrmSyncRun:
+    return CrmSyncRun.objects.create(
+        system=system, kind=kind, dry_run=dry_run, started_at=timezone.now(), agent_run=agent_run
+    )
+
+
+def _finish(run: CrmSyncRun, connector, report, work: Callable[[], Any]) -> dict[str, Any]:
+    calls_before = connector.calls
+    try:
+        work()
+        run.status = CrmSyncRun.Status.PARTIAL if report.refused else CrmSyncRun.Status.DONE
+    except CrmError as exc:
+        run.status, run.error = CrmSyncRun.Status.FAILED, str(exc)[:2000]
+    run.api_calls = connector.calls - calls_before
+    run.finished_at = timezone.now()
+    for name in ("read", "updated", "unchanged", "refused", "conflicts"):
+        setattr(run, name, getattr(report, name))
+    for name in ("created", "archived", "contacts"):
+        setattr(run, name, getattr(report, name, 0))
+    run.refusals, run.notes = report.refusals, report.notes
+    run.save()
+    summary = {"run": run.pk, "status": str(run.status), "api_calls": run.api_calls}
+    counts = ("read", "created", "updated", "unchanged", "archived", "refused", "conflicts", "contacts")
+    summary.update({name: getattr(run, name) for name in counts})
+    if run.error:
+        summary["error"] = run.error
+    return summary
