@@ -16,13 +16,14 @@ BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/tend_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
 BENCH_WORKERS ?= 1,2,4
 
-.PHONY: help install browser setup run test lint suite bench bench-usage bench-api bench-handoff bench-admin bench-load bench-fanout clean
+.PHONY: help install browser setup run test lint suite bench bench-usage bench-crm bench-api bench-handoff bench-admin bench-load bench-fanout clean
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
 	@echo "make test   set up and run ruff, the import contracts, the migrations check and the test suite"
 	@echo "make bench  time the daily scan on BENCH_ACCOUNTS accounts against the raw-driver floor"
 	@echo "make bench-usage  usage events accepted and rolled up per second, against raw floors"
+	@echo "make bench-crm  100,000 companies pulled from and health pushed to a loopback HubSpot, against floors"
 	@echo "make bench-api  bulk signal ingestion (rows/s) and list-endpoint latency at BENCH_ACCOUNTS"
 	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
 	@echo "make bench-admin  admin page times and queries at BENCH_ACCOUNTS (as a CSM and as a manager)"
@@ -83,6 +84,11 @@ bench-usage: install
 	@mkdir -p var
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_usage --events $(BENCH_EVENTS) --accounts 10000
+
+bench-crm: install
+	@mkdir -p var
+	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-crm.sqlite3 $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-crm.sqlite3 $(BIN)/python manage.py benchmark_crm --records $(BENCH_ACCOUNTS)
 
 bench-api: install
 	@mkdir -p var

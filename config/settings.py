@@ -425,6 +425,19 @@ HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
 HUBSPOT_REQUESTS_PER_10S = env.int("HUBSPOT_REQUESTS_PER_10S", default=100)
 HUBSPOT_SEARCHES_PER_SECOND = env.int("HUBSPOT_SEARCHES_PER_SECOND", default=4)
 HUBSPOT_DAILY_RESERVE = env.int("HUBSPOT_DAILY_RESERVE", default=1_000)
+# Salesforce CRM sync (off while neither is set): an OAuth access token and the org's instance URL,
+# or the JWT bearer flow of a connected app (the integration user's username, the app's consumer
+# key, its private key as PEM text or a file; SALESFORCE_DOMAIN "login", or "test" for a sandbox).
+# A run stops when less than SALESFORCE_DAILY_RESERVE_PERCENT of the org's daily allowance is left.
+SALESFORCE_INSTANCE_URL = env.str("SALESFORCE_INSTANCE_URL", default="")
+SALESFORCE_ACCESS_TOKEN = env.str("SALESFORCE_ACCESS_TOKEN", default="")
+SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="62.0")
+SALESFORCE_USERNAME = env.str("SALESFORCE_USERNAME", default="")
+SALESFORCE_CONSUMER_KEY = env.str("SALESFORCE_CONSUMER_KEY", default="")
+SALESFORCE_PRIVATE_KEY = env.str("SALESFORCE_PRIVATE_KEY", default="", multiline=True)
+SALESFORCE_PRIVATE_KEY_FILE = env.str("SALESFORCE_PRIVATE_KEY_FILE", default="")
+SALESFORCE_DOMAIN = env.str("SALESFORCE_DOMAIN", default="login")
+SALESFORCE_DAILY_RESERVE_PERCENT = env.float("SALESFORCE_DAILY_RESERVE_PERCENT", default=20.0)
 # QBRs are published as pages of this database (off while empty); its title property.
 NOTION_QBR_DATABASE_ID = env.str("NOTION_QBR_DATABASE_ID", default="")
 NOTION_QBR_TITLE_PROPERTY = env.str("NOTION_QBR_TITLE_PROPERTY", default="Name")

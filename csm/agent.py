@@ -216,7 +216,7 @@ def clean_crm_payload(payload: dict[str, Any]) -> dict[str, Any]:
 def sync_crm(payload: dict[str, Any], run) -> dict[str, Any]:
     systems = [payload["system"]] if "system" in payload else crm_sync.configured()
     if not systems:
-        return {"skipped": True, "reason": "No CRM is configured (HUBSPOT_ACCESS_TOKEN)."}
+        return {"skipped": True, "reason": "No CRM is configured (docs/integrations.md#crm-sync)."}
     flags = {name: payload[name] for name in CRM_FLAGS}
     return {system: crm_sync.sync_crm(system, agent_run=run, **flags) for system in systems}
 
@@ -326,7 +326,7 @@ agent = registry.register(
                 sync_crm,
                 clean_payload=clean_crm_payload,
                 scope_payload=for_managers_only,
-                description="Pull accounts, owners and contacts from the CRM (HubSpot), then push health.",
+                description="Pull accounts, owners and contacts from the CRM (HubSpot, Salesforce), then push health.",
             ),
             "sync_notion": TaskType(
                 sync_notion,

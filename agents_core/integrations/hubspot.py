@@ -323,10 +323,10 @@ def hubspot_gateway(**overrides: Any) -> HubSpotGateway | None:
         host=settings.HUBSPOT_BASE_URL.rstrip("/"),
         retry=Retry(total=0, respect_retry_after_header=False),
     )
-    return HubSpotGateway(
-        client,
-        per_ten_seconds=settings.HUBSPOT_REQUESTS_PER_10S,
-        searches_per_second=settings.HUBSPOT_SEARCHES_PER_SECOND,
-        daily_reserve=settings.HUBSPOT_DAILY_RESERVE,
+    options = {
+        "per_ten_seconds": settings.HUBSPOT_REQUESTS_PER_10S,
+        "searches_per_second": settings.HUBSPOT_SEARCHES_PER_SECOND,
+        "daily_reserve": settings.HUBSPOT_DAILY_RESERVE,
         **overrides,
-    )
+    }
+    return HubSpotGateway(client, **options)

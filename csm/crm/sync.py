@@ -12,16 +12,20 @@ from django.utils import timezone
 
 from agents_core.integrations.crm import CrmError
 from agents_core.integrations.hubspot import hubspot_gateway
+from agents_core.integrations.salesforce import salesforce_gateway
 from csm.crm.models import CrmSyncRun, CrmSystem
 from csm.crm.pull import PullReport, pull_accounts, pull_contacts
 from csm.crm.push import PushReport, push_health
 
 CONNECTORS: dict[str, Callable[[], Any]] = {
     CrmSystem.HUBSPOT: hubspot_gateway,
+    CrmSystem.SALESFORCE: salesforce_gateway,
 }
 NOT_CONFIGURED = {
     CrmSystem.HUBSPOT: "HubSpot is not configured: set HUBSPOT_ACCESS_TOKEN.",
-    CrmSystem.SALESFORCE: "Salesforce sync is not built yet.",
+    CrmSystem.SALESFORCE: "Salesforce is not configured: set SALESFORCE_INSTANCE_URL and "
+    "SALESFORCE_ACCESS_TOKEN, or the JWT settings (SALESFORCE_USERNAME, SALESFORCE_CONSUMER_KEY, "
+    "SALESFORCE_PRIVATE_KEY).",
 }
 
 

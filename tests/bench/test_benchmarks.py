@@ -93,3 +93,13 @@ def test_usage_benchmark_ingests_rolls_up_and_reports_against_its_floors():
     assert not RollupRequest.objects.exists() and not IngestBatch.objects.exists()
     # One message in fifty is a group call (not activity): the days count the other 588.
     assert sum(UsageDay.objects.values_list("events", flat=True)) == 588
+
+
+def test_the_crm_benchmark_pulls_and_pushes_every_record_within_a_call_per_100(db):
+    out = io.StringIO()
+    call_command("benchmark_crm", records=300, stdout=out)
+    report = out.getvalue()
+    assert "Pull against its floor:" in report and "push against its floor:" in report
+    assert "Push: 3 batch updates for 300 changed records (1.00 per 100; bar: at most 1)" in report
+    assert "Push again with nothing changed: 0 written, 1 call(s)" in report
+    assert Account.objects.count() == 300

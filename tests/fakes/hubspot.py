@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
+from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -68,6 +70,8 @@ class HubSpot:
         self.failures: list[tuple[int, dict]] = []  # queued: (status, headers)
         self.calls: list[tuple[str, str]] = []
         self.batch_updates = 0
+        self.busy = 0.0  # seconds spent answering: the stand-in's share of a benchmark's time
+        self._sorted: dict[str, tuple | None] = {"companies": None, "contacts": None}
         self.daily_remaining = daily_allowance
         self._next_id = 1000
         self.lock = threading.Lock()
@@ -84,6 +88,7 @@ class HubSpot:
                 self._answer("PATCH", self.body())
 
             def _answer(self, method, raw):
+                started = time.perf_counter()
                 url = urlparse(self.path)
                 query = parse_qs(url.query)
                 with hubspot.lock:
@@ -97,6 +102,7 @@ class HubSpot:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
+                hubspot.busy += time.perf_counter() - started
 
         self.server, self.url = serve(Handler)
 
@@ -115,6 +121,7 @@ class HubSpot:
         self.properties[obj][name] = kind
 
     def add(self, obj: str = "companies", **properties) -> str:
+        self._sorted[obj] = None
         self._next_id += 1
         record_id = str(self._next_id)
         now = self.tick()
@@ -128,12 +135,14 @@ class HubSpot:
 
     def edit(self, record_id: str, obj: str = "companies", **properties) -> None:
         record = self.objects[obj][record_id]
+        self._sorted[obj] = None
         now = self.tick()
         record["properties"].update({k: None if v is None else str(v) for k, v in properties.items()})
         record["properties"]["hs_lastmodifieddate"] = record["updatedAt"] = _iso(now)
 
     def delete(self, record_id: str, obj: str = "companies") -> None:
         record = self.objects[obj].pop(record_id)
+        self._sorted[obj] = None
         record["archived"], record["archivedAt"] = True, _iso(self.tick())
         self.archived[obj][record_id] = record
 
@@ -244,7 +253,10 @@ class HubSpot:
             return _error(400, "limit must be between 1 and 200")
         if after + limit > 10_000:
             return _error(400, "Paging past 10,000 results is not supported: narrow the search.")
-        records = list(self.objects[obj].values())
+        if self._sorted[obj] is None or len(self._sorted[obj][0]) != len(self.objects[obj]):
+            ordered = sorted(self.objects[obj].values(), key=lambda r: (self._modified(r), int(r["id"])))
+            self._sorted[obj] = (ordered, [self._modified(r) for r in ordered])
+        records, keys = self._sorted[obj]
         for group in body.get("filterGroups") or []:
             for flt in group.get("filters") or []:
                 if flt.get("propertyName") != "hs_lastmodifieddate" or flt.get("operator") not in (
@@ -255,16 +267,13 @@ class HubSpot:
                 if not str(flt.get("value", "")).isdigit():
                     return _error(400, "a datetime filter's value is epoch milliseconds")
                 since = datetime.fromtimestamp(int(flt["value"]) / 1000, tz=UTC)
-                if flt["operator"] == "GTE":
-                    records = [r for r in records if self._modified(r) >= since]
-                else:
-                    records = [r for r in records if self._modified(r) > since]
+                cut = (bisect_left if flt["operator"] == "GTE" else bisect_right)(keys, since)
+                records, keys = records[cut:], keys[cut:]
         sorts = body.get("sorts") or []
         for sort in sorts:
             name = sort.get("propertyName") if isinstance(sort, dict) else str(sort).lstrip("-")
             if name != "hs_lastmodifieddate":
                 return _error(400, "this stand-in sorts on hs_lastmodifieddate only")
-        records.sort(key=lambda r: (self._modified(r), int(r["id"])))
         page = records[after : after + limit]
         names = body.get("properties") or []
         result = {"total": len(records), "results": [self._shown(obj, r, names) for r in page]}
