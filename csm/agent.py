@@ -326,7 +326,8 @@ agent = registry.register(
                 sync_crm,
                 clean_payload=clean_crm_payload,
                 scope_payload=for_managers_only,
-                description="Pull accounts, owners and contacts from the CRM (HubSpot, Salesforce), then push health.",
+                description="Pull accounts, owners and contacts from the CRM (HubSpot, Salesforce), "
+                "then push health.",
             ),
             "sync_notion": TaskType(
                 sync_notion,

@@ -21,13 +21,14 @@ def org(salesforce, make_user):
     maya = make_user("maya", email="maya@example.com")
     owner = salesforce.add_user("Maya@example.com")
     acme = salesforce.add(Name="Acme", OwnerId=owner, ARR__c=120000.0, Renewal_Date__c="2027-03-31",
-                          Seats_Purchased__c=50.0, Plan__c="Growth", Segment__c="Enterprise", TAM_Health__c="Green")  # fmt: skip
+                          Seats_Purchased__c=50.0, Plan__c="Growth", Segment__c="Enterprise",
+                          TAM_Health__c="Green")  # fmt: skip
     return {"maya": maya, "acme": acme, "owner": owner}
 
 
 def test_the_first_sync_reads_accounts_owners_and_contacts(salesforce, org, sf_sync):
-    salesforce.add("Contact", AccountId=org["acme"], FirstName="Wile", LastName="Coyote", Email="wile@acme.test",
-                   Title="VP Ops")  # fmt: skip
+    salesforce.add("Contact", AccountId=org["acme"], FirstName="Wile", LastName="Coyote",
+                   Email="wile@acme.test", Title="VP Ops")  # fmt: skip
     result = sf_sync(push=False)["pull"]
     assert (result["status"], result["created"], result["contacts"]) == ("done", 1, 1)
     acme = Account.objects.get(external_id=org["acme"])
