@@ -6,6 +6,7 @@ resumes there."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -68,19 +69,37 @@ def sync_crm(
     return result
 
 
+STALE_AFTER = timedelta(hours=2)
+
+
 def _run(system: str, kind: str, dry_run: bool, agent_run) -> CrmSyncRun:
-    return CrmSyncRun.objects.create(
-        system=system, kind=kind, dry_run=dry_run, started_at=timezone.now(), agent_run=agent_run
+    now = timezone.now()
+    run = CrmSyncRun.objects.create(
+        system=system, kind=kind, dry_run=dry_run, started_at=now, agent_run=agent_run
     )
+    # A run whose worker died (SIGKILL, a lost machine) stays "running": say so, and who resumed it.
+    stale = CrmSyncRun.objects.filter(
+        system=system, status=CrmSyncRun.Status.RUNNING, started_at__lt=now - STALE_AFTER
+    )
+    why = f"Its worker stopped before it finished; run {run.pk} resumed from the cursor."
+    stale.update(status=CrmSyncRun.Status.FAILED, finished_at=now, error=why)
+    return run
 
 
 def _finish(run: CrmSyncRun, connector, report, work: Callable[[], Any]) -> dict[str, Any]:
     calls_before = connector.calls
+    unexpected = None
     try:
         work()
         run.status = CrmSyncRun.Status.PARTIAL if report.refused else CrmSyncRun.Status.DONE
     except CrmError as exc:
         run.status, run.error = CrmSyncRun.Status.FAILED, str(exc)[:2000]
+    except Exception as exc:  # a bug or the database: recorded on the report, then the run fails
+        run.status, run.error, unexpected = (
+            CrmSyncRun.Status.FAILED,
+            f"{type(exc).__name__}: {exc}"[:2000],
+            exc,
+        )
     run.api_calls = connector.calls - calls_before
     run.finished_at = timezone.now()
     for name in ("read", "updated", "unchanged", "refused", "conflicts"):
@@ -94,4 +113,6 @@ def _finish(run: CrmSyncRun, connector, report, work: Callable[[], Any]) -> dict
     summary.update({name: getattr(run, name) for name in counts})
     if run.error:
         summary["error"] = run.error
+    if unexpected is not None:
+        raise unexpected
     return summary

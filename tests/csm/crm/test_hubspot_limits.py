@@ -43,3 +43,39 @@ def test_a_run_stopped_half_way_resumes_from_its_cursor_without_duplicates(hubsp
     assert (second["created"], second["unchanged"]) == (250, 1)  # page one's last record, read again
     assert Account.objects.count() == CrmRecord.objects.count() == 450
     assert set(Account.objects.values_list("external_id", flat=True)) == set(ids)
+
+
+def test_a_run_that_crashed_mid_page_is_resumed_by_the_next_without_duplicates(hubspot, sync, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from csm.crm import pull
+
+    ids = [hubspot.add(name=f"Company {n}") for n in range(450)]
+    real, pages = pull.apply_page, []
+
+    def dies_on_the_second_page(records, **kwargs):
+        pages.append(len(records))
+        if len(pages) == 2:
+            raise RuntimeError("worker lost")  # inside the page's transaction: nothing of it is kept
+        return real(records, **kwargs)
+
+    monkeypatch.setattr(pull, "apply_page", dies_on_the_second_page)
+    with pytest.raises(RuntimeError):
+        sync(push=False)
+    crashed = CrmSyncRun.objects.get()
+    assert crashed.status == "failed" and "worker lost" in crashed.error
+    assert Account.objects.count() == 200
+    monkeypatch.setattr(pull, "apply_page", real)
+
+    # And one whose worker was SIGKILLed: left "running", closed by the next run that resumes it.
+    killed = CrmSyncRun.objects.create(
+        system="hubspot", kind="pull", started_at=timezone.now() - timedelta(hours=3)
+    )
+    result = sync(push=False)["pull"]
+    assert result["created"] == 250
+    assert Account.objects.count() == CrmRecord.objects.count() == 450
+    assert set(Account.objects.values_list("external_id", flat=True)) == set(ids)
+    killed.refresh_from_db()
+    assert killed.status == "failed" and f"run {result['run']} resumed" in killed.error
