@@ -311,6 +311,10 @@ def _message(exc: Any) -> str:
     return body[:500]
 
 
+def hubspot_configured() -> bool:
+    return bool(settings.HUBSPOT_ACCESS_TOKEN)
+
+
 def hubspot_gateway(**overrides: Any) -> HubSpotGateway | None:
     """A configured gateway, or None when HUBSPOT_ACCESS_TOKEN is not set."""
     token = settings.HUBSPOT_ACCESS_TOKEN

@@ -213,6 +213,15 @@ def _contact(record: dict) -> RemoteRecord:
                         values=names, account_ids=(str(account),) if account else ())  # fmt: skip
 
 
+def salesforce_configured() -> bool:
+    """Whether either way in is set, without logging in."""
+    token = bool(settings.SALESFORCE_ACCESS_TOKEN and settings.SALESFORCE_INSTANCE_URL)
+    jwt_flow = bool(settings.SALESFORCE_USERNAME and settings.SALESFORCE_CONSUMER_KEY) and bool(
+        settings.SALESFORCE_PRIVATE_KEY or settings.SALESFORCE_PRIVATE_KEY_FILE
+    )
+    return token or jwt_flow
+
+
 def salesforce_gateway(session: requests.Session | None = None, **overrides: Any) -> SalesforceGateway | None:
     """A configured gateway, or None when Salesforce is not configured."""
     version = settings.SALESFORCE_API_VERSION

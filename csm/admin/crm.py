@@ -19,6 +19,7 @@ from agents_core.admin_mixins import (
 )
 from agents_core.agents import AgentError
 from agents_core.dispatch import enqueue
+from agents_core.integrations.crm import CrmError
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
 from csm.crm import conflicts, sync
@@ -58,11 +59,15 @@ class CrmFieldMappingAdmin(admin.ModelAdmin):
                        if m.pk != candidate.pk and m.tend_field != candidate.tend_field]  # fmt: skip
             if candidate.is_active:
                 mapping.append(candidate)
-            connector = sync.CONNECTORS.get(candidate.system, lambda: None)()
             context["system"] = candidate.get_system_display()
             context["candidate"] = candidate
-            if connector is None:
-                context["not_configured"] = sync.NOT_CONFIGURED.get(candidate.system, "Not configured.")
+            try:
+                connector = sync.CONNECTORS.get(candidate.system, lambda: None)()
+                problem = "" if connector else sync.NOT_CONFIGURED.get(candidate.system, "Not configured.")
+            except CrmError as exc:  # a login refused
+                connector, problem = None, str(exc)
+            if problem:
+                context["not_configured"] = problem
             else:
                 context["preview"] = preview(connector, sorted(mapping, key=lambda m: m.tend_field))
         return TemplateResponse(request, "admin/csm/crmfieldmapping/preview.html", context)

@@ -12,8 +12,8 @@ from typing import Any
 from django.utils import timezone
 
 from agents_core.integrations.crm import CrmError
-from agents_core.integrations.hubspot import hubspot_gateway
-from agents_core.integrations.salesforce import salesforce_gateway
+from agents_core.integrations.hubspot import hubspot_configured, hubspot_gateway
+from agents_core.integrations.salesforce import salesforce_configured, salesforce_gateway
 from csm.crm.models import CrmSyncRun, CrmSystem
 from csm.crm.pull import PullReport, pull_accounts, pull_contacts
 from csm.crm.push import PushReport, push_health
@@ -30,8 +30,15 @@ NOT_CONFIGURED = {
 }
 
 
+CONFIGURED: dict[str, Callable[[], bool]] = {
+    CrmSystem.HUBSPOT: hubspot_configured,
+    CrmSystem.SALESFORCE: salesforce_configured,
+}
+
+
 def configured() -> list[str]:
-    return [system for system, make in CONNECTORS.items() if make() is not None]
+    """The CRMs whose settings are set (nothing is called: a scan asks this every day)."""
+    return [system for system, is_set in CONFIGURED.items() if is_set()]
 
 
 def sync_crm(
@@ -44,7 +51,14 @@ def sync_crm(
     agent_run=None,
     connector: Any = None,
 ) -> dict[str, Any]:
-    connector = connector or (CONNECTORS[system]() if system in CONNECTORS else None)
+    if connector is None and system in CONNECTORS:
+        try:
+            connector = CONNECTORS[system]()
+        except CrmError as exc:  # a login refused (the JWT flow): a failed run with the reason
+            run = _run(system, CrmSyncRun.Kind.PULL if pull else CrmSyncRun.Kind.PUSH, dry_run, agent_run)
+            run.status, run.error, run.finished_at = CrmSyncRun.Status.FAILED, str(exc)[:2000], timezone.now()
+            run.save(update_fields=["status", "error", "finished_at"])
+            return {"system": system, "error": run.error, "run": run.pk}
     if connector is None:
         return {"skipped": True, "reason": NOT_CONFIGURED.get(system, f"unknown CRM {system!r}")}
     result: dict[str, Any] = {"system": system}

@@ -85,6 +85,7 @@ class Salesforce:
         self.collection_updates = 0
         self.failures: list[int] = []  # queued statuses to answer with
         self.busy = 0.0
+        self.app: dict | None = None
         self._cursors: dict[str, list[dict]] = {}
         self._next = 1
         self.lock = threading.Lock()
@@ -162,7 +163,36 @@ class Salesforce:
 
     # -- the API ------------------------------------------------------------------------------------
 
+    def connected_app(self, *, consumer_key: str, certificate_key, username: str) -> None:
+        """A connected app for the JWT bearer flow: its consumer key, the public key of its
+        certificate, and the pre-authorized integration user."""
+        self.app = {"consumer_key": consumer_key, "public_key": certificate_key, "username": username}
+
+    def token(self, raw: bytes):
+        """OAuth 2.0 JWT bearer: the assertion signed with the app's certificate (RS256), issued by
+        its consumer key, for its user, to https://login.salesforce.com, not expired."""
+        import jwt
+
+        form = {k: v[0] for k, v in parse_qs((raw or b"").decode()).items()}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or not self.app:
+            return 400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}
+        try:
+            claims = jwt.decode(
+                form.get("assertion", ""), self.app["public_key"], algorithms=["RS256"],
+                audience="https://login.salesforce.com", options={"require": ["exp", "iss", "sub"]},
+            )  # fmt: skip
+        except jwt.PyJWTError as exc:
+            return 400, {"error": "invalid_grant", "error_description": f"invalid assertion: {exc}"}
+        if claims["iss"] != self.app["consumer_key"]:
+            return 400, {"error": "invalid_client_id", "error_description": "client identifier invalid"}
+        if claims["sub"] != self.app["username"]:
+            return 400, {"error": "invalid_grant", "error_description": "user hasn't approved this consumer"}
+        return 200, {"access_token": TOKEN, "instance_url": self.instance_url, "token_type": "Bearer",
+                     "scope": "api", "id": f"{self.instance_url}/id/00D/005"}  # fmt: skip
+
     def handle(self, method, raw_path, raw, headers):
+        if urlparse(raw_path).path == "/services/oauth2/token" and method == "POST":
+            return self.token(raw)
         if headers.get("Authorization") != f"Bearer {TOKEN}":
             return 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
         url = urlparse(raw_path)

@@ -124,3 +124,65 @@ def test_5xx_is_retried_and_a_bad_token_fails_with_the_reason(salesforce, org, s
     settings.SALESFORCE_ACCESS_TOKEN = "wrong"
     failed = sf_sync(push=False)["pull"]
     assert failed["status"] == "failed" and "401" in failed["error"]
+
+
+def test_the_jwt_bearer_flow_of_a_connected_app_logs_in_and_syncs(salesforce, org, settings, tmp_path):
+    """simple-salesforce signs the assertion and posts it to login.salesforce.com, which requests
+    sends to the loopback org (a transport adapter on the session, as a mock transport would)."""
+    import requests
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from requests.adapters import HTTPAdapter
+
+    from agents_core.integrations.salesforce import salesforce_gateway
+    from csm.crm.sync import sync_crm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "tend.key"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))  # fmt: skip
+    salesforce.connected_app(
+        consumer_key="3MVG9-tend", certificate_key=key.public_key(), username="tend@acme.test"
+    )
+
+    class ToLoopback(HTTPAdapter):
+        def send(self, request, **kwargs):
+            request.url = request.url.replace("https://login.salesforce.com", salesforce.instance_url)
+            return super().send(request, **kwargs)
+
+    session = requests.Session()
+    session.verify, session.trust_env = salesforce.ca_file, False
+    session.mount("https://login.salesforce.com", ToLoopback())
+    settings.SALESFORCE_ACCESS_TOKEN = ""
+    settings.SALESFORCE_USERNAME, settings.SALESFORCE_CONSUMER_KEY = "tend@acme.test", "3MVG9-tend"
+    settings.SALESFORCE_PRIVATE_KEY_FILE = str(pem)
+    result = sync_crm("salesforce", connector=salesforce_gateway(session=session), push=False)
+    assert result["pull"]["created"] == 1 and Account.objects.get().external_id == org["acme"]
+
+    settings.SALESFORCE_CONSUMER_KEY = "someone-else"
+    from agents_core.integrations.crm import CrmError
+
+    with pytest.raises(CrmError, match="client identifier invalid"):
+        salesforce_gateway(session=session)
+
+
+def test_a_refused_jwt_login_is_a_failed_run_with_the_reason_and_the_scan_never_logs_in(
+    settings, monkeypatch
+):
+    from agents_core.integrations import salesforce as sf_module
+    from csm.crm import sync as crm_sync
+
+    settings.SALESFORCE_ACCESS_TOKEN, settings.SALESFORCE_INSTANCE_URL = "", ""
+    settings.SALESFORCE_USERNAME, settings.SALESFORCE_CONSUMER_KEY = "tend@acme.test", "3MVG9-tend"
+    settings.SALESFORCE_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"
+    logins = []
+
+    def refused(**kwargs):  # what simple-salesforce raises when the token endpoint says no
+        logins.append(kwargs)
+        raise sf_module.SalesforceError("https://login.salesforce.com", 400, "login", "invalid_grant")
+
+    monkeypatch.setattr(sf_module, "Salesforce", refused)
+    assert crm_sync.configured() == ["salesforce"] and logins == []  # asking logs in nobody
+    result = crm_sync.sync_crm("salesforce")
+    assert "refused the JWT login" in result["error"] and len(logins) == 1
+    assert CrmSyncRun.objects.get().status == "failed"
