@@ -92,6 +92,7 @@ class HubSpotGateway:
                 "company_basic": lambda: crm.companies.basic_api,
                 "company_batch": lambda: crm.companies.batch_api,
                 "contact_search": lambda: crm.contacts.search_api,
+                "contact_basic": lambda: crm.contacts.basic_api,
                 "owners": lambda: crm.owners.owners_api,
                 "properties": lambda: crm.properties.core_api,
             }[name]()
@@ -199,6 +200,20 @@ class HubSpotGateway:
             after = page.paging.next.after if page.paging and page.paging.next else None
             if not after:
                 return
+
+    def deleted_contacts(self, since: datetime | None, *, full: bool) -> list[str]:
+        """Contacts deleted in HubSpot: listed on a full reconcile only (HubSpot cannot filter the
+        archived list by time)."""
+        if not full:
+            return []
+        found, after = [], None
+        while True:
+            kwargs = {"limit": 100, "archived": True, **({"after": after} if after else {})}
+            page = self.call(self._api("contact_basic").get_page_with_http_info, **kwargs)
+            found.extend(str(item.id) for item in page.results or [])
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return found
 
     def changed_contacts(self, since: datetime | None) -> Iterator[list[RemoteRecord]]:
         yield from self._search(self._api("contact_search"), ContactSearchRequest, since, CONTACT_PROPERTIES)

@@ -131,6 +131,12 @@ class SalesforceGateway:
             (r["Id"], r["MasterRecordId"]) for page in self._query(soql, include_deleted=True) for r in page
         ]
 
+    def deleted_contacts(self, since: datetime | None, *, full: bool) -> list[str]:
+        """Contacts deleted in Salesforce since `since` (every one on a full reconcile)."""
+        where = f" AND {MODIFIED} >= {_soql_time(since)}" if since and not full else ""
+        soql = f"SELECT Id FROM Contact WHERE IsDeleted = true{where}"
+        return [r["Id"] for page in self._query(soql, include_deleted=True) for r in page]
+
     def changed_contacts(self, since: datetime | None) -> Iterator[list[RemoteRecord]]:
         where = f" WHERE {MODIFIED} >= {_soql_time(since)}" if since else ""
         soql = f"SELECT {', '.join(CONTACT_FIELDS)} FROM Contact{where} ORDER BY {MODIFIED}, Id"

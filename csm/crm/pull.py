@@ -423,11 +423,15 @@ def archive(
     report.changed_accounts.update(account_ids)
 
 
-def pull_contacts(connector, *, report: PullReport, now: datetime, dry_run: bool = False) -> None:
+def pull_contacts(
+    connector, *, report: PullReport, now: datetime, dry_run: bool = False, full: bool = False
+) -> None:
     """Contacts of the linked accounts, several per account; the primary is the account's primary
-    contact email where it is one of them, else the contact known longest."""
+    contact email where it is one of them, else the contact known longest. A contact deleted in
+    the CRM is archived (kept, no longer the primary): a champion who left."""
     system = connector.system
     state, _ = CrmSyncState.objects.get_or_create(system=system)
+    since = state.contacts_cursor
     for page in connector.changed_contacts(state.contacts_cursor):
         with transaction.atomic():
             company_ids = {c for record in page for c in record.account_ids}
@@ -466,6 +470,20 @@ def pull_contacts(connector, *, report: PullReport, now: datetime, dry_run: bool
             if reached and (state.contacts_cursor is None or reached > state.contacts_cursor):
                 state.contacts_cursor = reached
                 state.save(update_fields=["contacts_cursor"])
+    gone = connector.deleted_contacts(since, full=full) if hasattr(connector, "deleted_contacts") else []
+    left: dict[int, int] = {}
+    for first in range(0, len(gone), 500):  # a reconcile may list every contact ever deleted
+        leaving = Contact.objects.filter(crm_system=system, crm_id__in=gone[first : first + 500],
+                                         archived_at__isnull=True)  # fmt: skip
+        left.update(leaving.values_list("pk", "account_id"))
+    if left:
+        report.notes.append(f"{len(left)} contact(s) archived: deleted in the CRM.")
+    if left and not dry_run:
+        with transaction.atomic():
+            Contact.objects.filter(pk__in=list(left)).update(
+                archived_at=now, is_primary=False, updated_at=now
+            )
+            choose_primaries(set(left.values()))
 
 
 def choose_primaries(account_ids: set[int]) -> None:

@@ -68,7 +68,7 @@ def sync_crm(
         run = _run(system, kind, dry_run, agent_run)
         result["pull"] = _finish(run, connector, report, lambda: (
             pull_accounts(connector, run=run, report=report, full=full, now=run.started_at, dry_run=dry_run),
-            pull_contacts(connector, report=report, now=run.started_at, dry_run=dry_run),
+            pull_contacts(connector, report=report, now=run.started_at, dry_run=dry_run, full=full),
         ))  # fmt: skip
         result["rescored"] = len(report.changed_accounts)
         if run.status == CrmSyncRun.Status.FAILED:

@@ -288,7 +288,7 @@ class HubSpot:
         limit = int(query.get("limit", ["10"])[0])
         if not 1 <= limit <= 100:
             return _error(400, "limit must be between 1 and 100")
-        archived = query.get("archived", ["false"])[0] == "true"
+        archived = query.get("archived", ["false"])[0].lower() == "true"  # the client sends "True"
         names = [n for value in query.get("properties", []) for n in value.split(",") if n]
         source = self.archived[obj] if archived else self.objects[obj]
         records = sorted(source.values(), key=lambda r: int(r["id"]))

@@ -118,3 +118,20 @@ def test_bad_records_are_refused_with_the_field_and_why_and_the_rest_go_through(
     assert "no active Tend user" in refused[(umbrella, "hubspot_owner_id")]
     assert set(Account.objects.values_list("name", flat=True)) == {"Acme", "Globex"}
     assert CrmRecord.objects.count() == 2
+
+
+def test_a_contact_deleted_in_hubspot_is_archived_by_the_reconcile_and_another_becomes_primary(
+    hubspot, book, sync
+):
+    first = hubspot.add("contacts", email="wile@acme.test", associatedcompanyid=book["acme"])
+    hubspot.add("contacts", email="road@acme.test", associatedcompanyid=book["acme"])
+    sync(push=False)
+    assert Contact.objects.get(is_primary=True).email == "wile@acme.test"
+    hubspot.delete(first, "contacts")
+    sync(push=False)  # an incremental pull cannot see it
+    assert Contact.objects.get(crm_id=first).archived_at is None
+    result = sync(push=False, full=True)["pull"]
+    gone = Contact.objects.get(crm_id=first)
+    assert gone.archived_at is not None and not gone.is_primary  # kept: the champion who left
+    assert Contact.objects.get(is_primary=True).email == "road@acme.test"
+    assert any("1 contact(s) archived" in note for note in CrmSyncRun.objects.get(pk=result["run"]).notes)

@@ -186,3 +186,13 @@ def test_a_refused_jwt_login_is_a_failed_run_with_the_reason_and_the_scan_never_
     result = crm_sync.sync_crm("salesforce")
     assert "refused the JWT login" in result["error"] and len(logins) == 1
     assert CrmSyncRun.objects.get().status == "failed"
+
+
+def test_a_contact_deleted_in_salesforce_is_archived_on_the_next_pull(salesforce, org, sf_sync):
+    from csm.models import Contact
+
+    wile = salesforce.add("Contact", AccountId=org["acme"], LastName="Coyote", Email="wile@acme.test")
+    sf_sync(push=False)
+    salesforce.delete(wile, "Contact")
+    sf_sync(push=False)
+    assert Contact.objects.get(crm_id=wile).archived_at is not None
