@@ -138,11 +138,8 @@ class CrmSyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(CrmConflict)
 class CrmConflictAdmin(OneClickActionsMixin, VisibleToUserAdminMixin, admin.ModelAdmin):
-    list_display = (
-        "account", "tend_field", "crm_value", "tend_value", "changed_where", "detected_at", "status",
-        "buttons",
-    )  # fmt: skip
-    list_filter = ("status", "system", "tend_field")
+    list_display = ("account", "what", "crm_value", "tend_value", "detected", "buttons")
+    list_filter = ("status", "system")
     list_select_related = ("account",)
     search_fields = ("account__name", "account__external_id")
     fields = (
@@ -163,6 +160,14 @@ class CrmConflictAdmin(OneClickActionsMixin, VisibleToUserAdminMixin, admin.Mode
             request.GET["status__exact"] = CrmConflict.Status.OPEN
         return super().get_changelist(request, **kwargs)
 
+    @admin.display(description="Field", ordering="tend_field")
+    def what(self, obj):
+        return format_html("{}<br><small>{}</small>", obj.get_tend_field_display(), self.changed_where(obj))
+
+    @admin.display(description="Found", ordering="detected_at")
+    def detected(self, obj):
+        return obj.detected_at.strftime("%d %b %H:%M")
+
     @admin.display(description="Changed")
     def changed_where(self, obj):
         owner = "the CRM" if obj.owner == "crm" else "Tend"
@@ -172,7 +177,7 @@ class CrmConflictAdmin(OneClickActionsMixin, VisibleToUserAdminMixin, admin.Mode
     @admin.display(description="Resolve")
     def buttons(self, obj):
         if obj is None or obj.pk is None or obj.status != CrmConflict.Status.OPEN:
-            return "—"
+            return obj.get_status_display() if obj is not None and obj.pk else "—"
         return format_html(
             "{} {}", self.one_click_button(obj, "keep-crm"), self.one_click_button(obj, "keep-tend")
         )

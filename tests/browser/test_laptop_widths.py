@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from csm.models import HealthScore, Playbook, PlaybookRun
+from csm.models import CrmConflict, CrmSyncRun, HealthScore, Playbook, PlaybookRun
 from csm.playbooks.tasks import create_task
 from tests.book import add_accounts
 from tests.browser.test_csm_workspace import log_in
@@ -24,7 +24,8 @@ WHY = (
 )
 PAGES = ["/admin/", "/admin/csm/account/", "/admin/csm/churnalert/", "/admin/csm/expansionopportunity/",
          "/admin/sales/outreachdraft/", "/admin/csm/qbr/", "/admin/csm/task/", "/admin/csm/playbook/",
-         "/admin/csm/playbookrun/"]  # fmt: skip
+         "/admin/csm/playbookrun/", "/admin/csm/crmconflict/", "/admin/csm/crmfieldmapping/",
+         "/admin/csm/crmsyncrun/"]  # fmt: skip
 
 
 @pytest.fixture
@@ -41,6 +42,17 @@ def busy_book(make_user):
     playbook = Playbook.objects.get(name="Churn save")
     PlaybookRun.objects.create(playbook=playbook, account=accounts[0], occurrence="alert:1",
                                started_at=timezone.now(), started_on=today)  # fmt: skip
+    for account in accounts[:5]:  # the CRM and Tend disagree
+        CrmConflict.objects.create(
+            system="hubspot", account=account, tend_field="plan", crm_field="plan", owner="crm",
+            changed_on="tend", crm_value="Enterprise Plus (annual, invoiced)", tend_value="Enterprise",
+            detected_at=timezone.now(),
+        )  # fmt: skip
+    counts = {"read": 12_000, "created": 40, "updated": 1_204, "unchanged": 10_700, "refused": 56,
+              "conflicts": 5, "contacts": 3_410, "api_calls": 75}  # fmt: skip
+    CrmSyncRun.objects.create(
+        system="hubspot", kind="pull", status="partial", started_at=timezone.now(), **counts
+    )
     return {"maya": maya, "manager": manager}
 
 
@@ -86,6 +98,7 @@ def test_laptop_screenshots(browser, live_server, busy_book, screenshot):
         ("index", "/admin/"),
         ("accounts", "/admin/csm/account/"),
         ("tasks", "/admin/csm/task/"),
+        ("crm-conflicts", "/admin/csm/crmconflict/"),
     ]:
         browser.get(live_server.url + page)
         assert screenshot(f"laptop-1280-{name}", (1280, 900)).stat().st_size > 10_000
