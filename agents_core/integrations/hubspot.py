@@ -244,7 +244,7 @@ class HubSpotGateway:
                 after = page.paging.next.after if page.paging and page.paging.next else None
                 if not after:
                     return
-                if int(after) + SEARCH_PAGE > SEARCH_WINDOW:
+                if str(after).isdigit() and int(after) + SEARCH_PAGE > SEARCH_WINDOW:
                     break  # the window's end: query again from the last modified time seen
             if not fresh or last_modified is None:
                 return

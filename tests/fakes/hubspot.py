@@ -70,6 +70,7 @@ class HubSpot:
         self.failures: list[tuple[int, dict]] = []  # queued: (status, headers)
         self.calls: list[tuple[str, str]] = []
         self.batch_updates = 0
+        self.search_window = 10_000  # results one search query may page through
         self.busy = 0.0  # seconds spent answering: the stand-in's share of a benchmark's time
         self._sorted: dict[str, tuple | None] = {"companies": None, "contacts": None}
         self.daily_remaining = daily_allowance
@@ -251,7 +252,7 @@ class HubSpot:
         after = int(body.get("after") or 0)
         if not isinstance(limit, int) or not 1 <= limit <= 200:
             return _error(400, "limit must be between 1 and 200")
-        if after + limit > 10_000:
+        if after + limit > self.search_window:
             return _error(400, "Paging past 10,000 results is not supported: narrow the search.")
         if self._sorted[obj] is None or len(self._sorted[obj][0]) != len(self.objects[obj]):
             ordered = sorted(self.objects[obj].values(), key=lambda r: (self._modified(r), int(r["id"])))

@@ -135,3 +135,17 @@ def test_a_contact_deleted_in_hubspot_is_archived_by_the_reconcile_and_another_b
     assert gone.archived_at is not None and not gone.is_primary  # kept: the champion who left
     assert Contact.objects.get(is_primary=True).email == "road@acme.test"
     assert any("1 contact(s) archived" in note for note in CrmSyncRun.objects.get(pk=result["run"]).notes)
+
+
+def test_past_10000_results_the_search_starts_again_from_the_last_modified_time(hubspot, sync, monkeypatch):
+    from agents_core.integrations import hubspot as gateway
+
+    monkeypatch.setattr(gateway, "SEARCH_WINDOW", 600)  # HubSpot's 10,000, scaled down; the stand-in too
+    hubspot.search_window = 600
+    ids = [hubspot.add(name=f"Company {n}") for n in range(1_450)]
+    result = sync(push=False)["pull"]
+    # The stand-in refuses paging past its window (400): done means every query stayed inside it.
+    assert (result["status"], result["created"], result["refused"]) == ("done", 1_450, 0)
+    assert set(Account.objects.values_list("external_id", flat=True)) == set(ids)
+    searches = [path for method, path in hubspot.calls if path.endswith("/companies/search")]
+    assert len(searches) == 8  # three queries of at most 3 pages, each from the last time seen
