@@ -177,7 +177,7 @@ def _group_of(worker: str) -> int | None:
 
 def test_two_clusters_share_a_scan_and_a_killed_helpers_batch_is_taken_over(book):
     # Two machines' worth of clusters, one worker each; the scan asks for two at once.
-    clusters = [_cluster(TEND_PARALLELISM="2", TEND_SCAN_BATCH_SIZE="400") for _ in range(2)]
+    clusters = [_cluster(TEND_PARALLELISM="2", TEND_SCAN_BATCH_SIZE="200") for _ in range(2)]
     try:
         time.sleep(3)  # both listening before the work arrives
         run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.ADMIN)
@@ -190,15 +190,27 @@ def test_two_clusters_share_a_scan_and_a_killed_helpers_batch_is_taken_over(book
         )
         helper_cluster = next(c for c in clusters if c.pid != _group_of(coordinator))
 
-        def helper_holds_a_batch_after_doing_one():
+        def helpers_batches():
             batches = WorkBatch.objects.filter(run=run).values_list("status", "claimed_by", "seq")
-            mine = [
+            return [
                 (status, seq) for status, worker, seq in batches if _group_of(worker) == helper_cluster.pid
             ]
-            running = [seq for status, seq in mine if status == "running"]
-            return running[0] if running and any(status == "done" for status, _ in mine) else None
 
-        held = _wait_for(helper_holds_a_batch_after_doing_one, 120, "the helper to hold a batch")
+        def helper_frozen_holding_a_batch_after_doing_one():
+            """Freeze the helper (SIGSTOP) once it has done a batch, and look: holding one, it stays
+            frozen for the kill; between two, it goes on (SIGCONT) and we look again. No race between
+            seeing the batch and killing the worker that holds it."""
+            if not any(status == "done" for status, _ in helpers_batches()):
+                return None
+            os.killpg(helper_cluster.pid, signal.SIGSTOP)
+            running = [seq for status, seq in helpers_batches() if status == "running"]
+            if running:
+                return (running[0],)  # a tuple: batch 0 is a batch too
+            os.killpg(helper_cluster.pid, signal.SIGCONT)
+            time.sleep(0.02)
+            return None
+
+        (held,) = _wait_for(helper_frozen_holding_a_batch_after_doing_one, 120, "the helper to hold a batch")
         _kill(helper_cluster)  # SIGKILL in the middle of a batch
         _wait_for(
             lambda: AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.SUCCEEDED).exists(),
