@@ -69,10 +69,14 @@ class SearchFilter(filters.SearchFilter):
     """DRF's search, refusing NUL characters (PostgreSQL cannot compare them) with a 400."""
 
     def get_search_terms(self, request):
-        terms = super().get_search_terms(request)
-        if any("\x00" in term for term in terms):
+        # DRF checks the term itself, answering a bare list (["Null characters are not allowed."]);
+        # the API's 400s name the parameter, as its schema says.
+        if "\x00" in request.query_params.get(self.search_param, ""):
             raise serializers.ValidationError({self.search_param: ["Must not contain NUL characters."]})
-        return terms
+        try:
+            return super().get_search_terms(request)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({self.search_param: exc.detail}) from None
 
 
 class Pagination(PageNumberPagination):

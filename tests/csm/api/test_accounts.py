@@ -197,3 +197,9 @@ def test_list_query_count_is_the_same_for_10_and_1000_objects(
     small = count()
     grow_to(1000)
     assert count() == small
+
+
+@pytest.mark.parametrize("path", ["/api/v1/accounts/", "/api/v1/tasks/", "/api/v1/interactions/"])
+def test_a_search_with_a_nul_character_is_a_400_naming_the_parameter(api, api_book, path):
+    answer = api(api_book["maya"]).get(path + "?search=a%00b")
+    assert answer.status_code == 400 and answer.json() == {"search": ["Must not contain NUL characters."]}
