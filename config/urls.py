@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
 from config.health import healthz, readyz
 from csm.api.calendar import calendar_feed
+from csm.api.interactions import InteractionViewSet
 from csm.api.slack import interactions as slack_interactions
 from csm.api.tracking import segment
 from csm.api.views import (
@@ -39,6 +40,7 @@ router.register("alerts", AlertViewSet, basename="alert")
 router.register("qbrs", QBRViewSet, basename="qbr")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("tasks", TaskViewSet, basename="task")
+router.register("interactions", InteractionViewSet, basename="interaction")
 
 api_v1 = [
     *router.urls,

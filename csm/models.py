@@ -771,6 +771,7 @@ from csm.playbooks.models import (  # noqa: E402, F401
     Task,
     TaskComment,
 )
+from csm.timeline.models import Interaction  # noqa: E402, F401
 from csm.usage.models import (  # noqa: E402, F401
     EventMapping,
     FeatureUsageDay,

@@ -15,5 +15,6 @@ from csm.admin import (  # noqa: F401
     qbrs,
     scores,
     tasks,
+    timeline,
     usage,
 )
