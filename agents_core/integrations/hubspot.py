@@ -24,7 +24,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +38,7 @@ from hubspot.crm.properties.exceptions import ApiException as PropertiesError
 from urllib3.exceptions import HTTPError as TransportError
 from urllib3.util.retry import Retry
 
+from agents_core.integrations.backoff import retry_delay
 from agents_core.integrations.crm import CrmBudgetExhausted, CrmError, FieldSpec, PushResult, RemoteRecord
 
 API_ERRORS = (CompaniesError, ContactsError, OwnersError, PropertiesError)
@@ -120,30 +120,16 @@ class HubSpotGateway:
                 status = exc.status or 0
                 if status not in RETRYABLE_STATUS or attempt == self.max_retries:
                     raise CrmError(f"HubSpot answered {status}: {_message(exc)}") from exc
-                self.sleep(self._delay(exc.headers or {}, attempt))
+                self.sleep(retry_delay((exc.headers or {}).get("Retry-After"), attempt, most=self.max_delay))
                 continue
             except TransportError as exc:
                 if attempt == self.max_retries:
                     raise CrmError(f"HubSpot did not answer: {exc}") from exc
-                self.sleep(self._delay({}, attempt))
+                self.sleep(retry_delay(None, attempt, most=self.max_delay))
                 continue
             self._check_budget(headers or {})
             return data
         raise AssertionError("unreachable")
-
-    def _delay(self, headers: Any, attempt: int) -> float:
-        value = headers.get("Retry-After") or headers.get("retry-after")
-        if value:
-            try:
-                return min(max(float(value), 0.0), self.max_delay)
-            except ValueError:
-                try:
-                    return min(
-                        max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0), self.max_delay
-                    )
-                except (TypeError, ValueError):
-                    pass
-        return min(2.0**attempt, self.max_delay)
 
     def _check_budget(self, headers: Any) -> None:
         remaining = headers.get("X-HubSpot-RateLimit-Daily-Remaining")

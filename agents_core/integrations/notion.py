@@ -17,13 +17,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from django.conf import settings
 from notion_client import APIResponseError, Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
+
+from agents_core.integrations.backoff import retry_delay
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
@@ -62,26 +63,12 @@ class NotionGateway:
                 retryable = exc.status == 429 or (retry_server_errors and exc.status in RETRYABLE_STATUS)
                 if not retryable or attempt == self.max_retries:
                     raise NotionUnavailable(f"Notion answered {exc.status} ({exc.code}): {exc}") from exc
-                self.sleep(self._delay(exc.headers, attempt))
+                self.sleep(retry_delay(exc.headers.get("retry-after"), attempt, most=self.max_delay))
             except (RequestTimeoutError, httpx.TransportError) as exc:
                 if attempt == self.max_retries:
                     raise NotionUnavailable(f"Notion did not answer: {exc}") from exc
-                self.sleep(self._delay(httpx.Headers(), attempt))
+                self.sleep(retry_delay(None, attempt, most=self.max_delay))
         raise AssertionError("unreachable")
-
-    def _delay(self, headers: httpx.Headers, attempt: int) -> float:
-        value = headers.get("retry-after")
-        if value:
-            try:
-                return min(float(value), self.max_delay)
-            except ValueError:
-                try:
-                    return min(
-                        max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0), self.max_delay
-                    )
-                except (TypeError, ValueError):
-                    pass
-        return min(2.0**attempt, self.max_delay)
 
     def data_source_id(self, database_id: str) -> str:
         """The database's first data source (Notion API 2025-09-03 and later)."""

@@ -28,6 +28,7 @@ from django.conf import settings
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
+from agents_core.integrations.backoff import retry_delay
 from agents_core.integrations.crm import CrmBudgetExhausted, CrmError, FieldSpec, PushResult, RemoteRecord
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
@@ -68,7 +69,7 @@ class SalesforceGateway:
             except requests.RequestException as exc:
                 if attempt == self.max_retries:
                     raise CrmError(f"Salesforce did not answer: {exc}") from exc
-            self.sleep(min(2.0**attempt, self.max_delay))
+            self.sleep(retry_delay(None, attempt, most=self.max_delay))  # it sends no Retry-After
         raise AssertionError("unreachable")
 
     def check_budget(self) -> None:
