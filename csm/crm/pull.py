@@ -10,7 +10,6 @@ with a bad value is refused with the field and the reason; the rest of the page 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,32 +24,12 @@ from agents_core.integrations.crm import RemoteRecord
 from csm.accounts.segments import segment_for
 from csm.crm import fields, rules
 from csm.crm.models import Contact, CrmConflict, CrmFieldMapping, CrmRecord, CrmSyncRun, CrmSyncState, Side
+from csm.crm.report import SyncReport
 from csm.crm.values import crm_text, from_crm, same, to_crm
 from csm.ingest.cells import CellError
 from csm.ingest.writes import BulkWriteError, bulk_write_signals, clean_signals
 from csm.models import Account
 from csm.scoring.on_change import rescore_soon
-
-MAX_REFUSALS = 500
-
-
-@dataclass
-class PullReport:
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    archived: int = 0
-    refused: int = 0
-    conflicts: int = 0
-    contacts: int = 0
-    refusals: list[dict[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    changed_accounts: set[int] = field(default_factory=set)
-
-    def refuse(self, crm_id: str, field_name: str, why: str) -> None:
-        if len(self.refusals) < MAX_REFUSALS:
-            self.refusals.append({"id": crm_id, "field": field_name, "why": why})
 
 
 def active_mapping(system: str) -> list[CrmFieldMapping]:
@@ -73,7 +52,7 @@ def pull_accounts(
     connector,
     *,
     run: CrmSyncRun,
-    report: PullReport,
+    report: SyncReport,
     full: bool,
     now: datetime,
     dry_run: bool = False,
@@ -126,7 +105,7 @@ def apply_page(
     mapping: list[CrmFieldMapping],
     owners: dict[str, int | None],
     run: CrmSyncRun,
-    report: PullReport,
+    report: SyncReport,
     now: datetime,
     dry_run: bool,
 ) -> datetime | None:
@@ -270,7 +249,7 @@ def apply_page(
 
 
 def _write_signals(
-    rows: list[dict[str, Any]], *, report: PullReport, system: str, now: datetime, today
+    rows: list[dict[str, Any]], *, report: SyncReport, system: str, now: datetime, today
 ) -> None:
     """The inputs of the page, checked per record before; a row the write still refuses (an input
     Tend measures itself, say) is dropped with its reason and the rest written."""
@@ -396,7 +375,7 @@ def archive(
     crm_ids: Iterable[str],
     *,
     why: str,
-    report: PullReport,
+    report: SyncReport,
     now: datetime,
     merged_into: int | None = None,
     dry_run: bool = False,
@@ -424,7 +403,7 @@ def archive(
 
 
 def pull_contacts(
-    connector, *, report: PullReport, now: datetime, dry_run: bool = False, full: bool = False
+    connector, *, report: SyncReport, now: datetime, dry_run: bool = False, full: bool = False
 ) -> None:
     """Contacts of the linked accounts, several per account; the primary is the account's primary
     contact email where it is one of them, else the contact known longest. A contact deleted in

@@ -5,7 +5,6 @@ conflict until a person resolves it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
@@ -15,23 +14,12 @@ from agents_core.bulk import update_rows
 from agents_core.integrations.crm import FieldSpec
 from csm.crm import fields, rules
 from csm.crm.models import CrmConflict, CrmFieldMapping, CrmRecord, Side
+from csm.crm.report import SyncReport
 from csm.crm.values import crm_text, tend_value, to_crm
 from csm.models import Account, HealthScore
 
 CHUNK = 2_000
 CREATED_FIELD_NOTE = "Written by Tend, the customer-success platform. Edits here are reported as conflicts."
-MAX_REFUSALS = 500
-
-
-@dataclass
-class PushReport:
-    read: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    refused: int = 0
-    conflicts: int = 0
-    refusals: list[dict[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def health_specs(mapping: list[CrmFieldMapping]) -> list[FieldSpec]:
@@ -42,7 +30,7 @@ def health_specs(mapping: list[CrmFieldMapping]) -> list[FieldSpec]:
     ]  # fmt: skip
 
 
-def push_health(connector, *, report: PushReport, now: datetime, dry_run: bool = False, run=None) -> None:
+def push_health(connector, *, report: SyncReport, now: datetime, dry_run: bool = False, run=None) -> None:
     system = connector.system
     mapping = [
         m for m in CrmFieldMapping.objects.filter(system=system, is_active=True) if m.owner == Side.TEND
@@ -119,8 +107,7 @@ def push_health(connector, *, report: PushReport, now: datetime, dry_run: bool =
         report.updated += len(result.written)
         for crm_id, why in result.refused.items():
             report.refused += 1
-            if len(report.refusals) < MAX_REFUSALS:
-                report.refusals.append({"id": crm_id, "field": "", "why": why})
+            report.refuse(crm_id, "", why)
         with transaction.atomic():
             update_rows(
                 CrmRecord,

@@ -15,8 +15,9 @@ from agents_core.integrations.crm import CrmError
 from agents_core.integrations.hubspot import hubspot_configured, hubspot_gateway
 from agents_core.integrations.salesforce import salesforce_configured, salesforce_gateway
 from csm.crm.models import CrmSyncRun, CrmSystem
-from csm.crm.pull import PullReport, pull_accounts, pull_contacts
-from csm.crm.push import PushReport, push_health
+from csm.crm.pull import pull_accounts, pull_contacts
+from csm.crm.push import push_health
+from csm.crm.report import SyncReport
 
 CONNECTORS: dict[str, Callable[[], Any]] = {
     CrmSystem.HUBSPOT: hubspot_gateway,
@@ -64,7 +65,7 @@ def sync_crm(
     result: dict[str, Any] = {"system": system}
     if pull:
         kind = CrmSyncRun.Kind.RECONCILE if full else CrmSyncRun.Kind.PULL
-        report = PullReport()
+        report = SyncReport()
         run = _run(system, kind, dry_run, agent_run)
         result["pull"] = _finish(run, connector, report, lambda: (
             pull_accounts(connector, run=run, report=report, full=full, now=run.started_at, dry_run=dry_run),
@@ -74,7 +75,7 @@ def sync_crm(
         if run.status == CrmSyncRun.Status.FAILED:
             return result  # push on a half-read book waits for the next run
     if push:
-        report = PushReport()
+        report = SyncReport()
         run = _run(system, CrmSyncRun.Kind.PUSH, dry_run, agent_run)
         result["push"] = _finish(
             run, connector, report,
@@ -116,10 +117,8 @@ def _finish(run: CrmSyncRun, connector, report, work: Callable[[], Any]) -> dict
         )
     run.api_calls = connector.calls - calls_before
     run.finished_at = timezone.now()
-    for name in ("read", "updated", "unchanged", "refused", "conflicts"):
+    for name in ("read", "created", "updated", "unchanged", "archived", "refused", "conflicts", "contacts"):
         setattr(run, name, getattr(report, name))
-    for name in ("created", "archived", "contacts"):
-        setattr(run, name, getattr(report, name, 0))
     run.refusals, run.notes = report.refusals, report.notes
     run.save()
     summary = {"run": run.pk, "status": str(run.status), "api_calls": run.api_calls}
