@@ -16,7 +16,7 @@ BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/tend_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
 BENCH_WORKERS ?= 1,2,4
 
-.PHONY: help install browser setup run test lint suite bench bench-usage bench-crm bench-api bench-handoff bench-admin bench-load bench-fanout clean
+.PHONY: help install browser setup run test lint suite bench bench-usage bench-crm bench-timeline bench-api bench-handoff bench-admin bench-load bench-fanout clean
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench  time the daily scan on BENCH_ACCOUNTS accounts against the raw-driver floor"
 	@echo "make bench-usage  usage events accepted and rolled up per second, against raw floors"
 	@echo "make bench-crm  100,000 companies pulled from and health pushed to a loopback HubSpot, against floors"
+	@echo "make bench-timeline  an account's timeline pages: 5 years of scores and 10,000 events"
 	@echo "make bench-api  bulk signal ingestion (rows/s) and list-endpoint latency at BENCH_ACCOUNTS"
 	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
 	@echo "make bench-admin  admin page times and queries at BENCH_ACCOUNTS (as a CSM and as a manager)"
@@ -89,6 +90,11 @@ bench-crm: install
 	@mkdir -p var
 	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-crm.sqlite3 $(BIN)/python manage.py migrate --noinput -v 0
 	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-crm.sqlite3 $(BIN)/python manage.py benchmark_crm --records $(BENCH_ACCOUNTS)
+
+bench-timeline: install
+	@mkdir -p var
+	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-timeline.sqlite3 $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-timeline.sqlite3 $(BIN)/python manage.py benchmark_timeline
 
 bench-api: install
 	@mkdir -p var

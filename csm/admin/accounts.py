@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote as quote_url
 
 from django import forms
 from django.conf import settings
@@ -35,6 +36,7 @@ from csm.scoring import engine
 from csm.scoring.inputs import stamp_sources
 from csm.scoring.on_change import rescore_soon
 from csm.scoring.scan import score_problems
+from csm.timeline.selectors import timeline as account_timeline
 
 HISTORY_DAYS_SHOWN = 30
 USAGE_WEEKS = 12
@@ -223,6 +225,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         ),
         ("Technical", {"fields": ("tam_health_rag", "notion_page_id")}),
         ("Feature adoption", {"fields": ("adoption_scorecard", "usage_chart")}),
+        ("Timeline", {"fields": ("timeline_shown",)}),
         ("Daily scores", {"fields": ("health_history",), "classes": ("collapse",)}),
     )
     readonly_fields = (
@@ -240,6 +243,7 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         "health_history",
         "adoption_scorecard",
         "usage_chart",
+        "timeline_shown",
     )
 
     def get_changelist(self, request, **kwargs):
@@ -582,6 +586,17 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         )
 
     @admin.display(description=f"Health history (last {HISTORY_DAYS_SHOWN} scores)")
+    def timeline_shown(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        page = account_timeline(obj.pk)
+        if not page.items:
+            return "Nothing has happened yet."
+        more = f"/api/v1/accounts/{obj.pk}/timeline/?before={quote_url(page.next)}" if page.next else ""
+        return render_to_string("admin/csm/account/timeline.html", {"items": page.items, "more": more})
+
+    timeline_shown.short_description = "Newest first"
+
     def health_history(self, obj):
         recent = self._recent_scores(obj)
         if not recent:

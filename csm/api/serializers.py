@@ -377,3 +377,21 @@ class SkipSerializer(StrictSerializerMixin, serializers.Serializer):
 
 class CommentInSerializer(StrictSerializerMixin, serializers.Serializer):
     body = serializers.CharField(max_length=5000)
+
+
+class TimelineItemSerializer(serializers.Serializer):
+    """One thing that happened to an account (the schema of the timeline's items)."""
+
+    kind = serializers.ChoiceField(choices=["health", "alert", "task", "interaction", "qbr", "opportunity",
+                                            "crm", "outcome"])  # fmt: skip
+    at = serializers.DateTimeField(help_text="When; a day's items at the start of the day (TIME_ZONE).")
+    title = serializers.CharField()
+    detail = serializers.CharField(allow_blank=True)
+    id = serializers.IntegerField(allow_null=True, help_text="The id of the alert, task, interaction, ...")
+
+
+class TimelinePageSerializer(serializers.Serializer):
+    results = TimelineItemSerializer(many=True)
+    next = serializers.CharField(
+        allow_null=True, help_text="Pass as `before` for the page before; null at the end."
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -35,6 +35,7 @@ from csm.api.serializers import (
     SkipSerializer,
     TaskCommentSerializer,
     TaskSerializer,
+    TimelinePageSerializer,
     UsageEventSerializer,
 )
 from csm.expansion.opportunities import OpenOpportunityExists, close, open_opportunity
@@ -50,6 +51,7 @@ from csm.models import QBR, Account, AccountSignals, ChurnAlert, ExpansionOpport
 from csm.playbooks import tasks
 from csm.scoring.inputs import SIGNAL_FIELDS, raw_inputs
 from csm.scoring.on_change import rescore_soon
+from csm.timeline import selectors as timeline
 
 
 def signals_representation(account: Account) -> dict:
@@ -148,6 +150,40 @@ class AccountViewSet(viewsets.ModelViewSet):
         account = self.get_object()
         page = self.paginate_queryset(account.health_scores.order_by("-scored_on"))
         return self.get_paginated_response(HealthScoreSerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "kind", str, description="Comma-separated kinds to show: " + ", ".join(timeline.KINDS)
+            ),
+            OpenApiParameter(
+                "before", str, description="The `next` of the page before: where this page starts."
+            ),
+        ],
+        responses=TimelinePageSerializer,
+        summary="The account's timeline, newest first",
+    )
+    @action(detail=True, methods=["get"], url_path="timeline", filter_backends=[], pagination_class=None)
+    def timeline(self, request, pk=None):
+        """Health moves, alerts, tasks, interactions, QBRs, opportunities, CRM conflicts and renewal
+        outcomes, newest first, 30 a page; follow `next` for the page before."""
+        account = self.get_object()
+        unknown = sorted(set(request.query_params) - {"kind", "before", "format"})
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        kinds = [k for k in request.query_params.get("kind", "").split(",") if k] or list(timeline.KINDS)
+        wrong = [k for k in kinds if k not in timeline.KINDS]
+        if wrong:
+            raise ValidationError(
+                {"kind": [f"Not a kind: {', '.join(wrong)}. Kinds: {', '.join(timeline.KINDS)}."]}
+            )
+        try:
+            page = timeline.timeline(
+                account.pk, kinds=kinds, before=request.query_params.get("before") or None
+            )
+        except timeline.BadCursor as exc:
+            raise ValidationError({"before": [str(exc)]}) from None
+        return Response({"results": [item.as_dict() for item in page.items], "next": page.next})
 
 
 class OpportunityViewSet(

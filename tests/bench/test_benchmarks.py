@@ -103,3 +103,10 @@ def test_the_crm_benchmark_pulls_and_pushes_every_record_within_a_call_per_100(d
     assert "Push: 3 batch updates for 300 changed records (1.00 per 100; bar: at most 1)" in report
     assert "Push again with nothing changed: 0 written, 1 call(s)" in report
     assert Account.objects.count() == 300
+
+
+def test_the_timeline_benchmark_reads_pages_in_one_query_per_kind(db):
+    out = io.StringIO()
+    call_command("benchmark_timeline", years=1, events=600, repeat=3, stdout=out)
+    report = out.getvalue()
+    assert "First page (30 items, 8 kinds)" in report and "8 queries" in report and "Floor" in report
