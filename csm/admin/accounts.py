@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -36,6 +37,7 @@ from csm.scoring import engine
 from csm.scoring.inputs import stamp_sources
 from csm.scoring.on_change import rescore_soon
 from csm.scoring.scan import score_problems
+from csm.timeline.brief import account_brief
 from csm.timeline.selectors import timeline as account_timeline
 
 HISTORY_DAYS_SHOWN = 30
@@ -288,8 +290,18 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
     def get_urls(self):
         return [
             path("import/", self.admin_site.admin_view(self.import_view), name="csm_account_import"),
+            path("<int:pk>/brief/", self.admin_site.admin_view(self.brief_view), name="csm_account_brief"),
             *super().get_urls(),
         ]
+
+    def brief_view(self, request, pk):
+        """The account brief as a Markdown file, for whoever may see the account."""
+        account = self.get_queryset(request).filter(pk=pk).first()
+        if account is None:
+            raise Http404("No such account, or not yours to see.")
+        response = HttpResponse(account_brief(account), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="account-brief-{account.pk}.md"'
+        return response
 
     def can_import(self, request) -> bool:
         # The import matches any account by external_id, so it is for people
@@ -593,7 +605,10 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
         if not page.items:
             return "Nothing has happened yet."
         more = f"/api/v1/accounts/{obj.pk}/timeline/?before={quote_url(page.next)}" if page.next else ""
-        return render_to_string("admin/csm/account/timeline.html", {"items": page.items, "more": more})
+        brief = reverse("admin:csm_account_brief", args=[obj.pk])
+        return render_to_string(
+            "admin/csm/account/timeline.html", {"items": page.items, "more": more, "brief": brief}
+        )
 
     timeline_shown.short_description = "Newest first"
 

@@ -395,3 +395,8 @@ class TimelinePageSerializer(serializers.Serializer):
     next = serializers.CharField(
         allow_null=True, help_text="Pass as `before` for the page before; null at the end."
     )
+
+
+class BriefSerializer(serializers.Serializer):
+    account = serializers.IntegerField()
+    markdown = serializers.CharField(help_text="The brief, as Markdown.")

@@ -23,6 +23,7 @@ from csm.api.filters import (
 from csm.api.serializers import (
     AccountSerializer,
     AlertSerializer,
+    BriefSerializer,
     BulkSignalsResultSerializer,
     BulkSignalsRowSerializer,
     CommentInSerializer,
@@ -52,6 +53,7 @@ from csm.playbooks import tasks
 from csm.scoring.inputs import SIGNAL_FIELDS, raw_inputs
 from csm.scoring.on_change import rescore_soon
 from csm.timeline import selectors as timeline
+from csm.timeline.brief import account_brief
 
 
 def signals_representation(account: Account) -> dict:
@@ -184,6 +186,16 @@ class AccountViewSet(viewsets.ModelViewSet):
         except timeline.BadCursor as exc:
             raise ValidationError({"before": [str(exc)]}) from None
         return Response({"results": [item.as_dict() for item in page.items], "next": page.next})
+
+    @extend_schema(responses=BriefSerializer, summary="The account brief for call preparation (Markdown)")
+    @action(detail=True, methods=["get"], url_path="brief", filter_backends=[], pagination_class=None)
+    def brief(self, request, pk=None):
+        """Health and why, the people, the open tasks and the last 90 days, as Markdown."""
+        account = self.get_object()
+        unknown = sorted(set(request.query_params) - {"format"})
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        return Response({"account": account.pk, "markdown": account_brief(account)})
 
 
 class OpportunityViewSet(

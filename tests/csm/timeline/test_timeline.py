@@ -131,3 +131,30 @@ def test_the_account_page_tells_the_story(client, story):
     client.force_login(story["maya"])
     page = client.get(reverse("admin:csm_account_change", args=[story["account"].pk])).content.decode()
     assert "Timeline" in page and "Health AMBER → RED" in page and "Call: Budget review" in page
+
+
+def test_the_account_brief_tells_a_csm_what_to_know_before_a_call(client, api, story, make_user):
+    from django.urls import reverse
+
+    from csm.models import Contact
+
+    account = story["account"]
+    Contact.objects.create(
+        account=account, name="Wile Coyote", email="wile@acme.test", title="VP Ops", is_primary=True
+    )
+    Contact.objects.create(account=account, name="Gone", archived_at=timezone.now())
+    brief = api(story["maya"]).get(f"/api/v1/accounts/{account.pk}/brief/").json()["markdown"]
+    assert brief.startswith(f"# {account.name}\n")
+    assert "- Wile Coyote (primary), VP Ops <wile@acme.test>" in brief and "Gone" not in brief
+    assert "Call the champion" in brief.split("## Open tasks")[1]
+    story_part = brief.split("## The last 90 days")[1]
+    assert "Health AMBER → RED" in story_part and "Call: Budget review" in story_part
+    assert (
+        "Day 60" not in story_part
+    )  # older than 90 days? no: 60 days back is inside; it was steady, not a move
+    client.force_login(story["maya"])
+    download = client.get(reverse("admin:csm_account_brief", args=[account.pk]))
+    assert download["Content-Type"].startswith("text/markdown") and download.content.decode() == brief
+    client.force_login(make_user("tom"))
+    assert client.get(reverse("admin:csm_account_brief", args=[account.pk])).status_code == 404
+    assert api(make_user("tina")).get(f"/api/v1/accounts/{account.pk}/brief/").status_code == 404

@@ -1,0 +1,73 @@
+"""The account brief: what a CSM reads before a call, as Markdown. Health and why, the people, the
+open tasks, and the last 90 days of the timeline. Reads only; a bounded number of queries."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from csm.models import Account, Contact, HealthScore, Task
+from csm.money import format_money
+from csm.timeline.selectors import timeline
+
+DAYS = 90
+MOST = 200  # items of the last 90 days in the brief at most
+
+
+def _line(text: str) -> str:
+    """One line of Markdown from free text: no line breaks, no headings or HTML sneaking in."""
+    return " ".join(str(text).split()).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def account_brief(account: Account, *, today: date | None = None) -> str:
+    today = today or timezone.localdate()
+    since = today - timedelta(days=DAYS)
+    latest = HealthScore.objects.filter(account=account).order_by("-scored_on").only(
+        "score", "rag", "explanation", "scored_on"
+    ).first()  # fmt: skip
+    owner = account.owner.get_full_name() or account.owner.get_username() if account.owner else "nobody"
+    lines = [f"# {_line(account.name)}", ""]
+    lines.append(
+        f"- Owner: {_line(owner)}; segment {account.get_segment_display()}; plan {_line(account.plan or '—')}"
+    )
+    lines.append(f"- ARR {format_money(account.arr, settings.TEND_CURRENCY)}; renewal "
+                 f"{account.renewal_date.isoformat() if account.renewal_date else 'not set'}")  # fmt: skip
+    if latest:
+        lines.append(f"- Health {latest.score:.0f} ({latest.rag}) on {latest.scored_on.isoformat()}: "
+                     f"{_line(latest.explanation or 'no explanation')}")  # fmt: skip
+    else:
+        lines.append("- Not scored yet")
+    lines += ["", "## People", ""]
+    people = Contact.objects.filter(account=account, archived_at__isnull=True).order_by("-is_primary", "name")
+    for person in people[:50]:
+        who = _line(person.name or person.email)
+        role = " (primary)" if person.is_primary else ""
+        title = f", {_line(person.title)}" if person.title else ""
+        email = f" <{person.email}>" if person.email and person.name else ""
+        lines.append(f"- {who}{role}{title}{email}")
+    if lines[-1] == "":
+        lines.append("- No contacts yet")
+    lines += ["", "## Open tasks", ""]
+    tasks = Task.objects.open().filter(account=account).select_related("owner").order_by("due_on", "id")[:50]
+    for task in tasks:
+        late = " (late)" if task.due_on < today else ""
+        lines.append(f"- {task.due_on.isoformat()}{late}: {_line(task.title)} ({task.owner.get_username()})")
+    if lines[-1] == "":
+        lines.append("- None")
+    lines += ["", f"## The last {DAYS} days", ""]
+    shown, before = 0, None
+    while shown < MOST:
+        page = timeline(account.pk, before=before)
+        recent = [item for item in page.items if timezone.localdate(item.position.at) >= since]
+        for item in recent[: MOST - shown]:
+            detail = f": {_line(item.detail)[:240]}" if item.detail else ""
+            lines.append(f"- {timezone.localdate(item.position.at).isoformat()} {_line(item.title)}{detail}")
+            shown += 1
+        if len(recent) < len(page.items) or page.next is None:
+            break
+        before = page.next
+    if lines[-1] == "":
+        lines.append("- Nothing happened")
+    return "\n".join(lines) + "\n"
