@@ -77,6 +77,7 @@ class HubSpotGateway:
     sleep: Callable[[float], None] = field(default_factory=lambda: time.sleep)
     clock: Callable[[], float] = field(default_factory=lambda: time.monotonic)
     calls: int = 0
+    daily_left: int | None = None  # what HubSpot's last answer said is left of the day's calls
     system: str = "hubspot"
     _apis: dict[str, Any] = field(default_factory=dict, repr=False)
     _windows: dict[str, Window] = field(default_factory=dict, repr=False)
@@ -110,7 +111,10 @@ class HubSpotGateway:
             window.sent.append(self.clock())
 
     def call(self, function: Callable[..., Any], *, search: bool = False, **kwargs: Any) -> Any:
-        """Call the client, paced and retried; returns the response's data."""
+        """Call the client, paced and retried; returns the response's data. A call is not made when
+        the day's allowance HubSpot last reported is under the reserve (a call that was made is
+        never thrown away: a batch written is recorded as written)."""
+        self._check_budget()
         for attempt in range(self.max_retries + 1):
             self._pace(search)
             self.calls += 1
@@ -127,15 +131,16 @@ class HubSpotGateway:
                     raise CrmError(f"HubSpot did not answer: {exc}") from exc
                 self.sleep(retry_delay(None, attempt, most=self.max_delay))
                 continue
-            self._check_budget(headers or {})
+            remaining = (headers or {}).get("X-HubSpot-RateLimit-Daily-Remaining")
+            if remaining is not None and str(remaining).isdigit():
+                self.daily_left = int(remaining)
             return data
         raise AssertionError("unreachable")
 
-    def _check_budget(self, headers: Any) -> None:
-        remaining = headers.get("X-HubSpot-RateLimit-Daily-Remaining")
-        if remaining is not None and str(remaining).isdigit() and int(remaining) < self.daily_reserve:
+    def _check_budget(self) -> None:
+        if self.daily_left is not None and self.daily_left < self.daily_reserve:
             raise CrmBudgetExhausted(
-                f"HubSpot's daily allowance is nearly spent ({remaining} calls left, reserve "
+                f"HubSpot's daily allowance is nearly spent ({self.daily_left} calls left, reserve "
                 f"{self.daily_reserve}): stopping, the next run resumes."
             )
 

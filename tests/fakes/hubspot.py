@@ -48,6 +48,10 @@ TYPES = {
     "enumeration": {"select", "radio", "checkbox"},
     "bool": {"booleancheckbox"},
 }
+# The custom company properties a team keeps for Tend's default mapping (HubSpot has no standard ones).
+TEND_PROPERTIES = {"arr": "number", "renewal_date": "date", "contract_start_date": "date",
+                   "seats_purchased": "number", "plan": "string", "segment": "enumeration",
+                   "tam_health": "enumeration"}  # fmt: skip
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

@@ -24,10 +24,9 @@ from agents_core.integrations.hubspot import hubspot_gateway
 from bench.measure import QueryCounter, analyze
 from csm.crm.sync import sync_crm
 from csm.models import Account, Contact, CrmConflict, CrmRecord, CrmSyncRun, CrmSyncState, RescoreRequest
-from tests.fakes.hubspot import TOKEN, HubSpot
+from tests.fakes.hubspot import TEND_PROPERTIES, TOKEN, HubSpot
 
-CUSTOM = {"arr": "number", "renewal_date": "date", "contract_start_date": "date", "seats_purchased": "number",
-          "plan": "string", "segment": "enumeration", "tam_health": "enumeration"}  # fmt: skip
+CUSTOM = TEND_PROPERTIES
 
 
 def _peak_rss() -> float:

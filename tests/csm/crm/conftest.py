@@ -10,10 +10,9 @@ from agents_core.integrations.hubspot import hubspot_gateway
 from agents_core.integrations.salesforce import salesforce_gateway
 from csm.crm.sync import sync_crm
 from tests.fakes import salesforce as sf
-from tests.fakes.hubspot import TOKEN, HubSpot
+from tests.fakes.hubspot import TEND_PROPERTIES, TOKEN, HubSpot
 
-CUSTOM = {"arr": "number", "renewal_date": "date", "contract_start_date": "date", "seats_purchased": "number",
-          "plan": "string", "segment": "enumeration", "tam_health": "enumeration"}  # fmt: skip
+CUSTOM = TEND_PROPERTIES
 
 
 @pytest.fixture
