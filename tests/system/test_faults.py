@@ -203,6 +203,7 @@ def test_two_clusters_share_a_scan_and_a_killed_helpers_batch_is_taken_over(book
             if not any(status == "done" for status, _ in helpers_batches()):
                 return None
             os.killpg(helper_cluster.pid, signal.SIGSTOP)
+            time.sleep(0.5)  # what it sent before freezing (a commit marking a batch done) lands first
             running = [seq for status, seq in helpers_batches() if status == "running"]
             if running:
                 return (running[0],)  # a tuple: batch 0 is a batch too
