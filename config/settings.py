@@ -390,6 +390,11 @@ TEND_REQUEUE_AFTER = env.int("TEND_REQUEUE_AFTER", default=600)
 # the cap go out per scan (highest ARR first), the rest are recorded, held back.
 TEND_ALERT_COOLDOWN_DAYS = env.int("TEND_ALERT_COOLDOWN_DAYS", default=7)
 TEND_ALERT_CAP_PER_RUN = env.int("TEND_ALERT_CAP_PER_RUN", default=5)
+# A detractor survey answer (NPS 0-6, CSAT 1-2) raises a churn alert (csm.surveys.followup).
+TEND_DETRACTOR_ALERTS = env.bool("TEND_DETRACTOR_ALERTS", default=True)
+# Survey webhooks: Delighted signs with the account's API key, Typeform with the webhook's secret.
+DELIGHTED_API_KEY = env.str("DELIGHTED_API_KEY", default="")
+TYPEFORM_WEBHOOK_SECRET = env.str("TYPEFORM_WEBHOOK_SECRET", default="")
 # Google Chat: the incoming webhook of the team's space (alerts off there if empty).
 CHAT_WEBHOOK_URL = env.str("CHAT_WEBHOOK_URL", default="")
 # Slack (off while SLACK_BOT_TOKEN is empty): the app's bot token (scopes chat:write, im:write,

@@ -11,6 +11,9 @@ from config.health import healthz, readyz
 from csm.api.calendar import calendar_feed
 from csm.api.interactions import InteractionViewSet
 from csm.api.slack import interactions as slack_interactions
+from csm.api.surveys import SurveyResponseViewSet
+from csm.api.surveys import delighted as delighted_webhook
+from csm.api.surveys import typeform as typeform_webhook
 from csm.api.tracking import segment
 from csm.api.views import (
     AccountViewSet,
@@ -41,6 +44,7 @@ router.register("qbrs", QBRViewSet, basename="qbr")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("tasks", TaskViewSet, basename="task")
 router.register("interactions", InteractionViewSet, basename="interaction")
+router.register("survey-responses", SurveyResponseViewSet, basename="survey-response")
 
 api_v1 = [
     *router.urls,
@@ -67,6 +71,9 @@ urlpatterns = [
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     # The buttons on Tend's Slack messages (checked against Slack's signature).
     path("slack/interactions", slack_interactions, name="slack-interactions"),
+    # Survey tools' webhooks (checked against each tool's signature).
+    path("webhooks/delighted", delighted_webhook, name="delighted-webhook"),
+    path("webhooks/typeform", typeform_webhook, name="typeform-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -37,6 +37,8 @@ from csm.qbr.build import qbr_batch
 from csm.qbr.notion import publish_pending
 from csm.scoring.on_change import rescore_pending
 from csm.scoring.scan import scan_batch, scan_health
+from csm.surveys.followup import follow_up_detractors
+from csm.surveys.responses import refresh_aged
 from csm.usage.rollup import rollup_pending
 from csm.usage.store import prune_events
 
@@ -221,6 +223,14 @@ def sync_crm(payload: dict[str, Any], run) -> dict[str, Any]:
     return {system: crm_sync.sync_crm(system, agent_run=run, **flags) for system in systems}
 
 
+def survey_followup(payload: dict[str, Any], run) -> dict[str, Any]:
+    return follow_up_detractors(run=run)
+
+
+def survey_inputs(payload: dict[str, Any], run) -> dict[str, Any]:
+    return refresh_aged()
+
+
 def sync_notion(payload: dict[str, Any], run) -> dict[str, Any]:
     client = notion_client()
     if client is None or not settings.NOTION_ACCOUNTS_DATABASE_ID:
@@ -329,6 +339,17 @@ agent = registry.register(
                 description="Pull accounts, owners and contacts from the CRM (HubSpot, Salesforce), "
                 "then push health.",
             ),
+            "survey_followup": TaskType(
+                survey_followup,
+                scope_payload=for_managers_only,
+                description="Raise a churn alert and start the detractor playbooks for each new "
+                "detractor survey answer (queued when one comes in).",
+            ),
+            "refresh_survey_inputs": TaskType(
+                survey_inputs,
+                scope_payload=for_managers_only,
+                description="Derive again the NPS input of accounts whose survey answers left the window.",
+            ),
             "sync_notion": TaskType(
                 sync_notion,
                 scope_payload=for_managers_only,
@@ -340,7 +361,11 @@ agent = registry.register(
             Schedule(
                 name="csm.daily_feature_adoption", task_type="track_feature_adoption", cron="45 6 * * *"
             ),
+            # Answers that left the NPS window, before the scan reads the input.
+            Schedule(name="csm.daily_survey_inputs", task_type="refresh_survey_inputs", cron="40 6 * * *"),
             Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *"),
+            # A safety net for a lost queueing: the follow-up of detractors is queued as they arrive.
+            Schedule(name="csm.survey_followup", task_type="survey_followup", cron="*/10 * * * *"),
             Schedule(name="csm.daily_contract_check", task_type="contract_check", cron="0 8 * * *"),
             # After the scan (alerts, RAG) and the contract check (QBRs due).
             Schedule(name="csm.daily_playbooks", task_type="run_playbooks", cron="15 8 * * *"),

@@ -438,6 +438,7 @@ class ChurnAlert(models.Model):
         CHURN_RISING = "churn_rising", "Churn risk rising"
         SHARP_DROP = "sharp_drop", "Sharp drop"
         RENEWAL_NEAR = "renewal_near", "Renewal near with weak health"
+        DETRACTOR = "detractor", "Detractor survey answer"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")
     raised_on = models.DateField()
@@ -771,6 +772,7 @@ from csm.playbooks.models import (  # noqa: E402, F401
     Task,
     TaskComment,
 )
+from csm.surveys.models import SurveyResponse  # noqa: E402, F401
 from csm.timeline.models import Interaction  # noqa: E402, F401
 from csm.usage.models import (  # noqa: E402, F401
     EventMapping,

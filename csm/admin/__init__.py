@@ -14,6 +14,7 @@ from csm.admin import (  # noqa: F401
     profiles,
     qbrs,
     scores,
+    surveys,
     tasks,
     timeline,
     usage,

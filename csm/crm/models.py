@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from agents_core.visibility import OwnedQuerySet
 from csm.crm import fields
@@ -234,7 +235,11 @@ class Contact(models.Model):
                 fields=["crm_system", "crm_id"], condition=~Q(crm_id=""), name="contact_one_per_crm_record"
             ),
         ]
-        indexes = [models.Index(fields=["account", "-is_primary"])]
+        indexes = [
+            models.Index(fields=["account", "-is_primary"]),
+            # Survey answers and usage find a person by their address, whatever its case.
+            models.Index(Lower("email"), name="contact_email_lower"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.email or f"Contact {self.pk}"

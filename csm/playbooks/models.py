@@ -150,6 +150,7 @@ class Playbook(models.Model):
         OPPORTUNITY = "opportunity", "An expansion opportunity is found"
         ENTERED_RAG = "entered_rag", "The account enters a RAG"
         ENTERED_SEGMENT = "entered_segment", "The account enters a segment"
+        DETRACTOR = "detractor", "A detractor answers a survey (NPS 0-6, CSAT 1-2)"
 
     class Health(models.TextChoices):
         ANY = "any", "Any health"

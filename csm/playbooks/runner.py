@@ -24,6 +24,8 @@ from csm.accounts.selectors import WEAK
 from csm.models import RAG, Account, ChurnAlert, ExpansionOpportunity, HealthScore, QBRDue
 from csm.playbooks.models import Playbook, PlaybookRun, PlaybookStep, Task
 from csm.playbooks.tasks import managers_of
+from csm.surveys.models import SurveyResponse
+from csm.surveys.responses import DETRACTORS, FOLLOW_UP_DAYS
 
 # How far back a trigger looks for occurrences it may have missed (a day the task did not run).
 LOOK_BACK_DAYS = 7
@@ -40,11 +42,17 @@ TASK_FIELDS = (
 )  # fmt: skip
 
 
-def run_playbooks(*, today: date | None = None, now: datetime | None = None) -> dict[str, Any]:
+def run_playbooks(
+    *, today: date | None = None, now: datetime | None = None, triggers: list[str] | None = None
+) -> dict[str, Any]:
+    """Every active playbook, or those of some triggers (a detractor's follow-up runs its own)."""
     today = today or timezone.localdate()
     now = now or timezone.now()
     result: dict[str, Any] = {"started": 0, "tasks": 0, "closed": 0}
-    for playbook in Playbook.objects.filter(is_active=True).prefetch_related("steps"):
+    active = Playbook.objects.filter(is_active=True)
+    if triggers is not None:
+        active = active.filter(trigger__in=triggers)
+    for playbook in active.prefetch_related("steps"):
         started = start(playbook, today=today, now=now)
         waiting = PlaybookRun.objects.filter(playbook=playbook, status=PlaybookRun.Status.OPEN).filter(
             ~Exists(Task.objects.filter(playbook_run=OuterRef("pk")))
@@ -120,6 +128,11 @@ def occurrences(playbook: Playbook, *, today: date) -> set[tuple[int, str]]:
     if trigger == Playbook.Trigger.ENTERED_SEGMENT and playbook.segment:
         accounts = active.filter(segment=playbook.segment)
         return {(pk, f"segment:{playbook.segment}") for pk in accounts.values_list("pk", flat=True)}
+    if trigger == Playbook.Trigger.DETRACTOR:
+        answers = SurveyResponse.objects.filter(
+            DETRACTORS, responded_at__date__gte=today - timedelta(days=FOLLOW_UP_DAYS), account__in=active
+        )
+        return {(a, f"survey:{pk}") for pk, a in answers.values_list("pk", "account_id")}
     return set()
 
 

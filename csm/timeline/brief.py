@@ -3,13 +3,15 @@ open tasks, and the last 90 days of the timeline. Reads only; a bounded number o
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from csm.models import Account, Contact, HealthScore, Task
 from csm.money import format_money
+from csm.surveys import rules as survey_rules
+from csm.surveys.models import SurveyResponse
 from csm.timeline.selectors import timeline
 
 DAYS = 90
@@ -19,6 +21,36 @@ MOST = 200  # items of the last 90 days in the brief at most
 def _line(text: str) -> str:
     """One line of Markdown from free text: no line breaks, no headings or HTML sneaking in."""
     return " ".join(str(text).split()).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _surveys(account: Account, today: date) -> list[str]:
+    """The survey answers of the NPS window: the input they give, the classic NPS, the latest words."""
+    since = timezone.make_aware(datetime.combine(today - timedelta(days=survey_rules.WINDOW_DAYS), time.min))
+    answers = list(
+        SurveyResponse.objects.filter(account=account, responded_at__gte=since)
+        .order_by("-responded_at", "-pk")
+        .values("kind", "score", "comment", "name", "email", "contact_id", "responded_at", "pk")[:500]
+    )
+    if not answers:
+        return [f"- No survey answers in the last {survey_rules.WINDOW_DAYS} days"]
+    nps = [a for a in answers if a["kind"] == SurveyResponse.Kind.NPS]
+    people = [(f"c{a['contact_id']}" if a["contact_id"] else a["email"] or f"r{a['pk']}",
+               timezone.localdate(a["responded_at"]), a["score"]) for a in nps]  # fmt: skip
+    lines = []
+    if nps:
+        value = survey_rules.nps_input(people, today=today)
+        score = survey_rules.net_promoter_score(a["score"] for a in nps)
+        reads = f"the score reads {value}" if value is not None else "too few people for the score to read"
+        lines.append(f"- NPS: {len(nps)} answer(s), net promoter score {score:+d}; {reads}")
+    csat = [a["score"] for a in answers if a["kind"] == SurveyResponse.Kind.CSAT]
+    if csat:
+        lines.append(f"- CSAT: {len(csat)} answer(s), average {sum(csat) / len(csat):.1f} of 5")
+    for a in [a for a in answers if a["comment"]][:5]:
+        who = _line(a["name"] or a["email"] or "someone")
+        scale = 10 if a["kind"] == SurveyResponse.Kind.NPS else 5
+        lines.append(f'- {timezone.localdate(a["responded_at"]).isoformat()} {who}, {a["score"]}/{scale}: '
+                     f'"{_line(a["comment"])[:240]}"')  # fmt: skip
+    return lines
 
 
 def account_brief(account: Account, *, today: date | None = None) -> str:
@@ -49,6 +81,8 @@ def account_brief(account: Account, *, today: date | None = None) -> str:
         lines.append(f"- {who}{role}{title}{email}")
     if lines[-1] == "":
         lines.append("- No contacts yet")
+    lines += ["", "## What they said", ""]
+    lines += _surveys(account, today)
     lines += ["", "## Open tasks", ""]
     tasks = Task.objects.open().filter(account=account).select_related("owner").order_by("due_on", "id")[:50]
     for task in tasks:

@@ -1,5 +1,5 @@
 """One account's story, newest first: health moves, alerts, tasks, interactions, QBRs, opportunities,
-CRM conflicts and renewal outcomes, merged from one bounded query per kind.
+CRM conflicts, renewal outcomes and survey answers, merged from one bounded query per kind.
 
 A page is read with a cursor: each item has a position (when, kind, id), a page is the items
 before the cursor, and the next page starts at the last item's position. So a page costs the same
@@ -21,11 +21,14 @@ from django.db.models.functions import Abs, Lag
 from django.utils import timezone
 
 from csm.models import QBR, ChurnAlert, CrmConflict, ExpansionOpportunity, HealthScore, RenewalOutcome, Task
+from csm.surveys.models import SurveyResponse
+from csm.surveys.rules import category
 from csm.timeline.models import Interaction
 
 PAGE = 30
 SHARP_MOVE = 10.0  # points in a day that count as a move worth telling, besides a change of band
-KINDS = ("health", "alert", "task", "interaction", "qbr", "opportunity", "crm", "outcome")
+# New kinds go at the end: a cursor names its kind's rank.
+KINDS = ("health", "alert", "task", "interaction", "qbr", "opportunity", "crm", "outcome", "survey")
 RANK = {kind: n for n, kind in enumerate(KINDS)}
 
 
@@ -281,8 +284,30 @@ def _outcomes(account_id, cursor, n):
     ]
 
 
+def _surveys(account_id, cursor, n):
+    rank = RANK["survey"]
+    rows = (
+        SurveyResponse.objects.filter(account_id=account_id)
+        .filter(_before_datetime("responded_at", rank, cursor))
+        .order_by("-responded_at", "-pk")
+        .values("pk", "responded_at", "kind", "score", "comment", "name", "email", "survey")[:n]
+    )
+    return [
+        Item(
+            Position(r["responded_at"], rank, r["pk"]),
+            "survey",
+            f"{r['kind'].upper()} {r['score']} ({category(r['kind'], r['score'])}) from "
+            f"{r['name'] or r['email'] or 'someone'}",
+            r["comment"][:280],
+            r["pk"],
+            {"score": r["score"], "survey": r["survey"], "category": category(r["kind"], r["score"])},
+        )
+        for r in rows
+    ]
+
+
 READERS = {"health": _health, "alert": _alerts, "task": _tasks, "interaction": _interactions, "qbr": _qbrs,
-           "opportunity": _opportunities, "crm": _crm, "outcome": _outcomes}  # fmt: skip
+           "opportunity": _opportunities, "crm": _crm, "outcome": _outcomes, "survey": _surveys}  # fmt: skip
 
 
 def timeline(account_id: int, *, kinds=KINDS, before: str | None = None, page: int = PAGE) -> Page:

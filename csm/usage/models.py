@@ -10,6 +10,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 from agents_core.visibility import OwnedQuerySet
 
@@ -157,6 +158,7 @@ class TrackedUser(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "user_id"], name="one_tracked_user_per_id")]
+        indexes = [models.Index(Lower("email"), name="tracked_user_email_lower")]
 
     def __str__(self) -> str:
         return self.email or self.user_id

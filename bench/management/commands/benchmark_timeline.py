@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from bench.measure import QueryCounter, analyze
 from csm.models import Account, ChurnAlert, HealthScore, ScoringProfile, Task
+from csm.surveys.models import SurveyResponse
 from csm.timeline import selectors
 from csm.timeline.models import Interaction
 
@@ -109,7 +110,8 @@ class Command(BaseCommand):
             )
         HealthScore.objects.bulk_create(scores, batch_size=1000)
         alerts = min(events // 6, days)  # at most one a day
-        third = (events - alerts) // 2
+        surveys = events // 10
+        third = (events - alerts - surveys) // 2
         Interaction.objects.bulk_create(
             [
                 Interaction(
@@ -125,7 +127,21 @@ class Command(BaseCommand):
         Task.objects.bulk_create(
             [
                 Task(account=account, owner=owner, title=f"Task {n}", due_on=today, origin_key=f"bench:{n}")
-                for n in range(events - alerts - third)
+                for n in range(events - alerts - surveys - third)
+            ],
+            batch_size=1000,
+        )
+        SurveyResponse.objects.bulk_create(
+            [
+                SurveyResponse(
+                    account=account,
+                    kind="nps",
+                    score=n % 11,
+                    email=f"p{n % 40}@storied.test",
+                    responded_at=now - timedelta(days=n % days, hours=3),
+                    survey="NPS",
+                )
+                for n in range(surveys)
             ],
             batch_size=1000,
         )

@@ -54,11 +54,12 @@ def _alert(account, *, reason=ChurnAlert.Reason.ENTERED_RED, days_ago=0):
     )  # fmt: skip
 
 
-def test_tend_ships_three_playbooks_a_manager_can_change(client, make_user):
+def test_tend_ships_four_playbooks_a_manager_can_change(client, make_user):
     assert set(Playbook.objects.values_list("name", flat=True)) == {
         "Churn save",
         "Renewal prep",
         "Onboarding",
+        "Detractor recovery",
     }
     renewal = Playbook.objects.get(name="Renewal prep")
     assert [s.due_in_days for s in renewal.steps.all()] == [0, 30, 60] and renewal.days_before_renewal == 90
