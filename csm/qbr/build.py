@@ -30,6 +30,7 @@ from csm.models import OPEN_STATUSES, QBR, Account, QBRDue
 from csm.qbr import quarters
 from csm.scoring import engine
 from csm.scoring.scan import scan_health
+from csm.timeline.brief import account_brief
 
 BATCH_SIZE = 500
 RENEWAL_HORIZON_DAYS = 120
@@ -155,6 +156,8 @@ def build_sections(
         "roi": _roi(account),
         "feature_adoption": adoption,
         "expansion_next_steps": _next_steps(account, health, adoption, today),
+        # The account's story for whoever reads or presents the QBR (csm.timeline.brief).
+        "account_brief": account_brief(account, today=today),
     }
 
 

@@ -45,13 +45,27 @@ def _in_words(sections: dict) -> dict:
     return {**sections, "health_summary": {**health, "moved": moved}}
 
 
+def _brief(text: str) -> list[str]:
+    """The account brief under the QBR's own headings: its title dropped, its headings one deeper.
+    Its lines are already made safe by csm.timeline.brief (one line each, no HTML)."""
+    lines = ["", "## Account brief", ""]
+    for line in text.splitlines():
+        if line.startswith("# "):
+            continue
+        lines.append("#" + line if line.startswith("## ") else line)
+    return lines
+
+
 def render_qbr_markdown(qbr: QBR) -> str:
+    sections = {k: v for k, v in qbr.sections.items() if k != "account_brief"}
     view = SimpleNamespace(
         account=SimpleNamespace(name=escape_markdown(qbr.account.name)),
         quarter=escape_markdown(qbr.quarter),
-        sections=_escaped(_in_words(qbr.sections)),
+        sections=_escaped(_in_words(sections)),
     )
     text = render_to_string("csm/qbr/qbr.md", {"qbr": view}, using="text")
+    if isinstance(qbr.sections.get("account_brief"), str):
+        text += "\n".join(_brief(qbr.sections["account_brief"]))
     # Templates leave blank runs where optional parts are empty; keep one blank line.
     lines, blank = [], False
     for line in text.splitlines():

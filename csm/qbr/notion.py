@@ -90,6 +90,15 @@ def blocks(qbr: QBR) -> list[dict[str, Any]]:
     out += [_block("to_do", f"{a['action']} ({a['owner']}, by {a['due']})") for a in n.get("actions", [])]
     if n.get("renewal", {}).get("date"):
         out.append(_block("paragraph", f"Renewal {n['renewal']['date']} (in {n['renewal']['days']} days)."))
+    if isinstance(s.get("account_brief"), str):
+        out.append(_block("heading_2", "Account brief"))
+        for line in s["account_brief"].splitlines():
+            if line.startswith("## "):
+                out.append(_block("heading_3", line[3:]))
+            elif line.startswith("- "):
+                out.append(_block("bulleted_list_item", line[2:]))
+            elif line.strip() and not line.startswith("# "):
+                out.append(_block("paragraph", line))
     return out
 
 

@@ -188,7 +188,14 @@ def test_qbrs_api_and_admin(reviewed, api, make_user, client):
     body = api(maya).get("/api/v1/qbrs/", {"quarter": quarter}).json()
     assert [q["id"] for q in body["results"]] == [qbr.pk]
     detail = api(maya).get(f"/api/v1/qbrs/{qbr.pk}/").json()
-    assert set(detail["sections"]) == {"health_summary", "roi", "feature_adoption", "expansion_next_steps"}
+    assert set(detail["sections"]) == {
+        "health_summary",
+        "roi",
+        "feature_adoption",
+        "expansion_next_steps",
+        "account_brief",
+    }
+    assert detail["sections"]["account_brief"].startswith(f"# {qbr.account.name}")
     assert api(tom).get(f"/api/v1/qbrs/{qbr.pk}/").status_code == 404
 
     client.force_login(maya)

@@ -56,3 +56,34 @@ def test_an_empty_qbr_list_says_when_they_come_and_how_to_write_one(client, make
     client.force_login(make_user("maya"))
     page = client.get(reverse("admin:csm_qbr_changelist")).content.decode()
     assert "No QBRs yet." in page and "Generate QBR" in page
+
+
+def test_the_qbr_carries_the_account_brief_in_markdown_and_notion(make_account):
+    from datetime import timedelta
+
+    from csm.models import Contact, SurveyResponse
+    from csm.qbr.notion import blocks
+
+    account = make_account(name="Brief Co")
+    Contact.objects.create(account=account, name="Wile Coyote", email="wile@brief.test", is_primary=True)
+    SurveyResponse.objects.create(
+        account=account,
+        kind="nps",
+        score=4,
+        email="wile@brief.test",
+        comment="Reports are slow",
+        responded_at=timezone.now() - timedelta(days=3),
+    )
+    scan_health(today=timezone.localdate())
+    generate(quarter=quarter_of(timezone.localdate()), trigger="manual", account_ids=[account.pk])
+    qbr = QBR.objects.get(account=account)
+    text = render_qbr_markdown(qbr)
+    brief = text.split("## Account brief", 1)[1]
+    assert "### People" in brief and "- Wile Coyote (primary)" in brief
+    assert '4/10: "Reports are slow"' in brief
+    assert "# Brief Co" not in brief  # the brief's own title is the QBR's
+    notion = blocks(qbr)
+    headings = [b["heading_2"]["rich_text"][0]["text"]["content"] for b in notion if b["type"] == "heading_2"]
+    assert headings[-1] == "Account brief"
+    items = [b[b["type"]]["rich_text"][0]["text"]["content"] for b in notion]
+    assert any("Reports are slow" in i for i in items)
