@@ -390,6 +390,10 @@ TEND_REQUEUE_AFTER = env.int("TEND_REQUEUE_AFTER", default=600)
 # the cap go out per scan (highest ARR first), the rest are recorded, held back.
 TEND_ALERT_COOLDOWN_DAYS = env.int("TEND_ALERT_COOLDOWN_DAYS", default=7)
 TEND_ALERT_CAP_PER_RUN = env.int("TEND_ALERT_CAP_PER_RUN", default=5)
+# A champion the product has not seen for this many days has left (csm.contacts.rules); with
+# TEND_CONTACTS_FROM_USAGE, identified product users no contact has become contacts (role user).
+TEND_CHAMPION_INACTIVE_DAYS = env.int("TEND_CHAMPION_INACTIVE_DAYS", default=30)
+TEND_CONTACTS_FROM_USAGE = env.bool("TEND_CONTACTS_FROM_USAGE", default=False)
 # A detractor survey answer (NPS 0-6, CSAT 1-2) raises a churn alert (csm.surveys.followup).
 TEND_DETRACTOR_ALERTS = env.bool("TEND_DETRACTOR_ALERTS", default=True)
 # Survey webhooks: Delighted signs with the account's API key, Typeform with the webhook's secret.

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from agents_core.api.views import AgentListView, AgentRunsView, RunDetailView
 from config.health import healthz, readyz
 from csm.api.calendar import calendar_feed
+from csm.api.contacts import ContactViewSet
 from csm.api.interactions import InteractionViewSet
 from csm.api.slack import interactions as slack_interactions
 from csm.api.surveys import SurveyResponseViewSet
@@ -44,6 +45,7 @@ router.register("qbrs", QBRViewSet, basename="qbr")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("tasks", TaskViewSet, basename="task")
 router.register("interactions", InteractionViewSet, basename="interaction")
+router.register("contacts", ContactViewSet, basename="contact")
 router.register("survey-responses", SurveyResponseViewSet, basename="survey-response")
 
 api_v1 = [

@@ -22,6 +22,7 @@ from agents_core.visibility import sees_everything
 from csm.adoption.tracking import track_adoption
 from csm.alerts.contract_check import contract_check
 from csm.alerts.delivery import deliver_due
+from csm.contacts.champions import sweep_inactive
 from csm.crm import sync as crm_sync
 from csm.crm.models import CrmSystem
 from csm.expansion.opportunities import check_expansion
@@ -227,8 +228,8 @@ def survey_followup(payload: dict[str, Any], run) -> dict[str, Any]:
     return follow_up_detractors(run=run)
 
 
-def survey_inputs(payload: dict[str, Any], run) -> dict[str, Any]:
-    return refresh_aged()
+def derived_inputs(payload: dict[str, Any], run) -> dict[str, Any]:
+    return {"surveys": refresh_aged(), "champions": sweep_inactive()}
 
 
 def sync_notion(payload: dict[str, Any], run) -> dict[str, Any]:
@@ -345,10 +346,11 @@ agent = registry.register(
                 description="Raise a churn alert and start the detractor playbooks for each new "
                 "detractor survey answer (queued when one comes in).",
             ),
-            "refresh_survey_inputs": TaskType(
-                survey_inputs,
+            "refresh_derived_inputs": TaskType(
+                derived_inputs,
                 scope_payload=for_managers_only,
-                description="Derive again the NPS input of accounts whose survey answers left the window.",
+                description="Derive again the inputs that age without news: the NPS of accounts whose "
+                "survey answers left the window, the champions gone quiet in the product.",
             ),
             "sync_notion": TaskType(
                 sync_notion,
@@ -361,8 +363,8 @@ agent = registry.register(
             Schedule(
                 name="csm.daily_feature_adoption", task_type="track_feature_adoption", cron="45 6 * * *"
             ),
-            # Answers that left the NPS window, before the scan reads the input.
-            Schedule(name="csm.daily_survey_inputs", task_type="refresh_survey_inputs", cron="40 6 * * *"),
+            # Inputs that age without news (survey answers, quiet champions), before the scan.
+            Schedule(name="csm.daily_derived_inputs", task_type="refresh_derived_inputs", cron="40 6 * * *"),
             Schedule(name="csm.daily_health_scan", task_type="health_scan", cron="0 7 * * *"),
             # A safety net for a lost queueing: the follow-up of detractors is queued as they arrive.
             Schedule(name="csm.survey_followup", task_type="survey_followup", cron="*/10 * * * *"),

@@ -188,6 +188,9 @@ class AccountSignals(models.Model):
     open_ticket_count = models.PositiveIntegerField(null=True, blank=True)
     avg_ticket_sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
     escalation_count_90_days = models.PositiveIntegerField("escalations (90 days)", null=True, blank=True)
+    # Derived from the contacts (csm.contacts.champions): the day the last current champion left
+    # (removed in the CRM, or gone quiet in the product); None while one is current, or none is named.
+    champion_left_on = models.DateField(null=True, blank=True, editable=False)
     sources = models.JSONField(default=dict, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -229,6 +232,13 @@ class ScoringProfile(models.Model):
     behavioral_login_days = models.PositiveIntegerField(
         default=30,
         help_text="Declining usage with no login for longer than this is a behavioural risk.",
+    )
+    champion_left_engagement = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("low", "low"), ("medium", "medium")],
+        help_text="Champion left: while an account's champions have all left (removed in the CRM, or "
+        "inactive in the product), its stakeholder engagement counts as at most this. Blank: off.",
     )
     alert_drop_points = models.FloatField(
         default=15,
@@ -280,6 +290,7 @@ class ScoringProfile(models.Model):
             tam_multipliers=self.tam_multipliers,
             rules=self.rules,
             no_data_defaults=self.no_data_defaults,
+            champion_left_engagement=self.champion_left_engagement or None,
         )
 
 

@@ -19,19 +19,26 @@ Switched off cleanly when HUBSPOT_ACCESS_TOKEN is not set: `hubspot_gateway()` r
 
 from __future__ import annotations
 
+import html
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.utils.html import strip_tags
 from hubspot import HubSpot
+from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsError
 from hubspot.crm.companies import BatchInputSimplePublicObjectBatchInput, PublicObjectSearchRequest
 from hubspot.crm.companies.exceptions import ApiException as CompaniesError
 from hubspot.crm.contacts import PublicObjectSearchRequest as ContactSearchRequest
 from hubspot.crm.contacts.exceptions import ApiException as ContactsError
+from hubspot.crm.objects import PublicObjectSearchRequest as EngagementSearchRequest
+from hubspot.crm.objects.exceptions import ApiException as ObjectsError
 from hubspot.crm.owners.exceptions import ApiException as OwnersError
 from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.properties.exceptions import ApiException as PropertiesError
@@ -41,7 +48,7 @@ from urllib3.util.retry import Retry
 from agents_core.integrations.backoff import retry_delay
 from agents_core.integrations.crm import CrmBudgetExhausted, CrmError, FieldSpec, PushResult, RemoteRecord
 
-API_ERRORS = (CompaniesError, ContactsError, OwnersError, PropertiesError)
+API_ERRORS = (CompaniesError, ContactsError, OwnersError, PropertiesError, ObjectsError, AssociationsError)
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 MODIFIED = "hs_lastmodifieddate"
 SEARCH_PAGE = 200
@@ -49,7 +56,17 @@ SEARCH_WINDOW = 10_000  # results one search query pages through at most
 BATCH = 100
 PROPERTY_GROUP = "companyinformation"
 KINDS = {"number": ("number", "number"), "text": ("string", "text"), "date": ("date", "date")}
-CONTACT_PROPERTIES = ["email", "firstname", "lastname", "jobtitle", "associatedcompanyid", MODIFIED]
+# hs_buying_role: HubSpot's standard multi-select of a contact's part in buying (CHAMPION, ...).
+# Engagements read as interactions: HubSpot object -> (Tend's kind, properties). Calls, meetings and
+# notes come with the contacts scope; emails need `sales-email-read` for their content (not read).
+ENGAGEMENTS = {
+    "calls": ("call", ["hs_timestamp", "hs_call_title", "hs_call_body"]),
+    "meetings": ("meeting", ["hs_timestamp", "hs_meeting_title", "hs_meeting_body", "hs_meeting_start_time"]),
+    "notes": ("note", ["hs_timestamp", "hs_note_body"]),
+}
+ASSOCIATIONS_BATCH = 1_000  # ids per associations batch read
+CONTACT_PROPERTIES = ["email", "firstname", "lastname", "jobtitle", "hs_buying_role", "associatedcompanyid",
+                      MODIFIED]  # fmt: skip
 
 
 @dataclass
@@ -95,6 +112,8 @@ class HubSpotGateway:
                 "contact_search": lambda: crm.contacts.search_api,
                 "contact_basic": lambda: crm.contacts.basic_api,
                 "owners": lambda: crm.owners.owners_api,
+                "object_search": lambda: crm.objects.search_api,
+                "associations": lambda: crm.associations.v4.batch_api,
                 "properties": lambda: crm.properties.core_api,
             }[name]()
         return self._apis[name]
@@ -209,6 +228,33 @@ class HubSpotGateway:
     def changed_contacts(self, since: datetime | None) -> Iterator[list[RemoteRecord]]:
         yield from self._search(self._api("contact_search"), ContactSearchRequest, since, CONTACT_PROPERTIES)
 
+    def changed_engagements(
+        self, since: dict[str, datetime | None]
+    ) -> Iterator[tuple[str, list[RemoteRecord]]]:
+        """Calls, meetings and notes changed since each one's cursor, a page at a time, each with
+        the companies it is on (one associations call a page), in the shape every CRM gives:
+        `values` holds kind, title, body (plain text) and at (when it happened)."""
+        for obj, (kind, properties) in ENGAGEMENTS.items():
+            search = _ObjectSearch(partial(self._api("object_search").do_search_with_http_info, obj))
+            wanted = [*properties, MODIFIED]
+            for page in self._search(search, EngagementSearchRequest, since.get(obj), wanted):
+                companies = self._companies_of(obj, [r.id for r in page])
+                yield obj, [_engagement(kind, r, companies.get(r.id, ())) for r in page]
+
+    def _companies_of(self, obj: str, ids: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for first in range(0, len(ids), ASSOCIATIONS_BATCH):
+            request = BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[{"id": i} for i in ids[first : first + ASSOCIATIONS_BATCH]]
+            )
+            answer = self.call(
+                self._api("associations").get_page_with_http_info, from_object_type=obj,
+                to_object_type="companies", batch_input_public_fetch_associations_batch_request=request,
+            )  # fmt: skip
+            for result in answer.results or []:
+                found[str(result._from.id)] = [str(to.to_object_id) for to in result.to or []]
+        return found
+
     def _search(self, api: Any, request_class: type, since: datetime | None, properties: list[str]):
         cursor, seen_at_cursor = since, set()
         while True:
@@ -285,6 +331,30 @@ class HubSpotGateway:
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _engagement(kind: str, record: RemoteRecord, companies) -> RemoteRecord:
+    v = record.values
+    body = v.get(f"hs_{kind}_body") or ""
+    text = html.unescape(strip_tags(body.replace("<br>", "\n").replace("</p>", "</p>\n")))
+    return RemoteRecord(
+        id=record.id,
+        modified_at=record.modified_at,
+        values={
+            "kind": kind,
+            "title": v.get(f"hs_{kind}_title") or "",
+            "body": text.strip(),
+            "at": v.get("hs_meeting_start_time") or v.get("hs_timestamp"),
+        },
+        account_ids=tuple(companies),
+    )
+
+
+@dataclass(frozen=True)
+class _ObjectSearch:
+    """The generic objects search with its object type bound, shaped like the companies' search."""
+
+    do_search_with_http_info: Callable[..., Any]
 
 
 def _record(item: Any) -> RemoteRecord:

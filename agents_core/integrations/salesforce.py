@@ -36,6 +36,12 @@ NUMERIC = {"double", "currency", "percent", "int", "long"}
 COLLECTION = 200
 MODIFIED = "SystemModstamp"
 CONTACT_FIELDS = ["Id", "AccountId", "FirstName", "LastName", "Email", "Title", MODIFIED]
+# Activities read as interactions: completed Tasks (calls, emails, to-dos done) and Events (meetings).
+ACTIVITIES = {
+    "Task": ["Id", "AccountId", "Subject", "Description", "ActivityDate", "TaskSubtype", MODIFIED],
+    "Event": ["Id", "AccountId", "Subject", "Description", "ActivityDate", "StartDateTime", MODIFIED],
+}
+TASK_KINDS = {"Call": "call", "Email": "email", "ListEmail": "email"}
 KINDS = {
     "number": {"type": "Number", "precision": 18, "scale": 1},
     "text": {"type": "Text", "length": 255},
@@ -144,6 +150,20 @@ class SalesforceGateway:
         for page in self._query(soql):
             yield [_contact(r) for r in page]
 
+    def changed_engagements(
+        self, since: dict[str, datetime | None]
+    ) -> Iterator[tuple[str, list[RemoteRecord]]]:
+        """Completed Tasks and Events changed since each one's cursor, on the account Salesforce
+        gives them (`AccountId`), in the shape every CRM gives: kind, title, body, at."""
+        for obj, names in ACTIVITIES.items():
+            where = ["Status = 'Completed'"] if obj == "Task" else []
+            if since.get(obj):
+                where.append(f"{MODIFIED} >= {_soql_time(since[obj])}")
+            clause = f" WHERE {' AND '.join(where)}" if where else ""
+            soql = f"SELECT {', '.join(names)} FROM {obj}{clause} ORDER BY {MODIFIED}, Id"
+            for page in self._query(soql):
+                yield obj, [_activity(obj, r) for r in page]
+
     def _query(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict]]:
         """Each batch of the query's answer, following nextRecordsUrl."""
         answer = self.call(self.client.query, soql, include_deleted=include_deleted)
@@ -218,6 +238,23 @@ def _contact(record: dict) -> RemoteRecord:
     account = values.get("AccountId")
     return RemoteRecord(id=str(record.get("Id") or ""), modified_at=_parse_time(record.get(MODIFIED)),
                         values=names, account_ids=(str(account),) if account else ())  # fmt: skip
+
+
+def _activity(obj: str, record: dict) -> RemoteRecord:
+    values = _plain(record)
+    kind = "meeting" if obj == "Event" else TASK_KINDS.get(values.get("TaskSubtype") or "", "note")
+    account = values.get("AccountId")
+    return RemoteRecord(
+        id=str(record.get("Id") or ""),
+        modified_at=_parse_time(record.get(MODIFIED)),
+        values={
+            "kind": kind,
+            "title": values.get("Subject") or "",
+            "body": values.get("Description") or "",
+            "at": values.get("StartDateTime") or values.get("ActivityDate"),
+        },
+        account_ids=(str(account),) if account else (),
+    )
 
 
 def salesforce_configured() -> bool:

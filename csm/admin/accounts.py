@@ -31,8 +31,9 @@ from csm.admin.display import money_column, rag_badge
 from csm.admin.filters import in_book_filter
 from csm.admin.outcomes import OutcomeGoalInline, RenewalOutcomeInline
 from csm.adoption.tracking import scorecard
+from csm.contacts.champions import refresh_champions
 from csm.ingest.crm_csv import import_accounts
-from csm.models import Account, AccountSignals, ChurnAlert, HealthScore
+from csm.models import Account, AccountSignals, ChurnAlert, Contact, HealthScore
 from csm.scoring import engine
 from csm.scoring.inputs import stamp_sources
 from csm.scoring.on_change import rescore_soon
@@ -416,6 +417,8 @@ class AccountAdmin(VisibleToUserAdminMixin, OneClickActionsMixin, admin.ModelAdm
                         by=request.user.get_username(),
                     )
         super().save_formset(request, form, formset, change)
+        if formset.model is Contact:
+            refresh_champions([form.instance.pk])
 
     def get_list_display(self, request):
         columns = super().get_list_display(request)

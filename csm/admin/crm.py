@@ -22,6 +22,7 @@ from agents_core.dispatch import enqueue
 from agents_core.integrations.crm import CrmError
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
+from csm.contacts.champions import refresh_champions
 from csm.crm import conflicts, sync
 from csm.crm.models import Contact, CrmConflict, CrmFieldMapping, CrmSyncRun
 from csm.crm.preview import preview
@@ -201,15 +202,15 @@ class CrmConflictAdmin(OneClickActionsMixin, VisibleToUserAdminMixin, admin.Mode
 class ContactInline(admin.TabularInline):
     model = Contact
     extra = 0
-    fields = ("name", "email", "title", "is_primary", "source", "archived_at")
-    readonly_fields = ("source", "archived_at")
+    fields = ("name", "email", "title", "role", "is_primary", "last_active_at", "source", "archived_at")
+    readonly_fields = ("last_active_at", "source", "archived_at")
     show_change_link = False
 
 
 @admin.register(Contact)
 class ContactAdmin(VisibleToUserAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "email", "title", "account", "is_primary", "source")
-    list_filter = ("source", "is_primary")
+    list_display = ("name", "email", "title", "role", "account", "is_primary", "last_active_at", "source")
+    list_filter = ("role", "source", "is_primary", ("archived_at", admin.EmptyFieldListFilter))
     list_select_related = ("account",)
     search_fields = ("name", "email", "account__name")
     autocomplete_fields = ("account",)
@@ -218,11 +219,28 @@ class ContactAdmin(VisibleToUserAdminMixin, admin.ModelAdmin):
         "name",
         "email",
         "title",
+        "role",
         "is_primary",
+        "last_active_at",
         "source",
         "crm_system",
         "crm_id",
         "archived_at",
     )
-    readonly_fields = ("source", "crm_system", "crm_id", "archived_at")
+    readonly_fields = ("last_active_at", "source", "crm_system", "crm_id", "archived_at")
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        before = form.initial.get("account") if change else None
+        super().save_model(request, obj, form, change)
+        refresh_champions([pk for pk in (before, obj.account_id) if pk])  # a champion named, or moved
+
+    def delete_model(self, request, obj):
+        account_id = obj.account_id
+        super().delete_model(request, obj)
+        refresh_champions([account_id])
+
+    def delete_queryset(self, request, queryset):
+        ids = set(queryset.values_list("account_id", flat=True))
+        super().delete_queryset(request, queryset)
+        refresh_champions(ids)

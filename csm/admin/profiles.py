@@ -39,6 +39,7 @@ class _ScoringProfileFormBase(forms.ModelForm):
             "amber_threshold",
             "churn_window_days",
             "behavioral_login_days",
+            "champion_left_engagement",
             "alert_drop_points",
             "tam_multipliers",
             "rules",
@@ -79,6 +80,7 @@ class _ScoringProfileFormBase(forms.ModelForm):
                 tam_multipliers=cleaned["tam_multipliers"],
                 rules=cleaned["rules"],
                 no_data_defaults=cleaned["no_data_defaults"],
+                champion_left_engagement=cleaned.get("champion_left_engagement") or None,
             )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ValidationError(f"These settings cannot score: {exc}") from exc
@@ -157,6 +159,7 @@ class ScoringProfileAdmin(admin.ModelAdmin):
                         "amber_threshold",
                         "churn_window_days",
                         "behavioral_login_days",
+                        "champion_left_engagement",
                     )
                 },
             ),

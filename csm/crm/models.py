@@ -73,6 +73,8 @@ class CrmSyncState(models.Model):
     system = models.CharField(max_length=20, choices=CrmSystem.choices, unique=True)
     accounts_cursor = models.DateTimeField(null=True, blank=True)
     contacts_cursor = models.DateTimeField(null=True, blank=True)
+    # Per engagement type (calls, meetings, notes): the ISO time of the last one applied.
+    engagements_cursor = models.JSONField(default=dict, blank=True)
     last_full_at = models.DateTimeField(null=True, blank=True)
     last_push_at = models.DateTimeField(null=True, blank=True)
 
@@ -214,11 +216,22 @@ class Contact(models.Model):
         USAGE = "usage", "Usage stream"
         MANUAL = "manual", "By hand"
 
+    class Role(models.TextChoices):
+        CHAMPION = "champion", "Champion"
+        DECISION_MAKER = "decision_maker", "Decision maker"
+        USER = "user", "User"
+
     account = models.ForeignKey("csm.Account", on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     title = models.CharField(max_length=200, blank=True)
     is_primary = models.BooleanField(default=False)
+    role = models.CharField(
+        max_length=20, choices=Role.choices, blank=True, help_text="Who they are to the account's success."
+    )
+    last_active_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Last seen in the product (the usage stream)."
+    )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
     crm_system = models.CharField(max_length=20, choices=CrmSystem.choices, blank=True)
     crm_id = models.CharField(max_length=64, blank=True)
@@ -237,6 +250,7 @@ class Contact(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "-is_primary"]),
+            models.Index(fields=["role", "account"], name="contact_role"),
             # Survey answers and usage find a person by their address, whatever its case.
             models.Index(Lower("email"), name="contact_email_lower"),
         ]

@@ -10,7 +10,7 @@ with a bad value is refused with the field and the reason; the rest of the page 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -22,6 +22,7 @@ from django.utils import timezone
 from agents_core.bulk import update_rows, upsert_rows
 from agents_core.integrations.crm import RemoteRecord
 from csm.accounts.segments import segment_for
+from csm.contacts.champions import refresh_champions
 from csm.crm import fields, rules
 from csm.crm.models import Contact, CrmConflict, CrmFieldMapping, CrmRecord, CrmSyncRun, CrmSyncState, Side
 from csm.crm.report import SyncReport
@@ -30,6 +31,8 @@ from csm.ingest.cells import CellError
 from csm.ingest.writes import BulkWriteError, bulk_write_signals, clean_signals
 from csm.models import Account
 from csm.scoring.on_change import rescore_soon
+from csm.timeline.interactions import refresh_last_interaction
+from csm.timeline.models import Interaction
 
 
 def active_mapping(system: str) -> list[CrmFieldMapping]:
@@ -419,7 +422,7 @@ def pull_contacts(
                     "crm_id", "account_id"
                 )
             )
-            rows = []
+            rows, roles = [], {}
             for record in page:
                 account_id = next((accounts[c] for c in record.account_ids if c in accounts), None)
                 if account_id is None or not record.id or len(record.id) > 64:
@@ -430,22 +433,27 @@ def pull_contacts(
                 if email and ("@" not in email or len(email) > 254):
                     report.refuse(record.id, "email", f"not an email address: {email[:100]!r}")
                     email = ""
-                rows.append((account_id, name, email, (values.get("jobtitle") or "")[:200], False,
+                rows.append((account_id, name, email, (values.get("jobtitle") or "")[:200], False, "",
                              Contact.Source.CRM, system, record.id, None, now, now))  # fmt: skip
+                if role := crm_role(values.get("hs_buying_role")):
+                    roles.setdefault(role, []).append(record.id)
             report.contacts += len(rows)
             reached = max((r.modified_at for r in page if r.modified_at), default=None)
             if dry_run:
                 continue
             upsert_rows(
                 Contact,
-                ["account", "name", "email", "title", "is_primary", "source", "crm_system", "crm_id",
+                ["account", "name", "email", "title", "is_primary", "role", "source", "crm_system", "crm_id",
                  "archived_at", "created_at", "updated_at"],
                 rows,
                 conflict=["crm_system", "crm_id"],
                 update=["account", "name", "email", "title", "archived_at", "updated_at"],
                 where="NOT (\"crm_id\" = '')",
             )  # fmt: skip
+            for role, crm_ids in roles.items():  # the CRM's role where it gives one; else Tend's stands
+                Contact.objects.filter(crm_system=system, crm_id__in=crm_ids).update(role=role)
             choose_primaries({row[0] for row in rows})
+            refresh_champions({row[0] for row in rows})
             if reached and (state.contacts_cursor is None or reached > state.contacts_cursor):
                 state.contacts_cursor = reached
                 state.save(update_fields=["contacts_cursor"])
@@ -463,6 +471,94 @@ def pull_contacts(
                 archived_at=now, is_primary=False, updated_at=now
             )
             choose_primaries(set(left.values()))
+            refresh_champions(set(left.values()))  # a champion deleted in the CRM has left
+
+
+FALLBACK_TITLES = {"call": "Call", "meeting": "Meeting", "email": "Email", "note": "Note"}
+
+
+def pull_engagements(
+    connector, *, report: SyncReport, now: datetime, dry_run: bool = False, full: bool = False
+) -> None:
+    """The CRM's calls, meetings and notes on linked accounts, as interactions (source "crm"): the
+    same engagement read again updates its interaction. The account's last-interaction input
+    follows (csm.timeline.interactions). One that has not happened yet (a meeting booked for next
+    week) waits: the Sunday reconcile reads every engagement again."""
+    if not hasattr(connector, "changed_engagements"):
+        return
+    system = connector.system
+    state, _ = CrmSyncState.objects.get_or_create(system=system)
+    cursors = {} if full else dict(state.engagements_cursor or {})
+    since = {obj: _parse_cursor(value) for obj, value in cursors.items()}
+    today = timezone.localdate(now)
+    fields = ["account", "kind", "occurred_on", "title", "body", "sentiment", "source", "crm_id",
+              "created_at", "updated_at"]  # fmt: skip
+    for obj, page in connector.changed_engagements(since):
+        with transaction.atomic():
+            company_ids = {c for record in page for c in record.account_ids}
+            accounts = dict(
+                CrmRecord.objects.filter(system=system, crm_id__in=company_ids).values_list(
+                    "crm_id", "account_id"
+                )
+            )
+            rows = []
+            for record in page:
+                values = record.values
+                kind = values.get("kind") if values.get("kind") in FALLBACK_TITLES else "note"
+                day = timezone.localdate(_parse_cursor(values.get("at")) or record.modified_at or now)
+                if day > today or not record.id:
+                    continue
+                body = "\n".join(line.rstrip() for line in str(values.get("body") or "").splitlines())[
+                    :20_000
+                ]
+                title = values.get("title") or (body.strip().splitlines() or [""])[0] or FALLBACK_TITLES[kind]
+                crm_id = f"{system}:{obj}:{record.id}"[:64]
+                for account_id in {accounts[c] for c in record.account_ids if c in accounts}:
+                    rows.append((account_id, kind, day, title[:200], body, "", Interaction.Source.CRM, crm_id,
+                                 now, now))  # fmt: skip
+            report.engagements += len(rows)
+            reached = max((r.modified_at for r in page if r.modified_at), default=None)
+            if dry_run:
+                continue
+            upsert_rows(Interaction, fields, rows, conflict=["account", "crm_id"],
+                        update=["kind", "occurred_on", "title", "body", "updated_at"],
+                        where="NOT (\"crm_id\" = '')")  # fmt: skip
+            refresh_last_interaction({row[0] for row in rows})
+            if reached and (obj not in since or since[obj] is None or reached > since[obj]):
+                since[obj] = reached
+                state.engagements_cursor = {**(state.engagements_cursor or {}), obj: reached.isoformat()}
+                state.save(update_fields=["engagements_cursor"])
+    if report.engagements:
+        report.notes.append(f"{report.engagements} call(s), meeting(s) and note(s) read as interactions.")
+
+
+def _parse_cursor(value) -> datetime | None:
+    """An ISO time (what HubSpot answers), or epoch milliseconds (what it also takes)."""
+    if not value:
+        return None
+    if str(value).isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else timezone.make_aware(moment)
+
+
+# HubSpot's buying roles, as Tend's: the first that applies, in this order.
+BUYING_ROLES = (
+    ("CHAMPION", Contact.Role.CHAMPION),
+    ("DECISION_MAKER", Contact.Role.DECISION_MAKER),
+    ("BUDGET_HOLDER", Contact.Role.DECISION_MAKER),
+    ("EXECUTIVE_SPONSOR", Contact.Role.DECISION_MAKER),
+    ("END_USER", Contact.Role.USER),
+)
+
+
+def crm_role(value) -> str:
+    """A contact's role from the CRM's buying roles (HubSpot's `hs_buying_role`, ";"-separated)."""
+    given = {part.strip().upper() for part in str(value or "").split(";")}
+    return next((role for name, role in BUYING_ROLES if name in given), "")
 
 
 def choose_primaries(account_ids: set[int]) -> None:

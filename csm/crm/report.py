@@ -17,6 +17,7 @@ class SyncReport:
     refused: int = 0
     conflicts: int = 0
     contacts: int = 0
+    engagements: int = 0
     refusals: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     changed_accounts: set[int] = field(default_factory=set)  # for the re-score

@@ -15,7 +15,7 @@ from agents_core.integrations.crm import CrmError
 from agents_core.integrations.hubspot import hubspot_configured, hubspot_gateway
 from agents_core.integrations.salesforce import salesforce_configured, salesforce_gateway
 from csm.crm.models import CrmSyncRun, CrmSystem
-from csm.crm.pull import pull_accounts, pull_contacts
+from csm.crm.pull import pull_accounts, pull_contacts, pull_engagements
 from csm.crm.push import push_health
 from csm.crm.report import SyncReport
 
@@ -70,6 +70,7 @@ def sync_crm(
         result["pull"] = _finish(run, connector, report, lambda: (
             pull_accounts(connector, run=run, report=report, full=full, now=run.started_at, dry_run=dry_run),
             pull_contacts(connector, report=report, now=run.started_at, dry_run=dry_run, full=full),
+            pull_engagements(connector, report=report, now=run.started_at, dry_run=dry_run, full=full),
         ))  # fmt: skip
         result["rescored"] = len(report.changed_accounts)
         if run.status == CrmSyncRun.Status.FAILED:

@@ -9,6 +9,7 @@ def create_default_profile(apps, schema_editor):
         return
     data = DEFAULT_PROFILE.as_dict()
     data.pop("version")
+    data.pop("champion_left_engagement", None)  # a later setting (0044), not a column yet here
     ScoringProfile.objects.create(
         segment="",
         version=1,

@@ -242,6 +242,9 @@ class Profile:
     )
     rules: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_RULES)
     no_data_defaults: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_NO_DATA)
+    # "Champion left": while an account's champions have all left, its stakeholder engagement
+    # counts as at most this level (csm.scoring.inputs.cap_engagement). None: off.
+    champion_left_engagement: str | None = None
 
     def __post_init__(self) -> None:
         # Freeze the mappings so a shared profile cannot be changed in place.
@@ -281,6 +284,11 @@ class Profile:
         missing = sorted(set(REQUIRED_INPUTS) - set(self.no_data_defaults))
         if missing:
             raise ValueError(f"no_data_defaults: missing {missing}")
+        if self.champion_left_engagement not in (None, *ENGAGEMENT_LEVELS):
+            raise ValueError(
+                f"champion_left_engagement: one of {', '.join(ENGAGEMENT_LEVELS)}, or none (off); "
+                f"got {self.champion_left_engagement!r}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy, the inverse of `Profile(**data)`."""
@@ -294,6 +302,7 @@ class Profile:
             "tam_multipliers": _plain(self.tam_multipliers),
             "rules": _plain(self.rules),
             "no_data_defaults": _plain(self.no_data_defaults),
+            "champion_left_engagement": self.champion_left_engagement,
         }
 
     @cached_property

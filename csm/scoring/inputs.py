@@ -99,6 +99,29 @@ def derive_inputs(
     return inputs, defaulted
 
 
+_ENGAGEMENT_RANK = {level: n for n, level in enumerate(reversed(engine.ENGAGEMENT_LEVELS))}  # low 0 .. high 2
+
+
+def cap_engagement(inputs: dict[str, Any], cap: str | None, champion_left_on: date | None) -> bool:
+    """The profile's "champion left" rule: while the account's champions have all left, its
+    stakeholder engagement counts as at most `cap`. Returns whether it lowered the input."""
+    if cap is None or champion_left_on is None:
+        return False
+    current = inputs.get("stakeholder_engagement")
+    if current in _ENGAGEMENT_RANK and _ENGAGEMENT_RANK[current] > _ENGAGEMENT_RANK[cap]:
+        inputs["stakeholder_engagement"] = cap
+        return True
+    return False
+
+
+def champion_words(champion_left_on: date, engagement: str) -> str:
+    """The score's explanation, when the champion-left rule lowered the engagement."""
+    return (
+        f"The account's champion left on {champion_left_on:%d %b %Y}: stakeholder engagement "
+        f"counts as {engagement} until a new champion is named."
+    )
+
+
 # Signal column -> the scoring input it feeds (the same name, or a dated one).
 INPUT_FOR_COLUMN = {
     **{name: name for name in DIRECT_SIGNALS},

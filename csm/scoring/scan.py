@@ -30,7 +30,14 @@ from csm.alerts.delivery import AlertCandidate, build_alerts, dispatch_alerts
 from csm.models import Account, ChurnAlert, HealthScore
 from csm.scoring import engine
 from csm.scoring.explanations import explain_score
-from csm.scoring.inputs import ACCOUNT_FIELDS, SIGNAL_FIELDS, derive_inputs, seats_problem
+from csm.scoring.inputs import (
+    ACCOUNT_FIELDS,
+    SIGNAL_FIELDS,
+    cap_engagement,
+    champion_words,
+    derive_inputs,
+    seats_problem,
+)
 from csm.scoring.profiles import ActiveProfiles, load_active_profiles
 from csm.wording import in_words
 
@@ -47,10 +54,11 @@ _READ_FIELDS = (
     *_PREVIOUS_FIELDS,
     *ACCOUNT_FIELDS,
     *(f"signals__{name}" for name in SIGNAL_FIELDS),
+    "signals__champion_left_on",  # derived from the contacts (csm.contacts.champions)
 )
 _PREVIOUS_SLICE = slice(3, 3 + len(_PREVIOUS_FIELDS))
 _ACCOUNT_SLICE = slice(_PREVIOUS_SLICE.stop, _PREVIOUS_SLICE.stop + len(ACCOUNT_FIELDS))
-_SIGNAL_SLICE = slice(_ACCOUNT_SLICE.stop, None)
+_SIGNAL_SLICE = slice(_ACCOUNT_SLICE.stop, -1)
 
 SCORE_UPDATE_FIELDS = [
     "score",
@@ -164,8 +172,10 @@ def score_rows(
         if tracked_adoption is not None:  # measured from feature usage: it wins over a typed-in value
             signals["feature_adoption_rate"] = tracked_adoption
         profile_pk, profile = profiles.for_segment(segment)
+        champion_left_on = row[-1]
         try:
             inputs, defaulted = derive_inputs(account, signals, today, profile.no_data_defaults)
+            capped = cap_engagement(inputs, profile.champion_left_engagement, champion_left_on)
             result = engine.score(inputs, profile)
         except ValueError as exc:
             tally.fail(account_id, external_id, _reason(account, exc))
@@ -179,6 +189,8 @@ def score_rows(
             previous_score=previous_score,
             previous_rag=previous_rag,
         )
+        if capped:
+            why = f"{why} {champion_words(champion_left_on, inputs['stakeholder_engagement'])}".strip()
         scores.append(
             (
                 account_id,

@@ -75,10 +75,27 @@ def account_brief(account: Account, *, today: date | None = None) -> str:
     people = Contact.objects.filter(account=account, archived_at__isnull=True).order_by("-is_primary", "name")
     for person in people[:50]:
         who = _line(person.name or person.email)
-        role = " (primary)" if person.is_primary else ""
+        tags = [
+            t
+            for t in (
+                "primary" if person.is_primary else "",
+                person.get_role_display() if person.role else "",
+            )
+            if t
+        ]
+        role = f" ({', '.join(tags).lower()})" if tags else ""
         title = f", {_line(person.title)}" if person.title else ""
         email = f" <{person.email}>" if person.email and person.name else ""
-        lines.append(f"- {who}{role}{title}{email}")
+        seen = (
+            f"; last in the product {timezone.localdate(person.last_active_at).isoformat()}"
+            if person.last_active_at
+            else ""
+        )
+        lines.append(f"- {who}{role}{title}{email}{seen}")
+    gone = Contact.objects.filter(account=account, role=Contact.Role.CHAMPION, archived_at__isnull=False)
+    for person in gone.order_by("-archived_at")[:5]:
+        lines.append(f"- {_line(person.name or person.email)} (champion) left: removed in the CRM on "
+                     f"{timezone.localdate(person.archived_at).isoformat()}")  # fmt: skip
     if lines[-1] == "":
         lines.append("- No contacts yet")
     lines += ["", "## What they said", ""]

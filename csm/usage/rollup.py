@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from agents_core.bulk import update_rows, upsert_rows
 from csm.adoption.tracking import track_adoption
+from csm.contacts.champions import activity_from_usage, refresh_champions
 from csm.models import Account, AccountSignals, FeatureUsage
 from csm.scoring.inputs import seats_problem, stamp_sources
 from csm.scoring.on_change import rescore_soon
@@ -151,6 +152,8 @@ def derive_signals(account_ids: list[int], *, today: date, now: datetime) -> int
     update_rows(AccountSignals, ["last_login_on", "usage_trend", "sources", "updated_at"], updates)
     AccountSignals.objects.bulk_create(new, ignore_conflicts=True)
     _feature_usage(account_ids, today=today)
+    activity_from_usage(account_ids, now=now)  # the contacts' last activity, then their champions
+    refresh_champions(account_ids, today=today)
     if settings.TEND_SEATS_FROM_USAGE:
         _seats_in_use(account_ids, today=today, now=now)
     return len(updates) + len(new)

@@ -1,5 +1,6 @@
 """A HubSpot stand-in on loopback: the subset of the CRM v3 API Tend uses (companies and contacts
-search and listing, batch and single update, company properties, owners), written from HubSpot's
+search and listing, batch and single update, company properties, owners; calls, meetings and notes
+search with their companies through the v4 associations batch read), written from HubSpot's
 reference, checking what HubSpot checks:
 
 - a private app's token as `Authorization: Bearer` (401 INVALID_AUTHENTICATION otherwise), JSON
@@ -11,6 +12,8 @@ reference, checking what HubSpot checks:
   (number, date as YYYY-MM-DD or midnight-UTC milliseconds), else the whole batch is refused (400);
 - properties: created once (409 when the name exists), with a valid type and field type;
 - unknown requested properties are left out of the answer, as HubSpot does;
+- associations batch read: at most 1,000 inputs, each with an id; an engagement with no company
+  comes back in `errors` with a 207 multi-status, as HubSpot answers;
 - limits: queued failures (429 with Retry-After, 5xx) and a daily allowance counted in
   `X-HubSpot-RateLimit-Daily-Remaining`.
 """
@@ -36,10 +39,21 @@ DEFAULT_PROPERTIES = {
     },
     "contacts": {
         "email": "string", "firstname": "string", "lastname": "string", "jobtitle": "string",
+        "hs_buying_role": "enumeration",
         "associatedcompanyid": "number", "hs_object_id": "number", "createdate": "datetime",
         "hs_lastmodifieddate": "datetime",
     },
+    "calls": {"hs_timestamp": "datetime", "hs_call_title": "string", "hs_call_body": "string",
+              "hs_call_direction": "enumeration", "hs_object_id": "number",
+              "hs_lastmodifieddate": "datetime"},
+    "meetings": {"hs_timestamp": "datetime", "hs_meeting_title": "string", "hs_meeting_body": "string",
+                 "hs_meeting_start_time": "datetime", "hs_object_id": "number",
+                 "hs_lastmodifieddate": "datetime"},
+    "notes": {"hs_timestamp": "datetime", "hs_note_body": "string", "hs_object_id": "number",
+              "hs_lastmodifieddate": "datetime"},
 }  # fmt: skip
+ENGAGEMENTS = ("calls", "meetings", "notes")
+OBJECTS = "companies|contacts|calls|meetings|notes"
 TYPES = {
     "string": {"text", "textarea", "select"},
     "number": {"number"},
@@ -66,8 +80,10 @@ def _error(status: int, message: str, category: str = "VALIDATION_ERROR") -> tup
 
 class HubSpot:
     def __init__(self, *, daily_allowance: int = 250_000):
-        self.objects: dict[str, dict[str, dict]] = {"companies": {}, "contacts": {}}
-        self.archived: dict[str, dict[str, dict]] = {"companies": {}, "contacts": {}}
+        self.objects: dict[str, dict[str, dict]] = {kind: {} for kind in DEFAULT_PROPERTIES}
+        self.archived: dict[str, dict[str, dict]] = {kind: {} for kind in DEFAULT_PROPERTIES}
+        # (engagement type, id) -> the companies it is associated with
+        self.associations: dict[tuple[str, str], list[str]] = {}
         self.properties = {kind: dict(props) for kind, props in DEFAULT_PROPERTIES.items()}
         self.owners: dict[str, str] = {}
         self.clock = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -76,7 +92,7 @@ class HubSpot:
         self.batch_updates = 0
         self.search_window = 10_000  # results one search query may page through
         self.busy = 0.0  # seconds spent answering: the stand-in's share of a benchmark's time
-        self._sorted: dict[str, tuple | None] = {"companies": None, "contacts": None}
+        self._sorted: dict[str, tuple | None] = {kind: None for kind in DEFAULT_PROPERTIES}
         self.daily_remaining = daily_allowance
         self._next_id = 1000
         self.lock = threading.Lock()
@@ -138,6 +154,12 @@ class HubSpot:
         }  # fmt: skip
         return record_id
 
+    def add_engagement(self, obj: str, companies: list[str], **properties) -> str:
+        """A call, meeting or note logged on these companies (HubSpot's associations, v4)."""
+        record_id = self.add(obj, **properties)
+        self.associations[(obj, record_id)] = list(companies)
+        return record_id
+
     def edit(self, record_id: str, obj: str = "companies", **properties) -> None:
         record = self.objects[obj][record_id]
         self._sorted[obj] = None
@@ -195,9 +217,15 @@ class HubSpot:
     def route(self, method, path, query, body) -> tuple[int, dict]:
         if path in ("/crm/v3/owners", "/crm/v3/owners/") and method == "GET":
             return self.list_owners(query)
-        if m := re.fullmatch(r"/crm/v3/properties/(companies|contacts)", path):
+        if m := re.fullmatch(rf"/crm/v3/properties/({OBJECTS})", path):
             return self.list_properties(m[1]) if method == "GET" else self.create_property(m[1], body)
-        if m := re.fullmatch(r"/crm/v3/objects/(companies|contacts)/search", path):
+        if m := re.fullmatch(r"/crm/v4/associations/(\w+)/(\w+)/batch/read", path):
+            return (
+                self.read_associations(m[1], m[2], body)
+                if method == "POST"
+                else _error(405, "Method not allowed")
+            )
+        if m := re.fullmatch(rf"/crm/v3/objects/({OBJECTS})/search", path):
             return self.search(m[1], body) if method == "POST" else _error(405, "Method not allowed")
         if m := re.fullmatch(r"/crm/v3/objects/(companies|contacts)/batch/update", path):
             return self.batch_update(m[1], body) if method == "POST" else _error(405, "Method not allowed")
@@ -206,6 +234,51 @@ class HubSpot:
         if (m := re.fullmatch(r"/crm/v3/objects/(companies|contacts)/(\d+)", path)) and method == "PATCH":
             return self.update_one(m[1], m[2], body)
         return _error(404, f"No route for {method} {path}", "OBJECT_NOT_FOUND")
+
+    def read_associations(self, source, target, body):
+        """v4 batch read: at most 1,000 ids; those with no association come back as errors (207)."""
+        if source not in ENGAGEMENTS or target != "companies":
+            return _error(400, f"Unable to infer object type from: {source} -> {target}")
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            return _error(400, "inputs: a list of {id} is required")
+        if len(inputs) > 1_000:
+            return _error(400, "Batch input limit exceeded: at most 1000 inputs")
+        if not all(isinstance(i, dict) and str(i.get("id", "")).isdigit() for i in inputs):
+            return _error(400, "each input needs an id")
+        now = _iso(self.clock)
+        results, errors = [], []
+        for item in inputs:
+            companies = self.associations.get((source, str(item["id"])))
+            if companies:
+                results.append(
+                    {
+                        "from": {"id": str(item["id"])},
+                        "to": [
+                            {
+                                "toObjectId": int(c),
+                                "associationTypes": [
+                                    {"category": "HUBSPOT_DEFINED", "typeId": 182, "label": None}
+                                ],
+                            }
+                            for c in companies
+                        ],
+                    }
+                )
+            else:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "subCategory": "NO_ASSOCIATIONS_FOUND",
+                        "message": f"No {target} is associated with {source} {item['id']}.",
+                        "context": {"fromObjectId": [str(item["id"])]},
+                    }
+                )
+        answer = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+        if errors:
+            return 207, {**answer, "numErrors": len(errors), "errors": errors}
+        return 200, answer
 
     def list_owners(self, query):
         limit = int(query.get("limit", ["100"])[0])

@@ -5,7 +5,7 @@ Salesforce's reference, checking what Salesforce checks:
 - `Authorization: Bearer <access token>` (401 INVALID_SESSION_ID otherwise), the API version in
   the path;
 - SOQL queries (`query`, and `queryAll` for deleted and merged records) of the form Tend sends:
-  `SELECT <fields> FROM Account|Contact|User [WHERE ...] ORDER BY ...`, every field existing on the
+  `SELECT <fields> FROM Account|Contact|User|Task|Event [WHERE ...] ORDER BY ...`, every field existing on the
   object (400 INVALID_FIELD otherwise), answered in batches of 2,000 with `nextRecordsUrl`;
 - `sobjects/<object>/describe`, `limits` (DailyApiRequests, counted down per call);
 - sObject collections update (`composite/sobjects`, PATCH): at most 200 records, each field
@@ -42,6 +42,13 @@ STANDARD = {
     "Contact": {"Id": "id", "AccountId": "reference", "FirstName": "string", "LastName": "string",
                 "Email": "email", "Title": "string", "SystemModstamp": "datetime", "IsDeleted": "boolean"},
     "User": {"Id": "id", "Email": "email", "IsActive": "boolean", "Name": "string"},
+    "Task": {"Id": "id", "AccountId": "reference", "WhatId": "reference", "Subject": "string",
+             "Description": "textarea", "ActivityDate": "date", "TaskSubtype": "picklist",
+             "Status": "picklist",
+             "SystemModstamp": "datetime", "IsDeleted": "boolean"},
+    "Event": {"Id": "id", "AccountId": "reference", "WhatId": "reference", "Subject": "string",
+              "Description": "textarea", "ActivityDate": "date", "StartDateTime": "datetime",
+              "SystemModstamp": "datetime", "IsDeleted": "boolean"},
 }  # fmt: skip
 SOQL = re.compile(
     r"^SELECT (?P<fields>[\w, ]+) FROM (?P<object>\w+)(?: WHERE (?P<where>.+?))?"
@@ -131,7 +138,7 @@ class Salesforce:
 
     def _id(self, obj: str) -> str:
         self._next += 1
-        prefix = {"Account": "001", "Contact": "003", "User": "005"}[obj]
+        prefix = {"Account": "001", "Contact": "003", "User": "005", "Task": "00T", "Event": "00U"}[obj]
         return f"{prefix}{self._next:012d}AAA"[:18]
 
     def add(self, obj: str = "Account", **values) -> str:
@@ -263,6 +270,12 @@ class Salesforce:
             return [r for r in rows if (stamp(r) >= since if m[1] == ">=" else stamp(r) > since)]
         if m := re.fullmatch(r"(IsDeleted|IsActive) = (true|false)", clause):
             return [r for r in rows if bool(r.get(m[1])) == (m[2] == "true")]
+        if m := re.fullmatch(r"Status = '(\w+)'", clause):
+            if "Status" not in self.fields[obj]:
+                return 400, [
+                    {"message": f"No such column 'Status' on entity '{obj}'.", "errorCode": "INVALID_FIELD"}
+                ]
+            return [r for r in rows if r.get("Status") == m[1]]
         if m := re.fullmatch(r"MasterRecordId != null", clause):
             return [r for r in rows if r.get("MasterRecordId")]
         return 400, [

@@ -97,7 +97,7 @@ def test_the_account_page_shows_history_and_what_moved_the_score(client, book):
     client.force_login(book["maya"])
     page = client.get(reverse("admin:csm_account_change", args=[account.pk])).content.decode()
     assert "Health history" in page
-    assert page.count("<td>v1</td>") == 2
+    assert page.count("<td>v2</td>") == 2  # the shipped default is version 2 (migration 0045)
     # usage_trend -12, nps_score -2: biggest first, in points
     assert page.index("usage_trend") < page.index("nps_score")
     assert "-12.00" in page and "-2.00" in page
@@ -139,11 +139,11 @@ def test_editing_a_profile_saves_a_new_version_and_keeps_the_old(client, admin_u
 
     v1.refresh_from_db()
     v2 = ScoringProfile.objects.get(segment="", is_active=True)
-    assert (v1.version, v1.is_active, v1.green_threshold) == (1, False, 70)
-    assert (v2.version, v2.green_threshold, v2.created_by) == (2, 99, admin_user)
+    assert (v1.version, v1.is_active, v1.green_threshold) == (2, False, 70)
+    assert (v2.version, v2.green_threshold, v2.created_by) == (3, 99, admin_user)
     scan_health()
-    assert HealthScore.objects.filter(account=account).order_by("scored_on").first().profile_version == 1
-    assert HealthScore.objects.filter(account=account).order_by("scored_on").last().profile_version == 2
+    assert HealthScore.objects.filter(account=account).order_by("scored_on").first().profile_version == 2
+    assert HealthScore.objects.filter(account=account).order_by("scored_on").last().profile_version == 3
 
 
 def test_an_unusable_profile_is_refused_with_a_clear_error(client, admin_user):
@@ -158,7 +158,7 @@ def test_an_unusable_profile_is_refused_with_a_clear_error(client, admin_user):
     response = client.post(url, data)
     assert response.status_code == 200
     assert "amber_threshold" in str(response.context["adminform"].form.non_field_errors())
-    assert ScoringProfile.objects.count() == 1
+    assert ScoringProfile.objects.count() == 2  # the shipped two versions, nothing new
 
 
 def test_rescore_action_queues_a_scan_of_the_selected_accounts(

@@ -51,7 +51,7 @@ def test_a_segment_profile_window_is_respected(make_account):
     from csm.scoring.profiles import publish_version
 
     today = timezone.localdate()
-    draft = ScoringProfile.objects.get(segment="")
+    draft = ScoringProfile.objects.get(segment="", is_active=True)
     draft.segment, draft.churn_window_days = "enterprise", 90
     publish_version(draft)
     with_health(make_account(segment="enterprise", renewal_date=today + timedelta(days=75)), "AMBER", 50.0)

@@ -166,7 +166,7 @@ def test_health_history_is_newest_first(api, api_book):
     assert days == [(today - timedelta(days=d)).isoformat() for d in (0, 1, 2)]
     row = body["results"][0]
     assert set(row["breakdown"]) == set(HealthScore.objects.first().breakdown)
-    assert row["profile_version"] == 1 and row["churn_trigger"] is None
+    assert row["profile_version"] == 2 and row["churn_trigger"] is None
 
 
 @pytest.mark.parametrize("path", [URL, "/api/v1/agents/csm/runs/"])

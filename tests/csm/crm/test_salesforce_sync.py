@@ -196,3 +196,45 @@ def test_a_contact_deleted_in_salesforce_is_archived_on_the_next_pull(salesforce
     salesforce.delete(wile, "Contact")
     sf_sync(push=False)
     assert Contact.objects.get(crm_id=wile).archived_at is not None
+
+
+def test_completed_tasks_and_events_become_interactions(salesforce, org, sf_sync):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from csm.models import AccountSignals, Interaction
+
+    today = timezone.localdate()
+    salesforce.add(
+        "Task",
+        AccountId=org["acme"],
+        Subject="Discovery call",
+        Description="Wants SSO",
+        TaskSubtype="Call",
+        Status="Completed",
+        ActivityDate=(today - timedelta(days=2)).isoformat(),
+    )
+    salesforce.add(
+        "Task",
+        AccountId=org["acme"],
+        Subject="Send the deck",
+        TaskSubtype="Task",
+        Status="Not Started",
+        ActivityDate=today.isoformat(),
+    )  # a to-do: not an interaction
+    start = (timezone.now() - timedelta(days=4)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    salesforce.add(
+        "Event",
+        AccountId=org["acme"],
+        Subject="QBR",
+        StartDateTime=start,
+        ActivityDate=(today - timedelta(days=4)).isoformat(),
+    )
+    sf_sync(push=False)
+    acme = Account.objects.get(external_id=org["acme"])
+    got = sorted(Interaction.objects.filter(account=acme).values_list("kind", "title", "body", "source"))
+    assert got == [("call", "Discovery call", "Wants SSO", "crm"), ("meeting", "QBR", "", "crm")]
+    assert AccountSignals.objects.get(account=acme).last_interaction_on == today - timedelta(days=2)
+    sf_sync(push=False)  # read again from the cursors: the same two
+    assert Interaction.objects.filter(account=acme).count() == 2

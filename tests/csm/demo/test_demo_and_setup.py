@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -73,9 +74,13 @@ def test_seed_demo_if_empty_leaves_an_existing_book_alone():
 
 
 def test_migrations_create_the_default_profile_from_scoring_md():
+    first = ScoringProfile.objects.get(segment="", version=1)
+    assert not first.is_active and first.to_profile() == engine.DEFAULT_PROFILE
+    # Then a version with the "champion left" rule on (0045), otherwise the same.
     profile = ScoringProfile.objects.get(segment="", is_active=True)
-    assert profile.version == 1
-    assert profile.to_profile() == engine.DEFAULT_PROFILE
+    assert (profile.version, profile.champion_left_engagement) == (2, "low")
+    same = dataclasses.replace(profile.to_profile(), version=1, champion_left_engagement=None)
+    assert same == engine.DEFAULT_PROFILE
 
 
 def test_migrations_create_the_csm_group_with_working_permissions():

@@ -48,7 +48,7 @@ def test_scan_scores_every_active_account_and_sets_current_health(make_account):
     assert row.inputs["days_to_renewal"] == 20
     assert row.inputs["login_frequency_days"] == 50
     assert row.inputs["seats_utilization_rate"] == 0.9
-    assert row.profile_version == 1 and row.profile.segment == ""
+    assert row.profile_version == 2 and row.profile.segment == ""
     # The stored row is exactly what the engine says for the stored inputs.
     assert row.score == engine.score(row.inputs).score
 

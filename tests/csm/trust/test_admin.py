@@ -55,7 +55,7 @@ def test_the_preview_changes_nothing_until_saved(client, admin_user, book_with_h
     assert all(c.rag_after in ("AMBER", "RED") for c in effect.changes)  # stricter: nobody gets healthier
     assert page.context["reports"]["new"].source == "the new settings re-scored"
     # Nothing moved: still one version, the same settings, the same health on every account.
-    assert list(ScoringProfile.objects.values_list("version", "green_threshold")) == [(1, 70.0)]
+    assert list(ScoringProfile.objects.values_list("version", "green_threshold")) == [(2, 70.0), (1, 70.0)]
     assert {a.pk: (a.health_score, a.rag) for a in Account.objects.all()} == before
 
     saved = client.post(url, {**data, "_save": "Save"})
@@ -70,7 +70,7 @@ def test_an_invalid_preview_shows_the_errors_and_saves_nothing(client, admin_use
     data = profile_form_data(client, url, green_threshold=30, amber_threshold=60)
     page = client.post(url, {**data, "_preview": "1"})
     assert page.status_code == 200 and "cannot score" in page.content.decode()
-    assert ScoringProfile.objects.count() == 1
+    assert ScoringProfile.objects.count() == 2  # the shipped two versions, nothing new
 
 
 def test_the_backtest_page_draws_the_roc_and_calibration(client, make_user, book_with_history):
