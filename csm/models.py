@@ -767,6 +767,7 @@ class RenewalOutcome(models.Model):
 # The CRM sync's links, mapping, reports and conflicts, and the accounts' contacts.
 from csm.crm.models import (  # noqa: E402, F401
     Contact,
+    CrmChange,
     CrmConflict,
     CrmFieldMapping,
     CrmRecord,

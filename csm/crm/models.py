@@ -204,6 +204,32 @@ class CrmConflict(models.Model):
         return f"{self.account} {self.tend_field}: CRM {self.crm_value!r}, Tend {self.tend_value!r}"
 
 
+class CrmChangeQuerySet(OwnedQuerySet):
+    owner_path = "account__owner"
+
+
+class CrmChange(models.Model):
+    """A value a pull changed on an account (a field the CRM owns, or one only the CRM changed): the
+    account's timeline tells it, with what it was before."""
+
+    account = models.ForeignKey("csm.Account", on_delete=models.CASCADE, related_name="crm_changes")
+    system = models.CharField(max_length=20, choices=CrmSystem.choices)
+    tend_field = models.CharField(max_length=40)
+    old_value = models.CharField(max_length=500, blank=True)
+    new_value = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField()
+    run = models.ForeignKey(CrmSyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = CrmChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["account", "-changed_at", "-id"], name="crm_change_by_account")]
+
+    def __str__(self) -> str:
+        return f"{self.tend_field}: {self.old_value or '-'} -> {self.new_value or '-'}"
+
+
 class ContactQuerySet(OwnedQuerySet):
     owner_path = "account__owner"
 

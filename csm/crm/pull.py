@@ -24,7 +24,16 @@ from agents_core.integrations.crm import RemoteRecord
 from csm.accounts.segments import segment_for
 from csm.contacts.champions import refresh_champions
 from csm.crm import fields, rules
-from csm.crm.models import Contact, CrmConflict, CrmFieldMapping, CrmRecord, CrmSyncRun, CrmSyncState, Side
+from csm.crm.models import (
+    Contact,
+    CrmChange,
+    CrmConflict,
+    CrmFieldMapping,
+    CrmRecord,
+    CrmSyncRun,
+    CrmSyncState,
+    Side,
+)
 from csm.crm.report import SyncReport
 from csm.crm.values import crm_text, from_crm, same, to_crm
 from csm.ingest.cells import CellError
@@ -132,6 +141,7 @@ def apply_page(
     today = timezone.localdate(now)
     created: list[Account] = []
     changed: dict[int, tuple[Account, set[str]]] = {}
+    told: list[tuple[int, str, Any, Any]] = []  # (account, field, before, after) for the timeline
     signal_rows: list[dict[str, Any]] = []
     conflicts: list[CrmConflict] = []
     link_rows: list[tuple] = []
@@ -197,6 +207,7 @@ def apply_page(
                 if comparable(name, getattr(account, attr_name(name))) != comparable(name, value)
             }  # fmt: skip
             for name in touched:
+                told.append((account.pk, name, getattr(account, attr_name(name)), values[name]))
                 setattr(account, attr_name(name), stored_value(name, values[name]))
             if account.status == Account.Status.ARCHIVED and "status" not in touched:
                 account.status, account.archived_at, account.merged_into = Account.Status.ACTIVE, None, None
@@ -236,6 +247,7 @@ def apply_page(
         update=["account", "pulled", "modified_at", "synced_at", "archived_at"],
     )  # fmt: skip
     _record_conflicts(conflicts)
+    _record_changes(told, system=system, run=run, now=now)
     if merges:
         survivors = dict(
             CrmRecord.objects.filter(system=system, crm_id__in=[s for _g, s in merges]).values_list(
@@ -316,6 +328,28 @@ def _record_conflicts(conflicts: list[CrmConflict]) -> None:
                       "crm_value": conflict.crm_value, "tend_value": conflict.tend_value,
                       "detected_at": conflict.detected_at, "run": conflict.run},
         )  # fmt: skip
+
+
+def _record_changes(told: list[tuple[int, str, Any, Any]], *, system: str, run, now: datetime) -> None:
+    """What the page changed on accounts, for their timelines (one query for the owners named)."""
+    if not told:
+        return
+    owner_ids = {v for _a, name, *pair in told if name == "owner" for v in pair if v}
+    people = dict(get_user_model().objects.filter(pk__in=owner_ids).values_list("pk", "email"))
+
+    def shown(name: str, value: Any) -> str:
+        if value is None or value == "":
+            return ""
+        if name == "owner":
+            return people.get(value) or str(value)
+        return str(to_crm(value))[:500]
+
+    CrmChange.objects.bulk_create(
+        [CrmChange(account_id=pk, system=system, tend_field=name, old_value=shown(name, before),
+                   new_value=shown(name, after), changed_at=now, run=run)
+         for pk, name, before, after in told],
+        batch_size=500,
+    )  # fmt: skip
 
 
 def _shown(name: str, value: Any) -> str | None:

@@ -30,7 +30,7 @@ from csm.models import OPEN_STATUSES, QBR, Account, QBRDue
 from csm.qbr import quarters
 from csm.scoring import engine
 from csm.scoring.scan import scan_health
-from csm.timeline.brief import account_brief
+from csm.timeline.brief import account_brief, account_briefs
 
 BATCH_SIZE = 500
 RENEWAL_HORIZON_DAYS = 120
@@ -146,7 +146,12 @@ def _next_steps(account: Account, health: dict, adoption: dict, today: date) -> 
 
 
 def build_sections(
-    account: Account, quarter: str, *, today: date, context: ScorecardContext | None = None
+    account: Account,
+    quarter: str,
+    *,
+    today: date,
+    context: ScorecardContext | None = None,
+    brief: str | None = None,
 ) -> dict[str, Any]:
     start, end = quarters.bounds(quarter)
     health = _health_summary(account, start, min(end, today))
@@ -157,7 +162,7 @@ def build_sections(
         "feature_adoption": adoption,
         "expansion_next_steps": _next_steps(account, health, adoption, today),
         # The account's story for whoever reads or presents the QBR (csm.timeline.brief).
-        "account_brief": account_brief(account, today=today),
+        "account_brief": brief if brief is not None else account_brief(account, today=today),
     }
 
 
@@ -179,8 +184,10 @@ def qbr_batch(context: Mapping[str, Any], first: int, last: int) -> BatchOutcome
         .order_by("pk")
     )
     scorecards = ScorecardContext.load()
+    briefs = account_briefs(accounts, today=today)  # the batch's in a few queries, not a dozen each
     built = [
-        (account, build_sections(account, quarter, today=today, context=scorecards)) for account in accounts
+        (account, build_sections(account, quarter, today=today, context=scorecards, brief=briefs[account.pk]))
+        for account in accounts
     ]
     existing = set(
         QBR.objects.filter(account__in=accounts, quarter=quarter).values_list("account_id", flat=True)

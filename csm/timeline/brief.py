@@ -1,18 +1,22 @@
 """The account brief: what a CSM reads before a call, as Markdown. Health and why, the people, the
-open tasks, and the last 90 days of the timeline. Reads only; a bounded number of queries."""
+open tasks, and the last 90 days of the timeline. Reads only: the same few queries for one account
+or for a QBR batch of them (`account_briefs`)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from csm.models import Account, Contact, HealthScore, Task
 from csm.money import format_money
 from csm.surveys import rules as survey_rules
 from csm.surveys.models import SurveyResponse
-from csm.timeline.selectors import timeline
+from csm.timeline.selectors import recent
 
 DAYS = 90
 MOST = 200  # items of the last 90 days in the brief at most
@@ -23,14 +27,22 @@ def _line(text: str) -> str:
     return " ".join(str(text).split()).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _surveys(account: Account, today: date) -> list[str]:
+def _newest(rows, n: int, *order: str):
+    """At most `n` rows of each account, in `order` (one query for every account)."""
+    ordering = [F(o[1:]).desc() if o.startswith("-") else F(o).asc() for o in order]
+    first = Window(RowNumber(), partition_by=[F("account_id")], order_by=[*ordering, F("pk").asc()])
+    return rows.annotate(first=first).filter(first__lte=n).order_by("account_id", *order, "pk")
+
+
+def _grouped(rows) -> dict[int, list]:
+    found: dict[int, list] = defaultdict(list)
+    for row in rows:
+        found[row.account_id if hasattr(row, "account_id") else row["account_id"]].append(row)
+    return found
+
+
+def _surveys(answers: list[dict], today: date) -> list[str]:
     """The survey answers of the NPS window: the input they give, the classic NPS, the latest words."""
-    since = timezone.make_aware(datetime.combine(today - timedelta(days=survey_rules.WINDOW_DAYS), time.min))
-    answers = list(
-        SurveyResponse.objects.filter(account=account, responded_at__gte=since)
-        .order_by("-responded_at", "-pk")
-        .values("kind", "score", "comment", "name", "email", "contact_id", "responded_at", "pk")[:500]
-    )
     if not answers:
         return [f"- No survey answers in the last {survey_rules.WINDOW_DAYS} days"]
     nps = [a for a in answers if a["kind"] == SurveyResponse.Kind.NPS]
@@ -53,12 +65,66 @@ def _surveys(account: Account, today: date) -> list[str]:
     return lines
 
 
+def _person(person: Contact) -> str:
+    who = _line(person.name or person.email)
+    tags = [
+        t
+        for t in ("primary" if person.is_primary else "", person.get_role_display() if person.role else "")
+        if t
+    ]
+    role = f" ({', '.join(tags).lower()})" if tags else ""
+    title = f", {_line(person.title)}" if person.title else ""
+    email = f" <{person.email}>" if person.email and person.name else ""
+    seen = (
+        f"; last in the product {timezone.localdate(person.last_active_at).isoformat()}"
+        if person.last_active_at
+        else ""
+    )
+    return f"- {who}{role}{title}{email}{seen}"
+
+
 def account_brief(account: Account, *, today: date | None = None) -> str:
+    return account_briefs([account], today=today)[account.pk]
+
+
+def account_briefs(accounts, *, today: date | None = None) -> dict[int, str]:
+    """The briefs of many accounts (a QBR batch's), in the same few queries whatever their number."""
     today = today or timezone.localdate()
+    accounts = list(accounts)
+    ids = [a.pk for a in accounts]
+    if not ids:
+        return {}
     since = today - timedelta(days=DAYS)
-    latest = HealthScore.objects.filter(account=account).order_by("-scored_on").only(
-        "score", "rag", "explanation", "scored_on"
-    ).first()  # fmt: skip
+    latest = {
+        s.account_id: s
+        for s in _newest(
+            HealthScore.objects.filter(account_id__in=ids, scored_on__lte=today), 1, "-scored_on"
+        ).only("account_id", "score", "rag", "explanation", "scored_on")
+    }
+    contacts = Contact.objects.filter(account_id__in=ids)
+    people = _grouped(_newest(contacts.filter(archived_at__isnull=True), 50, "-is_primary", "name"))
+    champions = contacts.filter(role=Contact.Role.CHAMPION, archived_at__isnull=False)
+    gone = _grouped(_newest(champions, 5, "-archived_at"))
+    window = timezone.make_aware(datetime.combine(today - timedelta(days=survey_rules.WINDOW_DAYS), time.min))
+    answers = _grouped(
+        _newest(
+            SurveyResponse.objects.filter(account_id__in=ids, responded_at__gte=window), 500, "-responded_at"
+        ).values(
+            "account_id", "kind", "score", "comment", "name", "email", "contact_id", "responded_at", "pk"
+        )
+    )
+    tasks = _grouped(_newest(Task.objects.open().filter(account_id__in=ids), 50, "due_on")
+                     .values("account_id", "due_on", "title", "owner__username"))  # fmt: skip
+    stories = recent(ids, since=since, most=MOST)
+    return {
+        a.pk: _brief(a, today=today, latest=latest.get(a.pk), people=people.get(a.pk, []),
+                     gone=gone.get(a.pk, []), answers=answers.get(a.pk, []), tasks=tasks.get(a.pk, []),
+                     story=[i for i in stories.get(a.pk, []) if timezone.localdate(i.position.at) <= today])
+        for a in accounts
+    }  # fmt: skip
+
+
+def _brief(account: Account, *, today, latest, people, gone, answers, tasks, story) -> str:
     owner = account.owner.get_full_name() or account.owner.get_username() if account.owner else "nobody"
     lines = [f"# {_line(account.name)}", ""]
     lines.append(
@@ -72,53 +138,26 @@ def account_brief(account: Account, *, today: date | None = None) -> str:
     else:
         lines.append("- Not scored yet")
     lines += ["", "## People", ""]
-    people = Contact.objects.filter(account=account, archived_at__isnull=True).order_by("-is_primary", "name")
-    for person in people[:50]:
-        who = _line(person.name or person.email)
-        tags = [
-            t
-            for t in (
-                "primary" if person.is_primary else "",
-                person.get_role_display() if person.role else "",
-            )
-            if t
-        ]
-        role = f" ({', '.join(tags).lower()})" if tags else ""
-        title = f", {_line(person.title)}" if person.title else ""
-        email = f" <{person.email}>" if person.email and person.name else ""
-        seen = (
-            f"; last in the product {timezone.localdate(person.last_active_at).isoformat()}"
-            if person.last_active_at
-            else ""
-        )
-        lines.append(f"- {who}{role}{title}{email}{seen}")
-    gone = Contact.objects.filter(account=account, role=Contact.Role.CHAMPION, archived_at__isnull=False)
-    for person in gone.order_by("-archived_at")[:5]:
+    lines += [_person(p) for p in people]
+    for person in gone:
         lines.append(f"- {_line(person.name or person.email)} (champion) left: removed in the CRM on "
                      f"{timezone.localdate(person.archived_at).isoformat()}")  # fmt: skip
     if lines[-1] == "":
         lines.append("- No contacts yet")
     lines += ["", "## What they said", ""]
-    lines += _surveys(account, today)
+    lines += _surveys(answers, today)
     lines += ["", "## Open tasks", ""]
-    tasks = Task.objects.open().filter(account=account).select_related("owner").order_by("due_on", "id")[:50]
     for task in tasks:
-        late = " (late)" if task.due_on < today else ""
-        lines.append(f"- {task.due_on.isoformat()}{late}: {_line(task.title)} ({task.owner.get_username()})")
+        late = " (late)" if task["due_on"] < today else ""
+        lines.append(
+            f"- {task['due_on'].isoformat()}{late}: {_line(task['title'])} ({task['owner__username']})"
+        )
     if lines[-1] == "":
         lines.append("- None")
     lines += ["", f"## The last {DAYS} days", ""]
-    shown, before = 0, None
-    while shown < MOST:
-        page = timeline(account.pk, before=before)
-        recent = [item for item in page.items if timezone.localdate(item.position.at) >= since]
-        for item in recent[: MOST - shown]:
-            detail = f": {_line(item.detail)[:240]}" if item.detail else ""
-            lines.append(f"- {timezone.localdate(item.position.at).isoformat()} {_line(item.title)}{detail}")
-            shown += 1
-        if len(recent) < len(page.items) or page.next is None:
-            break
-        before = page.next
+    for item in story:
+        detail = f": {_line(item.detail)[:240]}" if item.detail else ""
+        lines.append(f"- {timezone.localdate(item.position.at).isoformat()} {_line(item.title)}{detail}")
     if lines[-1] == "":
         lines.append("- Nothing happened")
     return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
 """One account's story, newest first: health moves, alerts, tasks, interactions, QBRs, opportunities,
-CRM conflicts, renewal outcomes and survey answers, merged from one bounded query per kind.
+CRM conflicts and the changes the CRM made, renewal outcomes and survey answers, merged from one
+bounded query per kind.
 
 A page is read with a cursor: each item has a position (when, kind, id), a page is the items
 before the cursor, and the next page starts at the last item's position. So a page costs the same
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import F, Q, Window
-from django.db.models.functions import Abs, Lag
+from django.db.models.functions import Abs, Lag, RowNumber
 from django.utils import timezone
 
+from csm.crm.models import CrmChange, CrmSystem
 from csm.models import QBR, ChurnAlert, CrmConflict, ExpansionOpportunity, HealthScore, RenewalOutcome, Task
 from csm.surveys.models import SurveyResponse
 from csm.surveys.rules import category
@@ -28,7 +30,8 @@ from csm.timeline.models import Interaction
 PAGE = 30
 SHARP_MOVE = 10.0  # points in a day that count as a move worth telling, besides a change of band
 # New kinds go at the end: a cursor names its kind's rank.
-KINDS = ("health", "alert", "task", "interaction", "qbr", "opportunity", "crm", "outcome", "survey")
+KINDS = ("health", "alert", "task", "interaction", "qbr", "opportunity", "crm", "outcome", "survey",
+         "crm_change")  # fmt: skip
 RANK = {kind: n for n, kind in enumerate(KINDS)}
 
 
@@ -65,6 +68,7 @@ class Item:
     detail: str = ""
     object_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    account_id: int | None = None  # whose story it is (for many accounts read at once)
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "at": self.position.at.isoformat(), "title": self.title,
@@ -107,25 +111,63 @@ def _before_date(name: str, rank: int, cursor: Position | None) -> Q:
     return Q(**{f"{name}__lt": day}) | Q(**{name: day, "pk__lt": cursor.id})
 
 
-def _health(account_id: int, cursor: Position | None, n: int) -> list[Item]:
+@dataclass(frozen=True)
+class Scope:
+    """Whose items a reader reads: one account (a page of its timeline), or many at once (the QBRs'
+    briefs), then only those from `since` on and at most `n` an account."""
+
+    account_ids: tuple[int, ...]
+    since: date | None = None
+
+    @property
+    def many(self) -> bool:
+        return len(self.account_ids) > 1
+
+    def rows(self, model, column: str, *, is_date: bool):
+        accounts = Q(account_id__in=self.account_ids) if self.many else Q(account_id=self.account_ids[0])
+        rows = model.objects.filter(accounts)
+        if self.since is not None:
+            rows = rows.filter(**{f"{column}__gte": self.since if is_date else _start_of(self.since)})
+        return rows
+
+    def limit(self, rows, column: str, n: int):
+        """The newest `n` rows (of each account, when there are many)."""
+        if not self.many:
+            return rows.order_by(f"-{column}", "-pk")[:n]
+        newest = Window(
+            RowNumber(), partition_by=[F("account_id")], order_by=[F(column).desc(), F("pk").desc()]
+        )
+        return rows.annotate(newest=newest).filter(newest__lte=n).order_by("account_id", f"-{column}", "-pk")
+
+
+def _health(scope: Scope, cursor: Position | None, n: int) -> list[Item]:
     """The days the health changed band or moved sharply, with that day's explanation."""
     rank = RANK["health"]
+    # From the day before `since`: its first day's move is told against the day before it.
+    wider = Scope(scope.account_ids, scope.since - timedelta(days=1)) if scope.since else scope
+    by_account = {"partition_by": [F("account_id")]} if scope.many else {}
     scores = (
-        HealthScore.objects.filter(account_id=account_id)
+        wider.rows(HealthScore, "scored_on", is_date=True)
         .filter(_before_date("scored_on", rank, cursor))
         .annotate(
-            before_rag=Window(Lag("rag"), order_by=F("scored_on").asc()),
-            before_score=Window(Lag("score"), order_by=F("scored_on").asc()),
+            before_rag=Window(Lag("rag"), order_by=F("scored_on").asc(), **by_account),
+            before_score=Window(Lag("score"), order_by=F("scored_on").asc(), **by_account),
         )
         .annotate(moved=Abs(F("score") - F("before_score")))
         .filter(before_rag__isnull=False)
         .filter(~Q(rag=F("before_rag")) | Q(moved__gte=SHARP_MOVE))
     )
-    rows = scores.order_by("-scored_on", "-pk").values(
-        "pk", "scored_on", "score", "rag", "before_rag", "before_score", "explanation"
-    )[:n]
+    fields = ("pk", "account_id", "scored_on", "score", "rag", "before_rag", "before_score", "explanation")
+    if scope.many:  # at most a day each since the day before `since`: bounded already
+        rows = scores.order_by("account_id", "-scored_on").values(*fields)
+    else:
+        rows = scores.order_by("-scored_on", "-pk").values(*fields)[: n + 1]
     items = []
     for r in rows:
+        if scope.since and r["scored_on"] < scope.since:
+            continue  # read only as the day before the first one
+        if len(items) == n and not scope.many:
+            break
         if r["rag"] != r["before_rag"]:
             title = f"Health {r['before_rag']} → {r['rag']}"
         else:
@@ -139,18 +181,19 @@ def _health(account_id: int, cursor: Position | None, n: int) -> list[Item]:
                 r["explanation"] or "",
                 r["pk"],
                 {"score": round(r["score"], 1), "rag": r["rag"]},
+                r["account_id"],
             )
         )
     return items
 
 
-def _alerts(account_id, cursor, n):
+def _alerts(scope, cursor, n):
     rank = RANK["alert"]
-    rows = (
-        ChurnAlert.objects.filter(account_id=account_id)
-        .filter(_before_datetime("raised_at", rank, cursor))
-        .order_by("-raised_at", "-pk")
-        .values("pk", "raised_at", "reason", "explanation", "acknowledged_at")[:n]
+    rows = scope.rows(ChurnAlert, "raised_at", is_date=False).filter(
+        _before_datetime("raised_at", rank, cursor)
+    )
+    rows = scope.limit(rows, "raised_at", n).values(
+        "account_id", "pk", "raised_at", "reason", "explanation", "acknowledged_at"
     )
     reasons = dict(ChurnAlert.Reason.choices)
     return [
@@ -161,18 +204,17 @@ def _alerts(account_id, cursor, n):
             r["explanation"],
             r["pk"],
             {"acknowledged": r["acknowledged_at"] is not None},
+            account_id=r["account_id"],
         )
         for r in rows
     ]
 
 
-def _tasks(account_id, cursor, n):
+def _tasks(scope, cursor, n):
     rank = RANK["task"]
-    rows = (
-        Task.objects.filter(account_id=account_id)
-        .filter(_before_datetime("created_at", rank, cursor))
-        .order_by("-created_at", "-pk")
-        .values("pk", "created_at", "title", "status", "due_on", "owner__username")[:n]
+    rows = scope.rows(Task, "created_at", is_date=False).filter(_before_datetime("created_at", rank, cursor))
+    rows = scope.limit(rows, "created_at", n).values(
+        "account_id", "pk", "created_at", "title", "status", "due_on", "owner__username"
     )
     return [
         Item(
@@ -182,18 +224,19 @@ def _tasks(account_id, cursor, n):
             f"{r['status']}, due {r['due_on']:%d %b %Y}, {r['owner__username']}",
             r["pk"],
             {"status": r["status"]},
+            account_id=r["account_id"],
         )
         for r in rows
     ]
 
 
-def _interactions(account_id, cursor, n):
+def _interactions(scope, cursor, n):
     rank = RANK["interaction"]
-    rows = (
-        Interaction.objects.filter(account_id=account_id)
-        .filter(_before_date("occurred_on", rank, cursor))
-        .order_by("-occurred_on", "-pk")
-        .values("pk", "occurred_on", "kind", "title", "sentiment", "body")[:n]
+    rows = scope.rows(Interaction, "occurred_on", is_date=True).filter(
+        _before_date("occurred_on", rank, cursor)
+    )
+    rows = scope.limit(rows, "occurred_on", n).values(
+        "account_id", "pk", "occurred_on", "kind", "title", "sentiment", "body"
     )
     kinds = dict(Interaction.Kind.choices)
     return [
@@ -204,32 +247,40 @@ def _interactions(account_id, cursor, n):
             r["body"][:280],
             r["pk"],
             {"sentiment": r["sentiment"]},
+            account_id=r["account_id"],
         )
         for r in rows
     ]
 
 
-def _qbrs(account_id, cursor, n):
+def _qbrs(scope, cursor, n):
     rank = RANK["qbr"]
-    rows = (
-        QBR.objects.filter(account_id=account_id)
-        .filter(_before_datetime("generated_at", rank, cursor))
-        .order_by("-generated_at", "-pk")
-        .values("pk", "generated_at", "quarter", "status")[:n]
+    rows = scope.rows(QBR, "generated_at", is_date=False).filter(
+        _before_datetime("generated_at", rank, cursor)
+    )
+    rows = scope.limit(rows, "generated_at", n).values(
+        "account_id", "pk", "generated_at", "quarter", "status"
     )
     return [
-        Item(Position(r["generated_at"], rank, r["pk"]), "qbr", f"QBR {r['quarter']}", r["status"], r["pk"])
+        Item(
+            Position(r["generated_at"], rank, r["pk"]),
+            "qbr",
+            f"QBR {r['quarter']}",
+            r["status"],
+            r["pk"],
+            account_id=r["account_id"],
+        )
         for r in rows
     ]
 
 
-def _opportunities(account_id, cursor, n):
+def _opportunities(scope, cursor, n):
     rank = RANK["opportunity"]
-    rows = (
-        ExpansionOpportunity.objects.filter(account_id=account_id)
-        .filter(_before_datetime("created_at", rank, cursor))
-        .order_by("-created_at", "-pk")
-        .values("pk", "created_at", "kind", "summary", "status", "estimated_arr_impact")[:n]
+    rows = scope.rows(ExpansionOpportunity, "created_at", is_date=False).filter(
+        _before_datetime("created_at", rank, cursor)
+    )
+    rows = scope.limit(rows, "created_at", n).values(
+        "account_id", "pk", "created_at", "kind", "summary", "status", "estimated_arr_impact"
     )
     return [
         Item(
@@ -239,18 +290,19 @@ def _opportunities(account_id, cursor, n):
             r["summary"],
             r["pk"],
             {"estimated_arr_impact": str(r["estimated_arr_impact"])},
+            account_id=r["account_id"],
         )
         for r in rows
     ]
 
 
-def _crm(account_id, cursor, n):
+def _crm(scope, cursor, n):
     rank = RANK["crm"]
-    rows = (
-        CrmConflict.objects.filter(account_id=account_id)
-        .filter(_before_datetime("detected_at", rank, cursor))
-        .order_by("-detected_at", "-pk")
-        .values("pk", "detected_at", "tend_field", "crm_value", "tend_value", "status")[:n]
+    rows = scope.rows(CrmConflict, "detected_at", is_date=False).filter(
+        _before_datetime("detected_at", rank, cursor)
+    )
+    rows = scope.limit(rows, "detected_at", n).values(
+        "account_id", "pk", "detected_at", "tend_field", "crm_value", "tend_value", "status"
     )
     return [
         Item(
@@ -259,18 +311,41 @@ def _crm(account_id, cursor, n):
             f"CRM and Tend disagree on {r['tend_field']}",
             f"CRM: {r['crm_value']}; Tend: {r['tend_value']} ({r['status']})",
             r["pk"],
+            account_id=r["account_id"],
         )
         for r in rows
     ]
 
 
-def _outcomes(account_id, cursor, n):
+def _crm_changes(scope, cursor, n):
+    rank = RANK["crm_change"]
+    rows = scope.rows(CrmChange, "changed_at", is_date=False).filter(
+        _before_datetime("changed_at", rank, cursor)
+    )
+    rows = scope.limit(rows, "changed_at", n).values(
+        "account_id", "pk", "changed_at", "system", "tend_field", "old_value", "new_value"
+    )
+    systems = dict(CrmSystem.choices)
+    return [
+        Item(
+            Position(r["changed_at"], rank, r["pk"]),
+            "crm_change",
+            f"{systems.get(r['system'], r['system'])} changed {r['tend_field'].replace('_', ' ')}",
+            f"{r['old_value'] or '(empty)'} → {r['new_value'] or '(empty)'}",
+            r["pk"],
+            account_id=r["account_id"],
+        )
+        for r in rows
+    ]
+
+
+def _outcomes(scope, cursor, n):
     rank = RANK["outcome"]
-    rows = (
-        RenewalOutcome.objects.filter(account_id=account_id)
-        .filter(_before_date("renewal_date", rank, cursor))
-        .order_by("-renewal_date", "-pk")
-        .values("pk", "renewal_date", "outcome", "arr_before", "arr_after")[:n]
+    rows = scope.rows(RenewalOutcome, "renewal_date", is_date=True).filter(
+        _before_date("renewal_date", rank, cursor)
+    )
+    rows = scope.limit(rows, "renewal_date", n).values(
+        "account_id", "pk", "renewal_date", "outcome", "arr_before", "arr_after"
     )
     return [
         Item(
@@ -279,18 +354,19 @@ def _outcomes(account_id, cursor, n):
             f"Renewal: {r['outcome']}",
             f"ARR {r['arr_before']} → {r['arr_after']}",
             r["pk"],
+            account_id=r["account_id"],
         )
         for r in rows
     ]
 
 
-def _surveys(account_id, cursor, n):
+def _surveys(scope, cursor, n):
     rank = RANK["survey"]
-    rows = (
-        SurveyResponse.objects.filter(account_id=account_id)
-        .filter(_before_datetime("responded_at", rank, cursor))
-        .order_by("-responded_at", "-pk")
-        .values("pk", "responded_at", "kind", "score", "comment", "name", "email", "survey")[:n]
+    rows = scope.rows(SurveyResponse, "responded_at", is_date=False).filter(
+        _before_datetime("responded_at", rank, cursor)
+    )
+    rows = scope.limit(rows, "responded_at", n).values(
+        "account_id", "pk", "responded_at", "kind", "score", "comment", "name", "email", "survey"
     )
     return [
         Item(
@@ -301,21 +377,38 @@ def _surveys(account_id, cursor, n):
             r["comment"][:280],
             r["pk"],
             {"score": r["score"], "survey": r["survey"], "category": category(r["kind"], r["score"])},
+            account_id=r["account_id"],
         )
         for r in rows
     ]
 
 
 READERS = {"health": _health, "alert": _alerts, "task": _tasks, "interaction": _interactions, "qbr": _qbrs,
-           "opportunity": _opportunities, "crm": _crm, "outcome": _outcomes, "survey": _surveys}  # fmt: skip
+           "opportunity": _opportunities, "crm": _crm, "outcome": _outcomes, "survey": _surveys,
+           "crm_change": _crm_changes}  # fmt: skip
 
 
 def timeline(account_id: int, *, kinds=KINDS, before: str | None = None, page: int = PAGE) -> Page:
     """A page of the account's timeline, newest first. `before` is a page's `next`."""
     cursor = Position.parse(before) if before else None
-    streams = [READERS[kind](account_id, cursor, page + 1) for kind in kinds]
+    scope = Scope((account_id,))
+    streams = [READERS[kind](scope, cursor, page + 1) for kind in kinds]
     merged = heapq.merge(*streams, key=lambda item: item.position, reverse=True)
     items = [item for _, item in zip(range(page + 1), merged, strict=False)]
     more = len(items) > page
     items = items[:page]
     return Page(items, items[-1].position.token() if more and items else None)
+
+
+def recent(account_ids, *, since: date, most: int) -> dict[int, list[Item]]:
+    """The items since `since` of many accounts at once, newest first, at most `most` each: one
+    query per kind for all of them (the QBRs' briefs, a batch at a time)."""
+    ids = tuple(sorted(set(account_ids)))
+    if not ids:
+        return {}
+    scope = Scope(ids, since)
+    found: dict[int, list[Item]] = {pk: [] for pk in ids}
+    for kind in KINDS:
+        for item in READERS[kind](scope, None, most):
+            found[item.account_id].append(item)
+    return {pk: sorted(items, key=lambda i: i.position, reverse=True)[:most] for pk, items in found.items()}

@@ -149,3 +149,21 @@ def test_past_10000_results_the_search_starts_again_from_the_last_modified_time(
     assert set(Account.objects.values_list("external_id", flat=True)) == set(ids)
     searches = [path for method, path in hubspot.calls if path.endswith("/companies/search")]
     assert len(searches) == 8  # three queries of at most 3 pages, each from the last time seen
+
+
+def test_what_a_pull_changes_is_on_the_accounts_timeline_with_the_value_before(hubspot, book, sync):
+    from csm.models import CrmChange
+    from csm.timeline.selectors import timeline
+
+    sync(push=False)
+    assert not CrmChange.objects.exists()  # a new account is created, not changed
+    hubspot.edit(book["acme"], arr="150000", plan="Scale")
+    sync(push=False)
+    acme = Account.objects.get(external_id=book["acme"])
+    changes = {(c.tend_field, c.old_value, c.new_value) for c in CrmChange.objects.filter(account=acme)}
+    assert changes == {("arr", "120000", "150000"), ("plan", "Growth", "Scale")}
+    items = timeline(acme.pk, kinds=["crm_change"]).items
+    assert {i.title for i in items} == {"HubSpot changed arr", "HubSpot changed plan"}
+    assert {i.detail for i in items} == {"120000 → 150000", "Growth → Scale"}
+    sync(push=False)  # read again, nothing changed: nothing more to tell
+    assert CrmChange.objects.filter(account=acme).count() == 2
