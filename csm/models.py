@@ -450,6 +450,7 @@ class ChurnAlert(models.Model):
         SHARP_DROP = "sharp_drop", "Sharp drop"
         RENEWAL_NEAR = "renewal_near", "Renewal near with weak health"
         DETRACTOR = "detractor", "Detractor survey answer"
+        CHAMPION_LEFT = "champion_left", "Champion left"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alerts")
     raised_on = models.DateField()

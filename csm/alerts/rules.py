@@ -16,7 +16,7 @@ from csm.money import format_money
 from csm.wording import in_words
 
 CHURN_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-REASON_ORDER = ("entered_red", "churn_rising", "sharp_drop")
+REASON_ORDER = ("entered_red", "churn_rising", "sharp_drop", "champion_left")
 TRIGGER_WORDS = {
     "contract_proximity": "renewal inside the churn window",
     "behavioral": "declining usage",
@@ -33,8 +33,10 @@ def triggers(
     rag: str,
     churn_risk: str,
     drop_points: float,
+    champion_left: bool = False,
 ) -> list[str]:
     """The reasons to alert, in REASON_ORDER; empty when nothing changed for the worse.
+    `champion_left`: the account's champion left since the last scan (the profile counting it).
 
     A first score (no previous one) raises nothing: it is a state, not a
     change, and a new install's first scan would otherwise alert on every
@@ -51,6 +53,8 @@ def triggers(
         reasons.append("churn_rising")
     if previous_score - score >= drop_points:
         reasons.append("sharp_drop")
+    if champion_left:
+        reasons.append("champion_left")
     return reasons
 
 
@@ -80,6 +84,8 @@ def explain(
         what.append(f"churn risk rose to {churn_risk}" + (f" ({cause})" if cause else ""))
     if "sharp_drop" in reasons:
         what.append("the score fell sharply")
+    if "champion_left" in reasons:
+        what.append("the account's champion left")
     sentence = ", ".join(what)
     parts = [sentence[:1].upper() + sentence[1:] + "."]
     parts.append(f"Score {score:.1f}, {_points(score - previous_score)} from {previous_score:.1f}.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -225,6 +225,11 @@ def score_rows(
             rag=result.rag,
             churn_risk=result.churn_risk,
             drop_points=profiles.drop_points[profile_pk],
+            champion_left=bool(
+                profile.champion_left_engagement
+                and champion_left_on is not None
+                and champion_left_on >= today - timedelta(days=1)
+            ),
         )
         if reasons:
             candidates.append(

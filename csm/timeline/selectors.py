@@ -188,26 +188,40 @@ def _health(scope: Scope, cursor: Position | None, n: int) -> list[Item]:
 
 
 def _alerts(scope, cursor, n):
+    """Each alert with what was done about it: acknowledged (by whom, when), or escalated."""
     rank = RANK["alert"]
     rows = scope.rows(ChurnAlert, "raised_at", is_date=False).filter(
         _before_datetime("raised_at", rank, cursor)
     )
     rows = scope.limit(rows, "raised_at", n).values(
-        "account_id", "pk", "raised_at", "reason", "explanation", "acknowledged_at"
-    )
+        "account_id", "pk", "raised_at", "reason", "explanation", "acknowledged_at",
+        "acknowledged_by__username", "escalated_at", "escalated_to__username", "held_back",
+    )  # fmt: skip
     reasons = dict(ChurnAlert.Reason.choices)
-    return [
-        Item(
-            Position(r["raised_at"], rank, r["pk"]),
-            "alert",
-            f"Churn alert: {reasons.get(r['reason'], r['reason'])}",
-            r["explanation"],
-            r["pk"],
-            {"acknowledged": r["acknowledged_at"] is not None},
-            account_id=r["account_id"],
+    items = []
+    for r in rows:
+        if r["acknowledged_at"]:
+            who = r["acknowledged_by__username"] or "someone"
+            done = f"Acknowledged by {who} on {timezone.localtime(r['acknowledged_at']):%d %b %Y}."
+        else:
+            done = "Not acknowledged yet."
+        if r["escalated_at"]:
+            to = r["escalated_to__username"] or "a manager"
+            done += f" Escalated to {to} on {timezone.localtime(r['escalated_at']):%d %b %Y}."
+        if r["held_back"]:
+            done += " Held back (over the run's cap): in the admin only."
+        items.append(
+            Item(
+                Position(r["raised_at"], rank, r["pk"]),
+                "alert",
+                f"Churn alert: {reasons.get(r['reason'], r['reason'])}",
+                f"{done} {r['explanation']}",
+                r["pk"],
+                {"acknowledged": r["acknowledged_at"] is not None},
+                account_id=r["account_id"],
+            )
         )
-        for r in rows
-    ]
+    return items
 
 
 def _tasks(scope, cursor, n):

@@ -159,3 +159,22 @@ def test_the_brief_names_roles_activity_and_the_champion_who_left(acme):
     people = account_brief(acme).split("## People", 1)[1].split("##", 1)[0]
     assert f"- Road (primary, champion); last in the product {timezone.localdate(now).isoformat()}" in people
     assert "- Wile (champion) left: removed in the CRM on" in people
+
+
+def test_the_alerts_see_a_champion_who_left(acme, django_capture_on_commit_callbacks):
+    from csm.models import ChurnAlert
+
+    today = timezone.localdate()
+    Contact.objects.create(account=acme, name="Wile", role="champion")
+    scan_health(today=today - timedelta(days=1))
+    Contact.objects.filter(account=acme).update(archived_at=timezone.now())
+    refresh_champions([acme.pk])
+    scan_health(today=today)
+    alert = ChurnAlert.objects.get(account=acme)
+    assert alert.reason == "champion_left"
+    assert alert.explanation.startswith("The account's champion left.")
+    assert "stakeholder engagement counts as low" in alert.explanation
+    # The next day, the same state raises nothing: it was news once.
+    ChurnAlert.objects.all().delete()
+    scan_health(today=today + timedelta(days=2))
+    assert not ChurnAlert.objects.exists()

@@ -158,3 +158,18 @@ def test_the_account_brief_tells_a_csm_what_to_know_before_a_call(client, api, s
     client.force_login(make_user("tom"))
     assert client.get(reverse("admin:csm_account_brief", args=[account.pk])).status_code == 404
     assert api(make_user("tina")).get(f"/api/v1/accounts/{account.pk}/brief/").status_code == 404
+
+
+def test_an_alert_on_the_timeline_says_what_was_done_about_it(story):
+    from csm.alerts.delivery import acknowledge
+
+    account = story["account"]
+    alert = ChurnAlert.objects.get(account=account)
+    item = next(i for i in selectors.timeline(account.pk, kinds=["alert"]).items)
+    assert item.detail.startswith("Not acknowledged yet.")
+    acknowledge(alert, account.owner)
+    item = next(i for i in selectors.timeline(account.pk, kinds=["alert"]).items)
+    assert item.detail.startswith(f"Acknowledged by {account.owner.username} on ")
+    ChurnAlert.objects.filter(pk=alert.pk).update(escalated_at=timezone.now(), escalated_to=account.owner)
+    item = next(i for i in selectors.timeline(account.pk, kinds=["alert"]).items)
+    assert f"Escalated to {account.owner.username} on " in item.detail
