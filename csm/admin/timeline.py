@@ -53,6 +53,8 @@ class InteractionAdmin(VisibleToUserAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         allowed = super().has_change_permission(request, obj)
+        if obj is not None and obj.source == Interaction.Source.CRM:
+            return False  # the CRM's engagement: changed there (the next pull would undo it here)
         if (
             obj is not None
             and obj.author_id not in (None, request.user.pk)

@@ -93,6 +93,8 @@ class InteractionViewSet(
         )  # fmt: skip
 
     def _may_change(self, interaction):
+        if interaction.source == Interaction.Source.CRM:
+            raise PermissionDenied("A CRM engagement is changed in the CRM; the next pull brings the change.")
         if interaction.author_id != self.request.user.pk and not sees_everything(self.request.user):
             raise PermissionDenied("Only whoever logged it, or a manager, changes it.")
 

@@ -124,3 +124,28 @@ def test_a_dry_run_writes_no_interaction(hubspot, companies, sync):
     Interaction.objects.all().delete()
     sync(push=False, dry_run=True)
     assert not Interaction.objects.exists()
+
+
+def test_an_engagement_from_the_crm_is_changed_in_the_crm_not_in_tend(
+    hubspot, companies, sync, make_user, api
+):
+    from django.urls import reverse
+
+    from csm.models import Account
+
+    acme, _ = companies
+    hubspot.add_engagement("calls", [acme], hs_timestamp=_ms(2), hs_call_title="From HubSpot")
+    sync(push=False)
+    manager = make_user("morgan", view_all=True)
+    Account.objects.filter(external_id=acme).update(owner=manager)
+    call = Interaction.objects.get()
+    answer = api(manager).patch(f"/api/v1/interactions/{call.pk}/", {"title": "Edited"}, format="json")
+    assert answer.status_code == 403 and "CRM" in answer.json()["detail"]
+    assert api(manager).delete(f"/api/v1/interactions/{call.pk}/").status_code == 403
+    from django.test import Client
+
+    client = Client()
+    client.force_login(manager)
+    page = client.get(reverse("admin:csm_interaction_change", args=[call.pk]))
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert Interaction.objects.get().title == "From HubSpot"
