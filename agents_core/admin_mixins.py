@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from agents_core import audit
+from agents_core.pagination import CountingPaginator
 
 
 class ActionRefused(Exception):
@@ -130,7 +131,10 @@ class ReadOnlyAdminMixin:
 
 
 class VisibleToUserAdminMixin:
-    """Lists and change pages limited to the rows the user may see."""
+    """Lists and change pages limited to the rows the user may see; a very long list is not counted
+    on every page (agents_core.pagination: the planner's estimate, shown as "about")."""
+
+    paginator = CountingPaginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)

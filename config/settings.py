@@ -419,6 +419,11 @@ TEND_BASE_URL = env.str("TEND_BASE_URL", default="http://127.0.0.1:8000")
 EVENT_WEBHOOK_URL = env.str("EVENT_WEBHOOK_URL", default="")
 # Rows one bulk signals request may carry.
 TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
+# An API list PostgreSQL expects to hold this many rows or more is not counted: its count is the
+# planner's estimate, labelled `count_is_estimate` (0: always count).
+TEND_ESTIMATED_COUNT_FROM = env.int("TEND_ESTIMATED_COUNT_FROM", default=100_000)
+if 0 < TEND_ESTIMATED_COUNT_FROM < 1_000:  # under a few pages, an estimate could hide a page break
+    raise ImproperlyConfigured("TEND_ESTIMATED_COUNT_FROM must be 0 (always count) or at least 1000.")
 # Notion: the accounts database to sync (off while NOTION_TOKEN is empty), and
 # the names of its properties for Tend's fields, merged over the defaults of
 # csm.ingest.notion.DEFAULT_PROPERTY_MAP, e.g. {"external_id": "Salesforce ID"}.

@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from agents_core.pagination import CountingPaginator
+
 
 def exception_handler(exc, context):
     """DRF's handler, plus a JSON answer for a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
@@ -80,8 +82,33 @@ class SearchFilter(filters.SearchFilter):
 
 
 class Pagination(PageNumberPagination):
+    """Pages of `page_size` (50, at most 500) with the list's `count`; a very long list's count is
+    the database's estimate, labelled `count_is_estimate` (docs/api.md)."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+    django_paginator_class = CountingPaginator
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "count": self.page.paginator.count,
+                "count_is_estimate": self.page.paginator.estimated,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        answer = super().get_paginated_response_schema(schema)
+        answer["properties"]["count_is_estimate"] = {
+            "type": "boolean",
+            "description": "True when `count` is the database's estimate, not a count (a list of "
+            "TEND_ESTIMATED_COUNT_FROM rows or more, on PostgreSQL). Pages still go to the last row.",
+        }
+        answer["required"] = sorted({*answer.get("required", ["count", "results"]), "count_is_estimate"})
+        return answer
 
 
 class StrictSerializerMixin:

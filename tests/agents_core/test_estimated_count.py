@@ -1,0 +1,82 @@
+"""A very long API list is not counted: its count is the database's estimate, labelled as such, and
+its pages still reach every row once (the estimate may be low or high)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from agents_core import pagination
+
+pytestmark = pytest.mark.django_db
+
+
+def _walk(client, url):
+    seen, pages = [], 0
+    while url:
+        body = client.get(url).json()
+        seen += [row["id"] for row in body["results"]]
+        url, pages = body["next"], pages + 1
+        assert pages < 50
+    return seen, body
+
+
+def test_a_short_list_is_counted(api, api_book):
+    body = api(api_book["manager"]).get("/api/v1/accounts/").json()
+    assert (body["count"], body["count_is_estimate"]) == (5, False)
+
+
+@pytest.mark.parametrize("guess", [2, 5, 40], ids=["estimate-low", "estimate-exact", "estimate-high"])
+def test_an_estimated_list_says_so_and_its_pages_reach_every_row_once(api, api_book, make_account, settings,
+                                                                      monkeypatch, guess):  # fmt: skip
+    for n in range(7):
+        make_account(name=f"More {n}", owner=api_book["manager"])
+    settings.TEND_ESTIMATED_COUNT_FROM = 1
+    monkeypatch.setattr(pagination, "planner_rows", lambda queryset: guess)
+    client = api(api_book["manager"])
+    first = client.get("/api/v1/accounts/", {"page_size": 5}).json()
+    assert (first["count"], first["count_is_estimate"]) == (guess, True)
+    seen, last = _walk(client, "/api/v1/accounts/?page_size=5")
+    assert sorted(seen) == sorted(set(seen)) and len(seen) == 12
+    assert last["next"] is None
+
+
+def test_a_page_past_the_rows_is_a_404(api, api_book, settings, monkeypatch):
+    settings.TEND_ESTIMATED_COUNT_FROM = 1
+    monkeypatch.setattr(pagination, "planner_rows", lambda queryset: 1_000)
+    assert api(api_book["manager"]).get("/api/v1/accounts/", {"page": 9}).status_code == 404
+
+
+def test_the_schema_documents_the_label(api, api_book):
+    schema = api(api_book["manager"]).get("/api/schema/", {"format": "json"}).json()
+    page = schema["components"]["schemas"]["PaginatedAccountList"]
+    assert page["properties"]["count_is_estimate"]["type"] == "boolean"
+    assert "count_is_estimate" in page["required"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's estimate is PostgreSQL's")
+def test_postgresql_estimates_from_its_statistics(api, api_book, make_account, settings):
+    for n in range(40):
+        make_account(name=f"Bulk {n}", owner=api_book["manager"])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE csm_account")
+    settings.TEND_ESTIMATED_COUNT_FROM = 10
+    body = api(api_book["manager"]).get("/api/v1/accounts/", {"page_size": 20}).json()
+    assert body["count_is_estimate"] is True
+    assert 30 <= body["count"] <= 60  # the planner's figure for 45 rows, not a count
+    seen, _ = _walk(api(api_book["manager"]), "/api/v1/accounts/?page_size=20")
+    assert len(seen) == len(set(seen)) == 45
+
+
+def test_the_admin_list_says_about_when_it_shows_an_estimate(client, api_book, settings, monkeypatch):
+    from django.urls import reverse
+
+    client.force_login(api_book["manager"])
+    url = reverse("admin:csm_account_changelist")
+    counted = client.get(url).content.decode()
+    assert "5 accounts" in counted and "about 5" not in counted
+    settings.TEND_ESTIMATED_COUNT_FROM = 1
+    monkeypatch.setattr(pagination, "planner_rows", lambda queryset: 4)
+    page = client.get(url).content.decode()
+    assert "about 4</span> accounts" in page
+    assert page.count('class="action-select"') == 5  # every row is listed, whatever the estimate
