@@ -93,7 +93,7 @@ class Command(BaseCommand):
                 f"gunicorn {workers} workers; {seconds}s per endpoint after a 3s warm-up"
             )
             for level in levels:
-                self._level(wrk, base, ids, token.key, seconds, level)
+                self._level(wrk, base, ids, token, seconds, level)  # knox gives the key as a string
         finally:
             server.terminate()
             server.wait(timeout=30)
