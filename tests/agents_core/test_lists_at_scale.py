@@ -1,5 +1,6 @@
-"""A very long API list is not counted: its count is the database's estimate, labelled as such, and
-its pages still reach every row once (the estimate may be low or high)."""
+"""Lists at any size: a very long list is not counted (its count is the database's estimate,
+labelled as such, and its pages still reach every row once, the estimate low or high), and account
+search has trigram indexes on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -80,3 +81,13 @@ def test_the_admin_list_says_about_when_it_shows_an_estimate(client, api_book, s
     page = client.get(url).content.decode()
     assert "about 4</span> accounts" in page
     assert page.count('class="action-select"') == 5  # every row is listed, whatever the estimate
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_trgm is PostgreSQL's")
+def test_account_search_has_trigram_indexes_on_postgresql():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'csm_account'")
+        found = dict(cursor.fetchall())
+    for column in ("name", "external_id", "primary_contact_email"):
+        definition = found[f"csm_account_{column}_trgm"]
+        assert "gin" in definition and "gin_trgm_ops" in definition and "upper" in definition.lower()
