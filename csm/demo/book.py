@@ -16,8 +16,9 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
-from csm.models import Account, AccountSignals, Segment
+from csm.models import Account, AccountSignals, Contact, Interaction, Segment, SurveyResponse
 
 CSM_USERS = [
     ("maya", "Maya", "Okafor"),
@@ -265,6 +266,43 @@ def _account_rows(
         yield account, signals
 
 
+# The first demo accounts also get their people and a story (contacts with roles, a logged call,
+# survey answers); a benchmark's big book keeps its bulk to what the scan reads.
+STORIED = 2_000
+_PEOPLE = (("Alex", "Morgan", "VP Operations", Contact.Role.CHAMPION),
+           ("Sam", "Rivera", "CFO", Contact.Role.DECISION_MAKER),
+           ("Jo", "Chen", "Analyst", Contact.Role.USER))  # fmt: skip
+_SAID = {True: "Reports save us a day every month.", False: "Exports keep timing out on big reports."}
+
+
+def _story(account: Account, signals: AccountSignals | None, rng: random.Random, today: date, now):
+    """The account's people, its last call and its NPS answers, in step with its signals: two
+    answers at its typed NPS derive that same NPS (csm.surveys.rules)."""
+    domain = account.primary_contact_email.split("@", 1)[1]
+    tag = account.external_id.lower()  # demo accounts share their names' domains: one address each
+    people = [
+        Contact(account=account, name=f"{first} {last}", title=title, role=role, is_primary=n == 0,
+                email=f"{first.lower()}.{last.lower()}.{tag}@{domain}", source=Contact.Source.MANUAL)
+        for n, (first, last, title, role) in enumerate(_PEOPLE)
+    ]  # fmt: skip
+    calls, answers = [], []
+    if signals is not None and signals.last_interaction_on is not None:
+        day = signals.last_interaction_on
+        body = "Went through usage and the open tickets."
+        call = Interaction(account=account, kind=Interaction.Kind.CALL, occurred_on=day,
+                           title="Check-in call", body=body, author=account.owner)  # fmt: skip
+        calls.append(call)
+    if signals is not None and signals.nps_score is not None:
+        for n, person in enumerate(people[:2]):
+            answers.append(SurveyResponse(
+                account=account, email=person.email, name=person.name, kind=SurveyResponse.Kind.NPS,
+                score=signals.nps_score, comment=_SAID[signals.nps_score >= 7] if n == 0 else "",
+                responded_at=now - timedelta(days=rng.randint(10, 60)), survey="Quarterly NPS",
+                channel=SurveyResponse.Channel.CSV,
+            ))  # fmt: skip
+    return people, calls, answers
+
+
 def build_demo_book(
     accounts: int,
     *,
@@ -279,6 +317,8 @@ def build_demo_book(
     rng = random.Random(seed)
     start = Account.objects.filter(external_id__startswith="CRM-").count()
     rows = _account_rows(accounts, start, rng, owners, today)
+    now = timezone.now()
+    stories_rng = random.Random(seed + 1)  # its own draws: the accounts stay what they were
     done = 0
     while done < accounts:
         take = min(chunk_size, accounts - done)
@@ -291,6 +331,14 @@ def build_demo_book(
                     sig.account = account
                     signals.append(sig)
             AccountSignals.objects.bulk_create(signals)
+            stories = [
+                _story(account, sig, stories_rng, today, now)
+                for n, (account, sig) in enumerate(zip(created, (s for _, s in chunk), strict=True))
+                if start + done + n < STORIED
+            ]
+            Contact.objects.bulk_create([c for people, _c, _a in stories for c in people])
+            Interaction.objects.bulk_create([i for _p, calls, _a in stories for i in calls])
+            SurveyResponse.objects.bulk_create([r for _p, _c, answers in stories for r in answers])
         done += take
         if progress:
             progress(take)

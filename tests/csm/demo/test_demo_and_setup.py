@@ -119,3 +119,20 @@ def test_the_demo_book_starts_playbooks_whose_tasks_go_to_each_accounts_owner():
     assert set(PlaybookRun.objects.values_list("playbook__name", flat=True)) >= {"Renewal prep", "Onboarding"}
     assert not Task.objects.exclude(owner=models.F("account__owner")).exists()
     assert run_playbooks()["started"] == 0  # the next morning starts nothing twice
+
+
+def test_the_demo_accounts_have_people_a_call_and_survey_answers_in_step_with_their_signals():
+    from csm.models import AccountSignals, Contact, Interaction, SurveyResponse
+    from csm.surveys.responses import refresh_nps
+
+    seed("--accounts", "30")
+    account = Account.objects.filter(signals__nps_score__isnull=False).first()
+    roles = set(Contact.objects.filter(account=account).values_list("role", flat=True))
+    assert roles == {"champion", "decision_maker", "user"}
+    assert Contact.objects.filter(account=account, is_primary=True).count() == 1
+    assert Interaction.objects.filter(account=account, kind="call").exists()
+    assert SurveyResponse.objects.filter(account=account).count() == 2
+    # The answers derive the NPS the demo typed in: deriving again changes nothing.
+    typed = dict(AccountSignals.objects.values_list("account_id", "nps_score"))
+    refresh_nps(typed)
+    assert dict(AccountSignals.objects.values_list("account_id", "nps_score")) == typed
