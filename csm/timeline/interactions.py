@@ -15,12 +15,14 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from agents_core.bulk import update_rows
 from csm.models import Account, AccountSignals
 from csm.scoring.inputs import stamp_sources
 from csm.scoring.on_change import rescore_soon
 from csm.timeline.models import Interaction
 
 SOURCE = "interactions"
+CHUNK = 900
 INPUT = "days_since_last_interaction"
 
 
@@ -62,30 +64,39 @@ def log_interaction(
 def refresh_last_interaction(account_ids, *, forget_later: bool = False) -> None:
     """Set each account's last-interaction input from its interactions: the latest day logged,
     unless another source gave a later one. `forget_later` (after a delete) lets the input move
-    back when it came from the interactions. A few accounts at a time (a person logging)."""
+    back when it came from the interactions. A few queries a thousand accounts (a person logging,
+    or a CRM page of engagements)."""
     ids = sorted(set(account_ids))
-    latest = dict(
-        Interaction.objects.filter(account_id__in=ids)
-        .values_list("account_id")
-        .annotate(day=Max("occurred_on"))
-    )
     now = timezone.now()
-    current = {s.account_id: s for s in AccountSignals.objects.filter(account_id__in=ids)}
-    changed = []
-    for pk in ids:
-        signals = current.get(pk) or AccountSignals(account_id=pk)
-        stored, day = signals.last_interaction_on, latest.get(pk)
-        ours = ((signals.sources or {}).get(INPUT) or {}).get("source") == SOURCE
-        if forget_later and ours:
-            pass  # the input was ours: it follows the interactions, back as well as forward
-        elif day is None or (stored is not None and stored >= day):
-            continue  # nothing logged, or a later (or the same) day from elsewhere stands
-        if stored == day:
-            continue
-        signals.last_interaction_on = day
-        signals.sources = stamp_sources(signals.sources or {}, ["last_interaction_on"], source=SOURCE, at=now)
-        signals.save()
-        changed.append(pk)
+    changed: list[int] = []
+    for first in range(0, len(ids), CHUNK):
+        chunk = ids[first : first + CHUNK]
+        latest = dict(
+            Interaction.objects.filter(account_id__in=chunk)
+            .values_list("account_id")
+            .annotate(day=Max("occurred_on"))
+            .order_by()
+        )
+        current = {s.account_id: s for s in AccountSignals.objects.filter(account_id__in=chunk)}
+        updates, new = [], []
+        for pk in chunk:
+            signals = current.get(pk) or AccountSignals(account_id=pk)
+            stored, day = signals.last_interaction_on, latest.get(pk)
+            ours = ((signals.sources or {}).get(INPUT) or {}).get("source") == SOURCE
+            if forget_later and ours:
+                pass  # the input was ours: it follows the interactions, back as well as forward
+            elif day is None or (stored is not None and stored >= day):
+                continue  # nothing logged, or a later (or the same) day from elsewhere stands
+            if stored == day:
+                continue
+            sources = stamp_sources(signals.sources or {}, ["last_interaction_on"], source=SOURCE, at=now)
+            if pk in current:
+                updates.append((day, sources, now, pk))
+            else:
+                new.append(AccountSignals(account_id=pk, last_interaction_on=day, sources=sources))
+            changed.append(pk)
+        update_rows(AccountSignals, ["last_interaction_on", "sources", "updated_at"], updates)
+        AccountSignals.objects.bulk_create(new, ignore_conflicts=True)
     rescore_soon(changed)
 
 

@@ -126,3 +126,23 @@ def test_a_csm_logs_in_the_admin_and_cannot_rewrite_a_colleagues_entry(client, m
     )
     change = client.get(reverse("admin:csm_interaction_change", args=[other.pk])).content.decode()
     assert 'name="_save"' not in change  # read, not rewritten
+
+
+def test_refreshing_the_input_costs_the_same_queries_for_3_accounts_as_for_30(make_account, maya):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from csm.timeline.interactions import refresh_last_interaction
+
+    day = timezone.localdate() - timedelta(days=1)
+    accounts = [make_account(owner=maya) for _ in range(30)]
+    Interaction.objects.bulk_create(
+        [Interaction(account=a, kind="call", occurred_on=day, title="Call") for a in accounts]
+    )
+    counts = []
+    for some in (accounts[:3], accounts[3:]):
+        with CaptureQueriesContext(connection) as queries:
+            refresh_last_interaction([a.pk for a in some])
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    assert set(AccountSignals.objects.values_list("last_interaction_on", flat=True)) == {day}
