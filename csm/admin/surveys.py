@@ -7,7 +7,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -43,18 +42,9 @@ class CategoryFilter(admin.SimpleListFilter):
         return [("detractor", "Detractors"), ("passive", "Passives"), ("promoter", "Promoters")]
 
     def queryset(self, request, queryset):
-        nps, csat = SurveyResponse.Kind.NPS, SurveyResponse.Kind.CSAT
-        ranges = {
-            "detractor": ((0, 6), (1, 2)),
-            "passive": ((7, 8), (3, 3)),
-            "promoter": ((9, 10), (4, 5)),
-        }.get(self.value())
-        if ranges is None:
+        if self.value() not in ("detractor", "passive", "promoter"):
             return queryset
-        (nl, nh), (cl, ch) = ranges
-        return queryset.filter(
-            Q(kind=nps, score__gte=nl, score__lte=nh) | Q(kind=csat, score__gte=cl, score__lte=ch)
-        )
+        return queryset.filter(responses.in_band(self.value()))
 
 
 class SurveyImportForm(forms.Form):

@@ -8,7 +8,6 @@ account's NPS input derived again, and a detractor followed up.
 from __future__ import annotations
 
 import json
-import logging
 
 import django_filters
 from django.conf import settings
@@ -28,8 +27,12 @@ from csm.surveys.formats import Answer
 from csm.surveys.models import SurveyResponse
 from csm.surveys.responses import ResponseRefused, check, places_for, save_answers
 
-logger = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1024 * 1024
+
+
+def _not_json(constant: str):
+    """Python reads NaN and Infinity; JSON does not."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 class SurveyResponseSerializer(StrictSerializerMixin, serializers.ModelSerializer):
@@ -120,8 +123,9 @@ class SurveyResponseViewSet(
         answer = data["answer"]
         if account is None:
             # Placed by email: only on an account the caller may see (else it would leak whose it is).
-            placed, _contact = places_for({answer.email}).get(answer.email, (None, None))
-            account = Account.objects.visible_to(request.user).filter(pk=placed).first() if placed else None
+            mine = Account.objects.visible_to(request.user)
+            placed, _contact = places_for({answer.email}, within=mine).get(answer.email, (None, None))
+            account = mine.filter(pk=placed).first() if placed else None
             if account is None:
                 raise ValidationError(
                     {"email": ["No account of yours has a contact or user with this email."]}
@@ -141,8 +145,8 @@ def _answer_webhook(request, *, tool: str, secret: str, signed, read) -> JsonRes
     if not signed(secret, body):
         return JsonResponse({"error": f"not signed by {tool} with this Tend's secret"}, status=401)
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = json.loads(body, parse_constant=_not_json)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return JsonResponse({"error": "the body is not JSON"}, status=400)
     if not isinstance(payload, dict):
         return JsonResponse({"error": "the body is not a JSON object"}, status=400)

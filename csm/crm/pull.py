@@ -570,11 +570,11 @@ def _parse_cursor(value) -> datetime | None:
     """An ISO time (what HubSpot answers), or epoch milliseconds (what it also takes)."""
     if not value:
         return None
-    if str(value).isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     try:
+        if str(value).isdigit():
+            return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
     return moment if moment.tzinfo else timezone.make_aware(moment)
 

@@ -70,7 +70,8 @@ def _responded_at(text: str) -> datetime:
 
 
 def import_responses(content: bytes | str, *, dry_run: bool = False, accounts=None) -> SurveyImport:
-    """`accounts` bounds which accounts a row's external_id may name (the importer's)."""
+    """`accounts` bounds which accounts a row may land on, by its external_id or its email (the
+    importer's); a row whose email is only on someone else's account is kept unplaced."""
     report = SurveyImport(dry_run=dry_run)
     try:
         table = read_table(content)
@@ -127,7 +128,8 @@ def import_responses(content: bytes | str, *, dry_run: bool = False, accounts=No
             report.problems.append(
                 Problem(line, "response_id", f"the same answer is on line {seen[response_id]}")
             )
-        seen.setdefault(response_id, line) if response_id else None
+        if response_id:
+            seen.setdefault(response_id, line)
         if len(report.problems) > problems:
             continue
         try:
@@ -144,7 +146,7 @@ def import_responses(content: bytes | str, *, dry_run: bool = False, accounts=No
         places.append(account)
     if report.problems or dry_run:
         return report
-    saved = save_answers(answers, channel=SurveyResponse.Channel.CSV, accounts=places)
+    saved = save_answers(answers, channel=SurveyResponse.Channel.CSV, accounts=places, within=accounts)
     report.created, report.updated, report.unplaced = saved.created, saved.updated, saved.unplaced
     report.written = True
     return report

@@ -32,7 +32,18 @@ from csm.surveys.models import SurveyResponse
 SOURCE = "surveys"
 CHUNK = 900  # values per IN (...), under SQLite's oldest limit
 FOLLOW_UP_DAYS = 7  # a detractor answer older than this (an imported history) raises nothing now
-DETRACTORS = Q(kind=SurveyResponse.Kind.NPS, score__lte=6) | Q(kind=SurveyResponse.Kind.CSAT, score__lte=2)
+
+
+def in_band(band: str) -> Q:
+    """The answers of a band (promoter, passive, detractor) on either survey (rules.BANDS)."""
+    found = Q(pk__in=[])
+    for kind, bands in rules.BANDS.items():
+        low, high = bands[band]
+        found |= Q(kind=kind, score__gte=low, score__lte=high)
+    return found
+
+
+DETRACTORS = in_band("detractor")
 
 
 class ResponseRefused(ValueError):
@@ -62,17 +73,32 @@ def check(answer: Answer, *, now: datetime | None = None) -> Answer:
         raise ResponseRefused("responded_at: that is too long ago")
     if len(answer.comment) > 10_000:
         raise ResponseRefused("comment: at most 10,000 characters")
-    return replace(answer, email=answer.email.strip().lower())
+    return replace(
+        answer,
+        email=_storable(answer.email).strip().lower(),
+        name=_storable(answer.name),
+        comment=_storable(answer.comment),
+        survey=_storable(answer.survey),
+    )
 
 
-def places_for(emails: set[str]) -> dict[str, tuple[int, int | None]]:
-    """email -> (account id, contact id) for the emails a contact or a tracked user has."""
+def _storable(text: str) -> str:
+    """Text a database keeps: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def places_for(emails: set[str], *, within=None) -> dict[str, tuple[int, int | None]]:
+    """email -> (account id, contact id) for the emails a contact or a tracked user has, on the
+    accounts of `within` (a queryset: the importer's) or any."""
     found: dict[str, tuple[int, int | None]] = {}
     emails = sorted(emails)
     for first in range(0, len(emails), CHUNK):
         some = emails[first : first + CHUNK]
+        contacts, users = Contact.objects.all(), TrackedUser.objects.all()
+        if within is not None:
+            contacts, users = contacts.filter(account__in=within), users.filter(account__in=within)
         for pk, account_id, email in (
-            Contact.objects.annotate(address=Lower("email"))
+            contacts.annotate(address=Lower("email"))
             .filter(address__in=some)
             .exclude(account__status=Account.Status.ARCHIVED)
             .order_by(F("archived_at").asc(nulls_first=True), "-is_primary", "pk")  # a current contact first
@@ -82,7 +108,7 @@ def places_for(emails: set[str]) -> dict[str, tuple[int, int | None]]:
         rest = [e for e in some if e not in found]
         if rest:
             for account_id, email in (
-                TrackedUser.objects.annotate(address=Lower("email"))
+                users.annotate(address=Lower("email"))
                 .filter(address__in=rest, account__isnull=False)
                 .order_by("-last_seen_at", "pk")
                 .values_list("account_id", "email")
@@ -92,22 +118,29 @@ def places_for(emails: set[str]) -> dict[str, tuple[int, int | None]]:
 
 
 def save_answers(
-    answers: Sequence[Answer], *, channel: str, account: Account | None = None, accounts: Sequence = ()
+    answers: Sequence[Answer],
+    *,
+    channel: str,
+    account: Account | None = None,
+    accounts: Sequence = (),
+    within=None,
 ) -> Saved:
-    """Keep the answers (checked already); `account`, or `accounts[i]` for answer i, places them.
+    """Keep the answers (checked already); `account`, or `accounts[i]` for answer i, places them,
+    else the respondent's email on an account of `within` (a queryset; None: any account).
 
     Two deliveries of one answer at once (a tool's "created" and "updated" racing) meet at the
     unique tool id: the one that loses reads the winner's row and updates it.
     """
     try:
-        return _save(answers, channel=channel, account=account, accounts=accounts)
+        return _save(answers, channel=channel, account=account, accounts=accounts, within=within)
     except IntegrityError:
-        return _save(answers, channel=channel, account=account, accounts=accounts)
+        return _save(answers, channel=channel, account=account, accounts=accounts, within=within)
 
 
-def _save(answers: Sequence[Answer], *, channel: str, account: Account | None, accounts: Sequence) -> Saved:
+def _save(answers: Sequence[Answer], *, channel: str, account, accounts: Sequence, within) -> Saved:
     given = [account or (accounts[i] if i < len(accounts) else None) for i in range(len(answers))]
-    places = places_for({a.email for a, g in zip(answers, given, strict=True) if a.email and g is None})
+    unplaced = {a.email for a, g in zip(answers, given, strict=True) if a.email and g is None}
+    places = places_for(unplaced, within=within)
     # Who answered, among the contacts of the accounts given.
     contacts_by_account: dict[tuple[int, str], int] = {}
     given_ids = {g.pk for g in given if g is not None}

@@ -25,6 +25,11 @@ WINDOW_DAYS = 180
 MIN_RESPONSES = 2
 DETRACTOR_WEIGHT = 2
 SCALES = {"nps": (0, 10), "csat": (1, 5)}
+# Each survey's bands, lowest score to highest: what a promoter, a passive and a detractor are.
+BANDS = {
+    "nps": {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)},
+    "csat": {"detractor": (1, 2), "passive": (3, 3), "promoter": (4, 5)},
+}
 
 
 def check_score(kind: str, score) -> int:
@@ -38,10 +43,8 @@ def check_score(kind: str, score) -> int:
 
 
 def category(kind: str, score: int) -> str:
-    """promoter, passive or detractor: NPS 9-10 / 7-8 / 0-6; CSAT 4-5 / 3 / 1-2."""
-    if kind == "csat":
-        return "promoter" if score >= 4 else "passive" if score == 3 else "detractor"
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+    """promoter, passive or detractor: NPS 9-10 / 7-8 / 0-6; CSAT 4-5 / 3 / 1-2 (BANDS)."""
+    return next(name for name, (low, high) in BANDS[kind].items() if low <= score <= high)
 
 
 def is_detractor(kind: str, score: int) -> bool:
@@ -59,7 +62,7 @@ def nps_input(answers: Iterable[tuple[str, date, int]], *, today: date) -> int |
         return None
     total = weight = 0
     for _day, score in latest.values():
-        w = DETRACTOR_WEIGHT if category("nps", score) == "detractor" else 1
+        w = DETRACTOR_WEIGHT if is_detractor("nps", score) else 1
         total += w * score
         weight += w
     return int((Decimal(total) / Decimal(weight)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
@@ -70,6 +73,6 @@ def net_promoter_score(scores: Iterable[int]) -> int | None:
     scores = list(scores)
     if not scores:
         return None
-    promoters = sum(1 for s in scores if s >= 9)
-    detractors = sum(1 for s in scores if s <= 6)
+    promoters = sum(1 for s in scores if category("nps", s) == "promoter")
+    detractors = sum(1 for s in scores if category("nps", s) == "detractor")
     return round(100 * (promoters - detractors) / len(scores))

@@ -149,3 +149,13 @@ def test_an_engagement_from_the_crm_is_changed_in_the_crm_not_in_tend(
     page = client.get(reverse("admin:csm_interaction_change", args=[call.pk]))
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     assert Interaction.objects.get().title == "From HubSpot"
+
+
+def test_an_engagement_time_that_is_no_time_does_not_stop_the_pull(hubspot, companies, sync):
+    acme, _ = companies
+    hubspot.add_engagement("notes", [acme], hs_timestamp="9" * 30, hs_note_body="Far future")
+    hubspot.add_engagement("notes", [acme], hs_timestamp=_ms(1), hs_note_body="Yesterday")
+    result = sync(push=False)["pull"]
+    assert result["status"] == "done"
+    # The one without a usable time is dated by its last change in HubSpot.
+    assert set(Interaction.objects.values_list("title", flat=True)) == {"Far future", "Yesterday"}

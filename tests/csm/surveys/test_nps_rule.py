@@ -76,3 +76,10 @@ def test_scores_off_their_scale_are_refused(kind, score):
 def test_net_promoter_score():
     assert rules.net_promoter_score([10, 9, 8, 3]) == 25
     assert rules.net_promoter_score([]) is None
+
+
+def test_every_score_of_each_scale_is_in_exactly_one_band():
+    for kind, (low, high) in rules.SCALES.items():
+        for score in range(low, high + 1):
+            inside = [b for b, (lo, hi) in rules.BANDS[kind].items() if lo <= score <= hi]
+            assert len(inside) == 1, (kind, score, inside)

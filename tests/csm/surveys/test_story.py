@@ -129,3 +129,30 @@ def test_a_csm_sees_only_their_accounts_answers_in_the_admin(client, maya, acme,
     assert page.status_code == 200
     text = page.content.decode()
     assert "Acme" in text and "Globex" not in text and "nobody@x.test" not in text
+
+
+def test_the_admin_filters_by_band(client, manager, acme):
+    save_answers([answer(10, "wile@acme.test"), answer(7, "road@acme.test"), answer(2, "x@acme.test")],
+                 channel="api")  # fmt: skip
+    client.force_login(manager)
+    url = reverse("admin:csm_surveyresponse_changelist")
+    detractors = client.get(url, {"category": "detractor"}).content.decode()
+    assert "x@acme.test" in detractors and "road@acme.test" not in detractors
+    promoters = client.get(url, {"category": "promoter"}).content.decode()
+    assert "Wile Coyote" in promoters and "x@acme.test" not in promoters
+
+
+def test_a_csms_import_never_lands_an_answer_on_another_csms_account(client, maya, acme, globex):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(maya)  # a CSM: may import (add), sees only her accounts
+    today = timezone.localdate().isoformat()
+    content = f"email,score,responded_at\nwile@acme.test,9,{today}\nhank@globex.test,1,{today}\n".encode()
+    page = client.post(
+        reverse("admin:csm_surveyresponse_import"), {"file": SimpleUploadedFile("s.csv", content)}
+    )
+    assert "1 not placed" in page.content.decode()
+    assert set(SurveyResponse.objects.values_list("email", "account__name")) == {
+        ("wile@acme.test", "Acme"),
+        ("hank@globex.test", None),
+    }

@@ -288,3 +288,28 @@ def test_a_typeform_time_without_a_zone_is_refused(client, acme):
     raw = json.dumps(body).encode()
     answer = post_typeform(client, raw, typeform_sign(raw))
     assert answer.status_code == 400 and "time zone" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("score", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_a_score_json_cannot_hold_is_a_400_not_a_500(client, acme, score):
+    body = delighted_body(score=9).replace(b'"score": 9', b'"score": ' + score)
+    assert score in body
+    answer = post_delighted(client, body, delighted_sign(body))
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and ("score" in error or "not JSON" in error), error
+    assert not SurveyResponse.objects.exists()
+
+
+def test_a_body_nested_beyond_reason_is_a_400(client, acme):
+    body = b"[" * 100_000 + b"]" * 100_000
+    answer = post_delighted(client, body, delighted_sign(body))
+    assert answer.status_code == 400
+    assert not SurveyResponse.objects.exists()
+
+
+def test_text_a_database_cannot_store_is_cleaned_not_refused(client, acme):
+    # JSON escapes of a NUL and a lone surrogate: PostgreSQL's text columns refuse both.
+    body = delighted_body(score=3, comment="Slow").replace(b'"Slow"', b'"Sl\\u0000ow \\ud800!"')
+    answer = post_delighted(client, body, delighted_sign(body))
+    assert answer.status_code == 200, answer.content
+    assert SurveyResponse.objects.get().comment == "Slow ?!"
