@@ -272,21 +272,78 @@ def load_cases(*, until: date | None = None, segment: str = "") -> tuple[list[Ca
     return cases, synthetic
 
 
-AS_OF_BATCH = 200  # cases per query: a flat OR of (account, day range) pairs stays well inside SQL limits
+AS_OF_IDS = 500  # account ids per as-of query: well inside every backend's parameter limit
+FETCH_BATCH = 1_000  # rows fetched by primary key at a time
 
 
-def _as_of_rows(cases: Sequence[Case], fields: Sequence[str], *, horizon: int, tolerance: int):
-    """For each case, its stored rows from `tolerance` days before the as-of day up to it (bounded reads)."""
-    for start in range(0, len(cases), AS_OF_BATCH):
-        match = Q()
-        for case in cases[start : start + AS_OF_BATCH]:
-            as_of = case.renewal_date - timedelta(days=horizon)
-            match |= Q(
-                account_id=case.account_id, scored_on__range=(as_of - timedelta(days=tolerance), as_of)
-            )
-        yield from (
-            HealthScore.objects.filter(match).order_by().values_list("account_id", "scored_on", *fields)
-        )
+def _windows(cases: Sequence[Case], *, horizon: int) -> dict[date, set[int]]:
+    """The cases' accounts grouped by their as-of day."""
+    days: dict[date, set[int]] = {}
+    for case in cases:
+        days.setdefault(case.renewal_date - timedelta(days=horizon), set()).add(case.account_id)
+    return days
+
+
+def _window_queries(cases: Sequence[Case], *, horizon: int, tolerance: int):
+    """Each query's filter: a flat OR of (day range, accounts in it), about AS_OF_IDS accounts each."""
+    match, ids = Q(), 0
+    for as_of, accounts in sorted(_windows(cases, horizon=horizon).items()):
+        accounts = sorted(accounts)
+        for start in range(0, len(accounts), AS_OF_IDS):
+            chunk = accounts[start : start + AS_OF_IDS]
+            match |= Q(account_id__in=chunk, scored_on__range=(as_of - timedelta(days=tolerance), as_of))
+            ids += len(chunk)
+            if ids >= AS_OF_IDS:
+                yield match
+                match, ids = Q(), 0
+    if ids:
+        yield match
+
+
+def _as_of_keys(cases: Sequence[Case], *, horizon: int, tolerance: int) -> dict[int, int]:
+    """Each case's row (by index into `cases`): the latest stored score in its window, as a primary key.
+
+    Reads days and keys only, in a few queries of flat ORs; the heavy columns
+    are fetched afterwards, once per case, not once per day in the window.
+    """
+    by_account: dict[int, list[tuple[date, int]]] = {}
+    for match in _window_queries(cases, horizon=horizon, tolerance=tolerance):
+        for account_id, day, pk in (
+            HealthScore.objects.filter(match).order_by().values_list("account_id", "scored_on", "pk")
+        ):
+            by_account.setdefault(account_id, []).append((day, pk))
+    chosen = {}
+    for index, case in enumerate(cases):
+        as_of = case.renewal_date - timedelta(days=horizon)
+        opens = as_of - timedelta(days=tolerance)
+        inside = [(day, pk) for day, pk in by_account.get(case.account_id, ()) if opens <= day <= as_of]
+        if inside:
+            chosen[index] = max(inside)[1]
+    return chosen
+
+
+def _fetch(keys: Iterable[int], fields: Sequence[str]) -> dict[int, tuple]:
+    keys, rows = sorted(set(keys)), {}
+    for start in range(0, len(keys), FETCH_BATCH):
+        for pk, *values in HealthScore.objects.filter(pk__in=keys[start : start + FETCH_BATCH]).values_list(
+            "pk", *fields
+        ):
+            rows[pk] = values
+    return rows
+
+
+def _set_as_of(cases: Sequence[Case], judge, *, horizon: int, tolerance: int, fields: Sequence[str]) -> None:
+    """Each case's health: its latest stored day in the window before the as-of day, judged.
+
+    `judge(values)` turns the stored `fields` into (score, rag, churn risk), or
+    None when these settings cannot score that day (the case stays unjudged).
+    """
+    chosen = _as_of_keys(cases, horizon=horizon, tolerance=tolerance)
+    rows = _fetch(chosen.values(), fields)
+    for index, pk in chosen.items():
+        health = judge(rows[pk]) if pk in rows else None
+        if health is not None:
+            cases[index].score, cases[index].rag, cases[index].churn_risk = health
 
 
 def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, warnings_only: bool = False):
@@ -308,30 +365,32 @@ def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, war
     return rows.iterator(chunk_size=20_000)
 
 
-def _set_as_of(cases: Sequence[Case], rows: Iterable[tuple], *, horizon: int) -> None:
-    """Each case's health: its latest row on or before the as-of day (rows: account, day, health)."""
-    by_account: dict[int, list[tuple]] = {}
-    for account_id, day, *health in rows:
-        by_account.setdefault(account_id, []).append((day, health))
-    for case in cases:
-        as_of = case.renewal_date - timedelta(days=horizon)
-        before = [(day, health) for day, health in by_account.get(case.account_id, ()) if day <= as_of]
-        if before:
-            case.score, case.rag, case.churn_risk = max(before, key=lambda x: x[0])[1]
+def _set_first_warnings(cases: Sequence[Case], rows: Iterable[tuple], judge) -> None:
+    """The first RED or high-risk day in each case's lookback window. Rows in account and date order.
 
-
-def _set_first_warnings(cases: Sequence[Case], rows: Iterable[tuple]) -> None:
-    """The first RED or high-risk day in each case's lookback window. Rows in account and date order."""
+    A row is judged only while one of its account's cases still waits for its
+    first warning inside that case's window: the rest of the history is skipped.
+    """
     by_account: dict[int, list[Case]] = {}
     for case in cases:
         by_account.setdefault(case.account_id, []).append(case)
-    for account_id, day, _score, rag, risk in rows:
+    for account_id, day, *values in rows:
+        waiting = [
+            case
+            for case in by_account.get(account_id, ())
+            if case.first_warning is None
+            and case.renewal_date - timedelta(days=LOOKBACK_DAYS) <= day <= case.renewal_date
+        ]
+        if not waiting:
+            continue
+        health = judge(values)
+        if health is None:
+            continue
+        _score, rag, risk = health
         if rag != "RED" and risk not in HIGH_RISK:
             continue
-        for case in by_account.get(account_id, ()):
-            window_opens = case.renewal_date - timedelta(days=LOOKBACK_DAYS)
-            if case.first_warning is None and window_opens <= day <= case.renewal_date:
-                case.first_warning = day
+        for case in waiting:
+            case.first_warning = day
 
 
 def rescore(inputs: dict, profile: scoring.Profile) -> tuple[float, str, str]:
@@ -357,8 +416,11 @@ def backtest(
     as-of day exactly, and the churned accounts' history (for the lead time)
     on every `step`-th day (default 7).
 
-    Reads: the as-of rows in batches of AS_OF_BATCH cases, then the history of
-    the churned accounts only (from stored scores: only their warning days).
+    Reads: the days and keys in each case's as-of window (cases grouped by
+    day, AS_OF_IDS accounts a query), the chosen row of each case by key, then
+    the history of the churned accounts only (from stored scores: only their
+    warning days), judging a day only while a case still waits for its first
+    warning.
     """
     if profile is not None:
         engine, segment, label = profile.to_profile(), profile.segment, str(profile)
@@ -366,22 +428,25 @@ def backtest(
     cases, synthetic = load_cases(until=until, segment=segment if engine is not None else "")
     churned = [c for c in cases if c.churned]
     window = {"horizon": horizon, "tolerance": AS_OF_TOLERANCE_DAYS}
-    health = ["score", "rag", "churn_risk"]
     if engine is None:
-        _set_as_of(cases, _as_of_rows(cases, health, **window), horizon=horizon)
-        history = _history(churned, health, warnings_only=True)
+        fields = ["score", "rag", "churn_risk"]
+
+        def judge(values):
+            return tuple(values)
+
+        history = _history(churned, fields, warnings_only=True)
         source = "stored scores"
     else:
+        fields = ["inputs"]
 
-        def rescored(rows):
-            for account_id, day, inputs in rows:
-                try:
-                    yield (account_id, day, *rescore(inputs, engine))
-                except ValueError:
-                    continue  # inputs this version cannot score: the day is left out
+        def judge(values):
+            try:
+                return rescore(values[0], engine)
+            except ValueError:
+                return None  # inputs this version cannot score: the day is left out
 
-        _set_as_of(cases, rescored(_as_of_rows(cases, ["inputs"], **window)), horizon=horizon)
-        history = rescored(_history(churned, ["inputs"], step=step or 7))
+        history = _history(churned, fields, step=step or 7)
         source = f"{label or 'these settings'} re-scored"
-    _set_first_warnings(churned, history)
+    _set_as_of(cases, judge, fields=fields, **window)
+    _set_first_warnings(churned, history, judge)
     return evaluate(cases, horizon=horizon, source=source, synthetic=synthetic)

@@ -4,11 +4,13 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from csm.demo.history import lay_down_history
 from csm.models import HealthScore, RenewalOutcome, ScoringProfile
 from csm.scoring import engine
 from csm.scoring.profiles import publish_version
+from csm.trust import backtest as backtest_module
 from csm.trust.backtest import (
     MIN_OUTCOMES,
     Case,
@@ -174,3 +176,34 @@ def test_the_command_prints_the_figures(history, capsys):
     assert "60 outcomes" in out and "ROC AUC" in out and "(60 synthetic, from the demo)" in out
     call_command("backtest_profile", "--json")
     assert '"sufficient": true' in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ids_per_query", [1, 500])
+def test_each_case_reads_its_latest_day_inside_its_own_window(make_account, monkeypatch, ids_per_query):
+    """Cases grouped by as-of day, in queries of any size: overlapping windows of one account each
+    get their own latest day; a day past the tolerance or after the as-of day is never read."""
+    monkeypatch.setattr(backtest_module, "AS_OF_IDS", ids_per_query)
+    profile = ScoringProfile.objects.get(segment="", is_active=True)
+    first, second, gone = make_account(), make_account(), make_account()
+    as_of = TODAY - timedelta(days=90)
+
+    def day(account, offset, score):
+        HealthScore.objects.create(
+            account=account, scored_on=as_of + timedelta(days=offset), score=score, rag="AMBER",
+            churn_risk="medium", breakdown={}, inputs={}, profile=profile, profile_version=profile.version,
+            computed_at=timezone.now(),
+        )  # fmt: skip
+
+    for offset, score in ((-10, 10), (-5, 40), (-1, 50), (2, 60), (9, 70)):
+        day(first, offset, score)
+    day(second, -3, 35)
+    day(gone, -8, 20)  # one day too old for the 7 days of tolerance
+    cases = [
+        Case(first.pk, TODAY, "renewed", Decimal(0)),
+        Case(first.pk, TODAY + timedelta(days=3), "churned", Decimal(0)),
+        Case(second.pk, TODAY, "renewed", Decimal(0)),
+        Case(gone.pk, TODAY, "churned", Decimal(0)),
+    ]
+    backtest_module._set_as_of(cases, tuple, horizon=90, tolerance=7, fields=["score", "rag", "churn_risk"])
+    assert [c.score for c in cases] == [50, 60, 35, None]
