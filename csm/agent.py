@@ -40,6 +40,7 @@ from csm.scoring.on_change import rescore_pending
 from csm.scoring.scan import scan_batch, scan_health
 from csm.surveys.followup import follow_up_detractors
 from csm.surveys.responses import refresh_aged
+from csm.trust import evaluations
 from csm.usage.rollup import rollup_pending
 from csm.usage.store import prune_events
 
@@ -351,6 +352,13 @@ agent = registry.register(
                 scope_payload=for_managers_only,
                 description="Derive again the inputs that age without news: the NPS of accounts whose "
                 "survey answers left the window, the champions gone quiet in the product.",
+            ),
+            "evaluate_profile": TaskType(
+                evaluations.run_evaluation,
+                clean_payload=evaluations.clean_payload,
+                scope_payload=evaluations.scope_payload,
+                description="Work out a what-if preview or a backtest asked for in the admin, "
+                "writing its progress and keeping its result.",
             ),
             "sync_notion": TaskType(
                 sync_notion,

@@ -787,6 +787,7 @@ from csm.playbooks.models import (  # noqa: E402, F401
 )
 from csm.surveys.models import SurveyResponse  # noqa: E402, F401
 from csm.timeline.models import Interaction  # noqa: E402, F401
+from csm.trust.models import ProfileEvaluation  # noqa: E402, F401
 from csm.usage.models import (  # noqa: E402, F401
     EventMapping,
     FeatureUsageDay,

@@ -8,6 +8,7 @@ from csm.admin import (  # noqa: F401
     alerts,
     catalogue,
     crm,
+    evaluations,
     opportunities,
     outcomes,
     playbooks,

@@ -5,20 +5,22 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import timezone
 
 from agents_core import audit
 from agents_core.visibility import sees_everything
 from csm.admin import charts
-from csm.models import ScoringProfile
+from csm.models import ProfileEvaluation, ScoringProfile
 from csm.scoring import engine
 from csm.scoring.profiles import publish_version
-from csm.trust.backtest import backtest
-from csm.trust.whatif import preview
+from csm.trust import evaluations
 from csm.wording import in_words
+
+HORIZONS = (30, 60, 90, 120, 180)
 
 
 def weight_rows(weights: dict[str, float]) -> tuple[list[tuple[str, float, float]], float]:
@@ -185,10 +187,16 @@ class ScoringProfileAdmin(admin.ModelAdmin):
         return sees_everything(request.user) and self.has_view_permission(request)
 
     def backtest_view(self, request, pk=None):
+        """The backtest of the stored scores (or of version `pk` re-scored), worked out off the request.
+
+        GET shows today's result if there is one, else offers to run it; POST queues it and goes to
+        its page, which shows the progress and then the result.
+        """
         if not self.can_backtest(request):
             raise PermissionDenied
         try:
-            horizon = min(max(int(request.GET.get("horizon", 90)), 0), 365)
+            asked = request.POST if request.method == "POST" else request.GET
+            horizon = min(max(int(asked.get("horizon", 90)), 0), 365)
         except ValueError:
             horizon = 90
         profile = None
@@ -196,20 +204,28 @@ class ScoringProfileAdmin(admin.ModelAdmin):
             profile = ScoringProfile.objects.filter(pk=pk).first()
             if profile is None:
                 raise Http404("No such profile version.")
-        report = backtest(horizon=horizon, profile=profile)
-        shown = profile or ScoringProfile.objects.active().filter(segment="").first()
+        if request.method == "POST":
+            evaluation = evaluations.ask_backtest(user=request.user, profile=profile, horizon=horizon)
+            return HttpResponseRedirect(_page_of(evaluation))
+        earlier = ProfileEvaluation.objects.filter(
+            kind=ProfileEvaluation.Kind.BACKTEST, profile=profile, horizon=horizon
+        ).first()
+        if (
+            earlier is not None
+            and timezone.localdate(earlier.created_at) == timezone.localdate()
+            and not earlier.failed
+        ):
+            return HttpResponseRedirect(_page_of(earlier))
         context = {
-            "window": shown.churn_window_days if shown else None,
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"Backtest: {report.source}",
-            "report": report,
+            "title": f"Backtest: {profile or 'the stored scores'}",
             "profile": profile,
             "horizon": horizon,
-            "horizons": (30, 60, 90, 120, 180),
-            **backtest_charts(report),
+            "horizons": HORIZONS,
+            "earlier": earlier,
         }
-        return TemplateResponse(request, "admin/csm/scoringprofile/backtest.html", context)
+        return TemplateResponse(request, "admin/csm/scoringprofile/backtest_start.html", context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method == "POST" and "_preview" in request.POST:
@@ -220,7 +236,9 @@ class ScoringProfileAdmin(admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _preview(self, request, object_id):
-        """The what-if: the unsaved settings against today's book and the backtest. Writes nothing."""
+        """The what-if: the unsaved settings against today's book and the backtest, queued.
+
+        Records the request and its result only: no profile, score or account changes."""
         obj = self.get_object(request, object_id) if object_id else None
         if object_id and obj is None:
             return None
@@ -230,30 +248,14 @@ class ScoringProfileAdmin(admin.ModelAdmin):
         if not form.is_valid():
             return None  # the normal page shows the errors (and saves nothing: the form is invalid)
         candidate = form.save(commit=False)
-        engine = candidate.to_profile()
-        current = ScoringProfile.objects.active().filter(segment=candidate.segment).first()
-        effect = preview(engine, candidate.segment)
-        reports = {}
-        if self.can_backtest(request):
-            reports = {
-                "now": backtest(profile=current) if current else None,
-                "new": backtest(engine=engine, segment=candidate.segment, label="the new settings"),
-            }
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "What this change would do",
-            "original": obj,
-            "candidate": candidate,
-            "current": current,
-            "effect": effect,
-            "reports": reports,
-            "window": candidate.churn_window_days,
-            "fields": [
-                (k, v) for k, values in request.POST.lists() for v in values if k not in ("_preview",)
-            ],
-        }
-        return TemplateResponse(request, "admin/csm/scoringprofile/preview.html", context)
+        evaluation = evaluations.ask_preview(
+            candidate,
+            user=request.user,
+            original=obj,
+            form_data=[(k, v) for k, values in request.POST.lists() for v in values if k != "_preview"],
+            with_backtest=self.can_backtest(request),
+        )
+        return HttpResponseRedirect(_page_of(evaluation))
 
     def save_model(self, request, obj, form, change):
         # Never edit a version in place: scores made with it must keep its settings.
@@ -282,3 +284,7 @@ class ScoringProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _page_of(evaluation: ProfileEvaluation) -> str:
+    return reverse("admin:csm_profileevaluation_change", args=[evaluation.pk])

@@ -13,8 +13,8 @@ loaders read in a bounded number of streamed queries.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +32,8 @@ LOOKBACK_DAYS = 365
 AS_OF_TOLERANCE_DAYS = 7
 HIGH_RISK = ("high", "critical")
 BANDS = ((0, 20), (20, 40), (40, 60), (60, 80), (80, 100.01))
+
+Progress = Callable[[int, int], None]  # (done, total)
 
 
 # --- metrics (pure) -----------------------------------------------------------------
@@ -185,6 +187,31 @@ class Report:
         """Renewals left out: no score on record `horizon` days before their date."""
         return self.outcomes - self.scored
 
+    def to_json(self) -> dict[str, Any]:
+        """Everything, JSON-ready: `from_json` gives back an equal report (kept for the result page)."""
+        data = asdict(self)
+        return {
+            **data,
+            "churned_arr": str(self.churned_arr),
+            "churned_arr_flagged": str(self.churned_arr_flagged),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        def conf(value):
+            return None if value is None else Confusion(**value)
+
+        return cls(
+            **{
+                **data,
+                "high_risk": conf(data["high_risk"]),
+                "red": conf(data["red"]),
+                "roc": [tuple(point) for point in data["roc"]],
+                "churned_arr": Decimal(data["churned_arr"]),
+                "churned_arr_flagged": Decimal(data["churned_arr_flagged"]),
+            }
+        )
+
     def as_dict(self) -> dict[str, Any]:
         def conf(c: Confusion | None):
             return None if c is None else {**c.__dict__, "precision": c.precision, "recall": c.recall}
@@ -294,24 +321,27 @@ def _window_queries(cases: Sequence[Case], *, horizon: int, tolerance: int):
             match |= Q(account_id__in=chunk, scored_on__range=(as_of - timedelta(days=tolerance), as_of))
             ids += len(chunk)
             if ids >= AS_OF_IDS:
-                yield match
+                yield match, ids
                 match, ids = Q(), 0
     if ids:
-        yield match
+        yield match, ids
 
 
-def _as_of_keys(cases: Sequence[Case], *, horizon: int, tolerance: int) -> dict[int, int]:
+def _as_of_keys(
+    cases: Sequence[Case], *, horizon: int, tolerance: int, advance: Callable[[int], None]
+) -> dict[int, int]:
     """Each case's row (by index into `cases`): the latest stored score in its window, as a primary key.
 
     Reads days and keys only, in a few queries of flat ORs; the heavy columns
     are fetched afterwards, once per case, not once per day in the window.
     """
     by_account: dict[int, list[tuple[date, int]]] = {}
-    for match in _window_queries(cases, horizon=horizon, tolerance=tolerance):
+    for match, ids in _window_queries(cases, horizon=horizon, tolerance=tolerance):
         for account_id, day, pk in (
             HealthScore.objects.filter(match).order_by().values_list("account_id", "scored_on", "pk")
         ):
             by_account.setdefault(account_id, []).append((day, pk))
+        advance(ids)
     chosen = {}
     for index, case in enumerate(cases):
         as_of = case.renewal_date - timedelta(days=horizon)
@@ -332,13 +362,21 @@ def _fetch(keys: Iterable[int], fields: Sequence[str]) -> dict[int, tuple]:
     return rows
 
 
-def _set_as_of(cases: Sequence[Case], judge, *, horizon: int, tolerance: int, fields: Sequence[str]) -> None:
+def _set_as_of(
+    cases: Sequence[Case],
+    judge,
+    *,
+    horizon: int,
+    tolerance: int,
+    fields: Sequence[str],
+    advance: Callable[[int], None] = lambda n: None,
+) -> None:
     """Each case's health: its latest stored day in the window before the as-of day, judged.
 
     `judge(values)` turns the stored `fields` into (score, rag, churn risk), or
     None when these settings cannot score that day (the case stays unjudged).
     """
-    chosen = _as_of_keys(cases, horizon=horizon, tolerance=tolerance)
+    chosen = _as_of_keys(cases, horizon=horizon, tolerance=tolerance, advance=advance)
     rows = _fetch(chosen.values(), fields)
     for index, pk in chosen.items():
         health = judge(rows[pk]) if pk in rows else None
@@ -365,7 +403,9 @@ def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, war
     return rows.iterator(chunk_size=20_000)
 
 
-def _set_first_warnings(cases: Sequence[Case], rows: Iterable[tuple], judge) -> None:
+def _set_first_warnings(
+    cases: Sequence[Case], rows: Iterable[tuple], judge, advance: Callable[[int], None] = lambda n: None
+) -> None:
     """The first RED or high-risk day in each case's lookback window. Rows in account and date order.
 
     A row is judged only while one of its account's cases still waits for its
@@ -374,7 +414,11 @@ def _set_first_warnings(cases: Sequence[Case], rows: Iterable[tuple], judge) -> 
     by_account: dict[int, list[Case]] = {}
     for case in cases:
         by_account.setdefault(case.account_id, []).append(case)
+    current = None
     for account_id, day, *values in rows:
+        if account_id != current:
+            advance(current is not None)
+            current = account_id
         waiting = [
             case
             for case in by_account.get(account_id, ())
@@ -391,6 +435,7 @@ def _set_first_warnings(cases: Sequence[Case], rows: Iterable[tuple], judge) -> 
             continue
         for case in waiting:
             case.first_warning = day
+    advance(current is not None)
 
 
 def rescore(inputs: dict, profile: scoring.Profile) -> tuple[float, str, str]:
@@ -408,6 +453,7 @@ def backtest(
     label: str = "",
     step: int | None = None,
     until: date | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """The backtest over every known outcome.
 
@@ -420,7 +466,8 @@ def backtest(
     day, AS_OF_IDS accounts a query), the chosen row of each case by key, then
     the history of the churned accounts only (from stored scores: only their
     warning days), judging a day only while a case still waits for its first
-    warning.
+    warning. `progress(done, total)` hears how far it is, in as-of windows
+    read and churned accounts' histories judged.
     """
     if profile is not None:
         engine, segment, label = profile.to_profile(), profile.segment, str(profile)
@@ -428,6 +475,15 @@ def backtest(
     cases, synthetic = load_cases(until=until, segment=segment if engine is not None else "")
     churned = [c for c in cases if c.churned]
     window = {"horizon": horizon, "tolerance": AS_OF_TOLERANCE_DAYS}
+    total = sum(map(len, _windows(cases, horizon=horizon).values())) + len({c.account_id for c in churned})
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress and n:
+            progress(done, total)
+
     if engine is None:
         fields = ["score", "rag", "churn_risk"]
 
@@ -447,6 +503,6 @@ def backtest(
 
         history = _history(churned, fields, step=step or 7)
         source = f"{label or 'these settings'} re-scored"
-    _set_as_of(cases, judge, fields=fields, **window)
-    _set_first_warnings(churned, history, judge)
+    _set_as_of(cases, judge, fields=fields, advance=advance, **window)
+    _set_first_warnings(churned, history, judge, advance)
     return evaluate(cases, horizon=horizon, source=source, synthetic=synthetic)

@@ -6,7 +6,9 @@ compares with its health now. Reads only; writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from django.db.models import Max
 
@@ -14,6 +16,9 @@ from csm.models import Account, HealthScore, ScoringProfile
 from csm.scoring import engine as scoring
 
 SHOWN = 100
+PROGRESS_EVERY = 2_000  # rows between progress reports
+
+Progress = Callable[[int, int], None]  # (done, total)
 
 
 @dataclass
@@ -38,6 +43,13 @@ class Preview:
     changes: list[Change] = field(default_factory=list)
     unscorable: int = 0
 
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Preview:
+        return cls(**{**data, "changes": [Change(**c) for c in data["changes"]]})
+
 
 def accounts_scored_by(segment: str):
     """The accounts a profile for `segment` scores: its segment, or (default) those without their own."""
@@ -48,20 +60,27 @@ def accounts_scored_by(segment: str):
     return accounts.exclude(segment__in=list(own))
 
 
-def preview(engine: scoring.Profile, segment: str) -> Preview:
+def preview(engine: scoring.Profile, segment: str, *, progress: Progress | None = None) -> Preview:
+    """Re-score the latest day's stored inputs of `segment`'s accounts with `engine`, streamed.
+
+    `progress(done, total)` hears how far it is every PROGRESS_EVERY accounts.
+    """
     result = Preview(segment=segment)
     latest = HealthScore.objects.aggregate(day=Max("scored_on"))["day"]
     if latest is None:
         return result
+    latest_day = HealthScore.objects.filter(scored_on=latest, account__in=accounts_scored_by(segment))
+    total = latest_day.count() if progress else 0
     rows = (
-        HealthScore.objects.filter(scored_on=latest, account__in=accounts_scored_by(segment))
-        .order_by("account_id")
+        latest_day.order_by("account_id")
         .values_list("account_id", "account__name", "score", "rag", "churn_risk", "inputs")
         .iterator(chunk_size=5_000)
     )
     changed = []
     for account_id, name, score, rag, churn, inputs in rows:
         result.accounts += 1
+        if progress and result.accounts % PROGRESS_EVERY == 0:
+            progress(result.accounts, max(total, result.accounts))
         try:
             after = scoring.score(inputs, engine)
         except ValueError:

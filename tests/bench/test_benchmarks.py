@@ -110,3 +110,15 @@ def test_the_timeline_benchmark_reads_pages_in_one_query_per_kind(db):
     call_command("benchmark_timeline", years=1, events=600, repeat=3, stdout=out)
     report = out.getvalue()
     assert "First page (30 items, 10 kinds)" in report and "10 queries" in report and "Floor" in report
+
+
+@pytest.mark.django_db
+def test_the_whatif_benchmark_seeds_times_and_compares_the_queued_result():
+    out = io.StringIO()
+    call_command("benchmark_whatif", accounts=40, history_days=400, stdout=out)
+    report = out.getvalue()
+    assert Account.objects.count() == 40 and HealthScore.objects.count() > 40 * 300
+    for line in ("floor", "preview", "backtest, stored scores", "queued: preview and both backtests"):
+        assert f"  {line} " in report
+    assert "queued result equals the in-request one: yes" in report
+    assert "peak traced memory of the queued run" in report

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from agents_core.visibility import sees_everything
 from csm.models import Account, ScoringProfile
-from tests.csm.trust.test_admin import profile_form_data
+from tests.csm.trust.test_admin import profile_form_data, worked_out
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,9 @@ def default_url():
     )
 
 
-def test_a_manager_sees_everything_and_can_edit_and_preview_a_profile(client, morgan, default_url):
+def test_a_manager_sees_everything_and_can_edit_and_preview_a_profile(
+    client, morgan, default_url, django_capture_on_commit_callbacks
+):
     assert sees_everything(morgan)
     client.force_login(morgan)
     page = client.get(default_url)
@@ -35,7 +37,7 @@ def test_a_manager_sees_everything_and_can_edit_and_preview_a_profile(client, mo
     assert page.context["has_change_permission"] and "Preview the effect first" in html
     assert 'name="weight_feature_adoption_rate"' in html  # editable
     data = profile_form_data(client, default_url, notes="tuned by morgan")
-    preview = client.post(default_url, {**data, "_preview": "1"})
+    preview = worked_out(client, django_capture_on_commit_callbacks, default_url, {**data, "_preview": "1"})
     assert preview.status_code == 200 and "Nothing is saved yet" in preview.content.decode()
     saved = client.post(default_url, {**data, "_save": "Save"})
     assert saved.status_code == 302
@@ -70,7 +72,7 @@ def test_weights_that_cannot_reach_green_are_refused_and_an_odd_total_is_said(cl
     assert "not 100: no account can score above it." in saved.content.decode()
 
 
-def test_the_backtest_explains_what_it_measured(client, morgan):
+def test_the_backtest_explains_what_it_measured(client, morgan, django_capture_on_commit_callbacks):
     from datetime import timedelta
     from decimal import Decimal
 
@@ -90,6 +92,7 @@ def test_the_backtest_explains_what_it_measured(client, morgan):
     lay_down_history(accounts, days=460, today=today, seed=3)
     scan_health(today=today)
     client.force_login(morgan)
-    page = client.get(reverse("admin:csm_scoringprofile_backtest") + "?horizon=90").content.decode()
+    url = reverse("admin:csm_scoringprofile_backtest")
+    page = worked_out(client, django_capture_on_commit_callbacks, url, {"horizon": 90}).content.decode()
     assert "The stored scores: what Tend said at the time" in page
     assert "outside the churn window" in page
