@@ -15,6 +15,10 @@ BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/tend_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
 BENCH_WORKERS ?= 1,2,4
+# make bench-million: a book of its own on each database (about 2 GB each).
+MILLION_ACCOUNTS ?= 1000000
+MILLION_SQLITE_URL ?= sqlite:///$(CURDIR)/var/million.sqlite3
+MILLION_PG_URL ?= postgres://postgres@127.0.0.1:5432/tend_million
 
 .PHONY: help install browser setup run test lint suite bench bench-usage bench-crm bench-timeline bench-api bench-handoff bench-admin bench-load bench-fanout clean
 
@@ -29,6 +33,7 @@ help:
 	@echo "make bench-handoff  opportunity saved -> draft written, through a running q-cluster"
 	@echo "make bench-admin  admin page times and queries at BENCH_ACCOUNTS (as a CSM and as a manager)"
 	@echo "make bench-load  API p50/p95/p99 under concurrent load: gunicorn + wrk on loopback"
+	@echo "make bench-million  1,000,000 accounts: the daily cycle on SQLite, the scan on PostgreSQL with 1, 2, 4 workers"
 	@echo "make bench-fanout  the scan through a real q-cluster with BENCH_WORKERS workers (PostgreSQL + Redis)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
@@ -127,3 +132,18 @@ bench-fanout: install
 	DATABASE_URL=$(BENCH_PG_URL) REDIS_URL=$(BENCH_REDIS_URL) Q_CLUSTER_NAME=tend-bench $(BIN)/python manage.py migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_PG_URL) REDIS_URL=$(BENCH_REDIS_URL) Q_CLUSTER_NAME=tend-bench \
 	  $(BIN)/python manage.py benchmark_fanout --accounts $(BENCH_ACCOUNTS) --workers $(BENCH_WORKERS)
+
+# A million accounts, end to end (about half an hour): seeded in bulk, then on SQLite the scan and the
+# daily cycle against their floors, on PostgreSQL the scan against its floor in one process and
+# through a real q-cluster with 1, 2 and 4 workers. Each prints accounts/s, queries per batch, peak
+# memory and the ratio to its floor or to one worker.
+bench-million: install
+	@mkdir -p var
+	DATABASE_URL=$(MILLION_SQLITE_URL) $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=$(MILLION_SQLITE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(MILLION_ACCOUNTS) --cycle --repeat 1
+	@psql "$(dir $(MILLION_PG_URL))postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$(notdir $(MILLION_PG_URL))'" | grep -q 1 \
+	  || psql "$(dir $(MILLION_PG_URL))postgres" -qc 'CREATE DATABASE "$(notdir $(MILLION_PG_URL))"'
+	DATABASE_URL=$(MILLION_PG_URL) $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=$(MILLION_PG_URL) $(BIN)/python manage.py benchmark_scan --accounts $(MILLION_ACCOUNTS)
+	DATABASE_URL=$(MILLION_PG_URL) REDIS_URL=$(BENCH_REDIS_URL) Q_CLUSTER_NAME=tend-million \
+	  $(BIN)/python manage.py benchmark_fanout --accounts $(MILLION_ACCOUNTS) --workers $(BENCH_WORKERS)

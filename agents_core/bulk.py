@@ -12,15 +12,22 @@ PostgreSQL; values go through each field's own
 (skipped where it changes nothing; flat JSON goes through orjson, see
 `flat_json`).
 
-On PostgreSQL, where each statement is a round trip to the server, the rows
-go instead as one array per column in a single statement (`unnest`),
-which beats `executemany`'s pipeline of one statement per row. A key that
-appears twice in one call is written once, as `executemany` would leave it
-(the last row when updating, the first when not).
+On PostgreSQL the rows are streamed with `COPY` (psycopg 3's copy
+support) into a temporary staging table of the same columns, then written
+by one `INSERT ... SELECT ... ON CONFLICT` or `UPDATE ... FROM`: 2.5x
+faster than one array per column in a single statement (`unnest`), whose
+array literals the server parses element by element, and far faster than
+`executemany`'s pipeline of one statement per row (docs/performance.md).
+The staging table lives in the session (`ON COMMIT DELETE ROWS`) and is
+emptied before each use, so two writes in one transaction never see each
+other's rows. A key that appears twice in one call is written once, as
+`executemany` would leave it (the last row when updating, the first when
+not).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -29,7 +36,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connections, models
+from django.db import connections, models, transaction
 
 # Fields whose `get_db_prep_save` gives back a value of these exact types
 # unchanged, on SQLite and PostgreSQL alike: such values skip the call (it is
@@ -204,23 +211,43 @@ def upsert_rows(
             key = tuple(row[i] for i in keys)
             if update or key not in unique:
                 unique[key] = row
-        sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
-            f"SELECT * FROM {_unnest(model, fields, connection)} "
-            f"ON CONFLICT ({conflict_cols}) {action}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [list(column) for column in zip(*unique.values(), strict=True)])
+        with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+            stage = _staged(cursor, model, fields, unique.values())
+            cursor.execute(
+                f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
+                f"SELECT {', '.join(columns)} FROM {stage} "
+                f"ON CONFLICT ({conflict_cols}) {action}"
+            )
             return cursor.rowcount
     with connection.cursor() as cursor:
         cursor.executemany(sql, prepared)  # sqlite3 sums each row's changes into rowcount
         return cursor.rowcount
 
 
-def _unnest(model: type[models.Model], fields: Sequence[str], connection) -> str:
-    """`unnest(%s::type[], ...)`: one array parameter per column, typed as the column is."""
-    types = [model._meta.get_field(f).db_type(connection) for f in fields]
-    return f"unnest({', '.join(f'%s::{t}[]' for t in types)})"
+def _staged(cursor, model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """COPY `rows` (prepared values of `fields`) into this session's staging table for those columns.
+
+    The table is made on first use in a session (typed as the model's table, no constraints) and
+    emptied first, so rows staged earlier in the same transaction are never written again.
+    Returns its quoted name. Call inside a transaction: it is emptied again at commit.
+    """
+    quote = cursor.db.ops.quote_name
+    meta = model._meta
+    columns = [quote(meta.get_field(f).column) for f in fields]
+    digest = hashlib.sha1(f"{meta.db_table}:{','.join(columns)}".encode()).hexdigest()[:16]
+    stage = quote(f"tend_stage_{digest}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+        f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} WITH NO DATA; TRUNCATE {stage}"
+    )
+    # The driver's own cursor (Django's has no COPY); its errors raised as Django's, as execute's are.
+    with (
+        cursor.db.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    return stage
 
 
 def update_rows(
@@ -238,18 +265,16 @@ def update_rows(
     meta = model._meta
     prepared = _prepared(model, [*fields, meta.pk.name], rows, using)
     if connection.vendor == "postgresql":
-        names = [f"c{i}" for i in range(len(fields))]
         assignments = ", ".join(
-            f"{quote(meta.get_field(f).column)} = v.{name}" for f, name in zip(fields, names, strict=True)
+            f"{quote(meta.get_field(f).column)} = v.{quote(meta.get_field(f).column)}" for f in fields
         )
         pk = quote(meta.pk.column)
-        sql = (
-            f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
-            f"FROM {_unnest(model, [*fields, meta.pk.name], connection)} AS v({', '.join(names)}, pk) "
-            f"WHERE t.{pk} = v.pk"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [list(column) for column in zip(*prepared, strict=True)])
+        with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+            stage = _staged(cursor, model, [*fields, meta.pk.name], prepared)
+            cursor.execute(
+                f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
+                f"FROM {stage} AS v WHERE t.{pk} = v.{pk}"
+            )
         return
     assignments = ", ".join(f"{quote(meta.get_field(f).column)} = %s" for f in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"

@@ -1,4 +1,4 @@
-"""The bulk writers: the same rows on SQLite (executemany) and PostgreSQL (one statement of arrays)."""
+"""The bulk writers: the same rows on SQLite (executemany) and PostgreSQL (COPY into a staging table)."""
 
 from __future__ import annotations
 
@@ -158,3 +158,37 @@ def test_upsert_says_how_many_rows_it_wrote(make_account):
     rows = [_row(a, 2), _row(b, 3)]
     assert upsert_rows(HealthScore, FIELDS, rows, conflict=["account", "scored_on"], update=[]) == 1
     assert upsert_rows(HealthScore, FIELDS, rows, conflict=["account", "scored_on"], update=["score"]) == 2
+
+
+def test_two_writes_in_one_transaction_each_write_only_their_own_rows(make_account):
+    """On PostgreSQL both go through the same staging table: the second must not write the first's rows
+    again (they would overwrite what happened in between)."""
+    a, b = make_account(), make_account()
+    with transaction.atomic():
+        upsert_rows(HealthScore, FIELDS, [_row(a, 10)], conflict=["account", "scored_on"], update=FIELDS[2:])
+        HealthScore.objects.filter(account=a).update(score=15)
+        assert (
+            upsert_rows(
+                HealthScore, FIELDS, [_row(b, 20)], conflict=["account", "scored_on"], update=FIELDS[2:]
+            )
+            == 1
+        )
+        update_rows(Account, ["health_score"], [(1.0, a.pk)])
+        update_rows(Account, ["health_score"], [(2.0, b.pk)])
+        Account.objects.filter(pk=a.pk).update(health_score=3.0)
+        update_rows(Account, ["health_score"], [(4.0, b.pk)])
+    assert dict(HealthScore.objects.values_list("account_id", "score")) == {a.pk: 15, b.pk: 20}
+    assert dict(Account.objects.filter(pk__in=[a.pk, b.pk]).values_list("pk", "health_score")) == {
+        a.pk: 3.0, b.pk: 4.0,
+    }  # fmt: skip
+
+
+def test_text_that_copy_escapes_reads_back_unchanged(make_account):
+    a = make_account()
+    awkward = 'tab\there, new\nline, back\\slash, \\N, "quoted", \r, é, 😀'
+    row = _row(a, 1, awkward, {"k\t": awkward})
+    upsert_rows(HealthScore, FIELDS, [row], conflict=["account", "scored_on"], update=FIELDS[2:])
+    score = HealthScore.objects.get(account=a)
+    assert score.explanation == awkward and score.breakdown == {"k\t": awkward}
+    update_rows(Account, ["name"], [(awkward, a.pk)])
+    assert Account.objects.get(pk=a.pk).name == awkward

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from agents_core import pagination
 
@@ -91,3 +92,25 @@ def test_account_search_has_trigram_indexes_on_postgresql():
     for column in ("name", "external_id", "primary_contact_email"):
         definition = found[f"csm_account_{column}_trgm"]
         assert "gin" in definition and "gin_trgm_ops" in definition and "upper" in definition.lower()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="fillfactor and HOT updates are PostgreSQL's")
+def test_the_scans_account_updates_stay_on_their_page(make_account):
+    """The accounts table leaves room on its pages, so stamping an account as scored is a HOT update
+    (no write to any of its 17 indexes)."""
+    from agents_core.bulk import update_rows
+    from csm.models import Account
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'csm_account'")
+        assert "fillfactor=80" in cursor.fetchone()[0]
+    accounts = [make_account() for _ in range(20)]
+
+    def hot_updates() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'csm_account'")
+            return cursor.fetchone()[0]
+
+    before = hot_updates()
+    update_rows(Account, ["scored_at"], [(timezone.now(), a.pk) for a in accounts])
+    assert hot_updates() - before == len(accounts)
