@@ -77,7 +77,20 @@ def ask_preview(
 
 
 def ask_backtest(*, user, profile: ScoringProfile | None = None, horizon: int = 90) -> ProfileEvaluation:
-    """Queue the backtest of `profile` re-scored (none: the stored daily scores) at `horizon` days."""
+    """Queue the backtest of `profile` re-scored (none: the stored daily scores) at `horizon` days.
+
+    The same backtest already queued or running (a second click, a colleague) is that one: the
+    book is read once.
+    """
+    underway = ProfileEvaluation.objects.filter(
+        kind=ProfileEvaluation.Kind.BACKTEST,
+        profile=profile,
+        horizon=horizon,
+        result__isnull=True,
+        run__status__in=(AgentRun.Status.QUEUED, AgentRun.Status.RUNNING),
+    ).first()
+    if underway is not None:
+        return underway
     evaluation = ProfileEvaluation.objects.create(
         kind=ProfileEvaluation.Kind.BACKTEST,
         segment=profile.segment if profile else "",

@@ -174,3 +174,13 @@ def test_progress_counts_every_step_as_an_equal_share():
     assert evaluation.percent == 50
     assert ProfileEvaluation(kind="preview", step=0, steps=3).percent == 0
     assert ProfileEvaluation(kind="preview", step=1, steps=1, done=900, total=100).percent == 100
+
+
+def test_the_same_backtest_asked_for_twice_while_underway_is_worked_out_once(make_user):
+    morgan, ana = make_user("morgan", view_all=True), make_user("ana", view_all=True)
+    first = evaluations.ask_backtest(user=morgan, horizon=60)  # queued, not yet run
+    assert evaluations.ask_backtest(user=ana, horizon=60) == first
+    assert evaluations.ask_backtest(user=ana, horizon=90) != first  # another question
+    execute_run(first.run_id)
+    assert evaluations.ask_backtest(user=ana, horizon=60) != first  # done: asked again, worked out again
+    assert ProfileEvaluation.objects.count() == 3
