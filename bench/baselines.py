@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import time
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -379,3 +380,82 @@ def naive_cycle(today: date, limit: int, *, alerts_on: bool = True, expansion: b
             [f for f in find_opportunities(facts, offers) if f.kind not in open_kinds]
         done += 1
     return done
+
+
+ESSENTIAL_TABLES = ("bench_essential_inputs", "bench_essential_scores", "bench_essential_accounts")
+
+
+def essential_floor(today: date, batch_size: int) -> tuple[int, float]:
+    """The scan's essential work alone, for `benchmark_scan`: returns (accounts scored, seconds).
+
+    An independent lower bound: tables of its own with no index but the unique one each needs,
+    holding only what scoring reads and writes; read a batch of stored inputs, score each with the
+    engine, insert its score row (upsert on the unique key) and update its account, one
+    transaction a batch, through the driver. No derived inputs, no explanation, no alerts, none of
+    Tend's 17 account indexes. Tend's scan against it is what everything else costs, the fixed
+    costs of a run included. The tables are filled from the last stored scores (untimed) and
+    dropped afterwards.
+    """
+    profile = load_active_profiles().for_segment("")[1]
+    inputs_t, scores_t, accounts_t = ESSENTIAL_TABLES
+    ph = "?" if connection.vendor == "sqlite" else "%s"
+    day = _sql_date(today)
+    connection.ensure_connection()
+    cursor = connection.connection.cursor()
+    try:
+        with transaction.atomic():
+            for table in ESSENTIAL_TABLES:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            json_type = "jsonb" if connection.vendor == "postgresql" else "text"
+            cursor.execute(f"CREATE TABLE {inputs_t} (account_id integer PRIMARY KEY, inputs {json_type})")
+            cursor.execute(
+                f"CREATE TABLE {scores_t} (account_id integer, scored_on date, score real, rag text, "
+                f"churn_risk text, breakdown {json_type}, inputs {json_type}, UNIQUE (account_id, scored_on))"
+            )
+            cursor.execute(
+                f"CREATE TABLE {accounts_t} "
+                "(id integer PRIMARY KEY, health_score real, rag text, churn_risk text)"
+            )
+            cursor.execute(
+                f"INSERT INTO {inputs_t} SELECT account_id, inputs FROM {HealthScore._meta.db_table} "
+                f"WHERE scored_on = {ph}",
+                [day],
+            )
+            cursor.execute(f"INSERT INTO {accounts_t} (id) SELECT account_id FROM {inputs_t}")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {inputs_t}, {accounts_t}")
+        upsert = (
+            f"INSERT INTO {scores_t} VALUES ({', '.join([ph] * 7)}) ON CONFLICT (account_id, scored_on) "
+            "DO UPDATE SET score = excluded.score, rag = excluded.rag, churn_risk = excluded.churn_risk, "
+            "breakdown = excluded.breakdown, inputs = excluded.inputs"
+        )
+        update = f"UPDATE {accounts_t} SET health_score = {ph}, rag = {ph}, churn_risk = {ph} WHERE id = {ph}"
+        started = time.perf_counter()
+        last_id = scored = 0
+        while True:
+            cursor.execute(
+                f"SELECT account_id, inputs FROM {inputs_t} "
+                f"WHERE account_id > {ph} ORDER BY account_id LIMIT {ph}",
+                (last_id, batch_size),
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            last_id = rows[-1][0]
+            scores, accounts = [], []
+            for account_id, stored in rows:
+                r = engine.score(json.loads(stored) if isinstance(stored, str) else stored, profile)
+                scores.append(
+                    (account_id, day, r.score, r.rag, r.churn_risk, _json(r.breakdown), _json(r.inputs))
+                )
+                accounts.append((r.score, r.rag, r.churn_risk, account_id))
+            with transaction.atomic():
+                cursor.executemany(upsert, scores)
+                cursor.executemany(update, accounts)
+            scored += len(rows)
+        return scored, time.perf_counter() - started
+    finally:
+        with transaction.atomic():
+            for table in ESSENTIAL_TABLES:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.close()

@@ -32,6 +32,7 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
     assert HealthScore.objects.filter(scored_on=timezone.localdate()).count() == scannable
     assert f"Accounts scored:        {scannable} (floor {scannable})" in report
     assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
+    assert "Ratio to essential:" in report and "Essential floor" in report
     assert "scan without alerts" in report and "alerts raised" in report
     assert "Playbooks after the scan:" in report and "of the scan and expansion" in report
     from csm.models import PlaybookRun

@@ -25,7 +25,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from agents_core.bulk import update_rows
-from bench.baselines import naive_cycle, raw_cycle
+from bench.baselines import essential_floor, naive_cycle, raw_cycle
 from bench.measure import QueryCounter
 from csm.expansion.opportunities import check_expansion
 from csm.models import (
@@ -109,6 +109,7 @@ class Command(BaseCommand):
             peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
             tracemalloc.stop()
 
+        essential_scored, essential_s = essential_floor(today, batch_size)
         rate = result["scored"] / orm_s
         raw_rate = raw_scored / raw_s
         per_batch = (counter.count - 1) / batches if batches else 0  # one read of the ids per scan
@@ -120,6 +121,9 @@ class Command(BaseCommand):
                     f"{'Tend scan (ORM)':24}{orm_s:>10.2f}{rate:>14,.0f}",
                     f"{'Raw-driver floor':24}{raw_s:>10.2f}{raw_rate:>14,.0f}",
                     f"Ratio to floor:         {orm_s / raw_s:.2f}x",
+                    f"{'Essential floor':24}{essential_s:>10.2f}{essential_scored / essential_s:>14,.0f}",
+                    f"Ratio to essential:     {orm_s / essential_s:.2f}x (its own tables, unique keys only, "
+                    "no derived inputs or explanation)",
                     f"Accounts scored:        {result['scored']:,} (floor {raw_scored:,}), "
                     f"failed {result['failed']}",
                     f"Queries:                {counter.count} in {batches} batches "
