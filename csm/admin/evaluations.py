@@ -20,7 +20,6 @@ class ProfileEvaluationAdmin(admin.ModelAdmin):
     list_display = ("__str__", "state", "requested_by", "created_at", "finished_at")
     list_filter = ("kind",)
     list_select_related = ("requested_by", "run", "profile")
-    date_hierarchy = None
 
     @admin.display(description="State")
     def state(self, obj) -> str:
