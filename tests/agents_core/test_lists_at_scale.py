@@ -114,3 +114,27 @@ def test_the_scans_account_updates_stay_on_their_page(make_account):
     before = hot_updates()
     update_rows(Account, ["scored_at"], [(timezone.now(), a.pk) for a in accounts])
     assert hot_updates() - before == len(accounts)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's query plans")
+@pytest.mark.parametrize("mine", [False, True])
+def test_the_health_score_list_reads_its_page_in_order_off_an_index(make_account, make_user, mine):
+    """Newest day first, then id, as the admin lists them: no sort of a whole day's scores (a million
+    rows at a million accounts), for a manager and for a CSM's own accounts."""
+    from csm.models import HealthScore
+    from csm.scoring.scan import scan_health
+
+    maya = make_user("maya")
+    for n in range(6):
+        make_account(owner=maya if n % 2 else None)
+    scan_health()
+    listed = HealthScore.objects.order_by("-scored_on", "-pk")
+    if mine:
+        listed = HealthScore.objects.visible_to(maya).order_by("-scored_on", "-pk")
+    sql, params = listed[:100].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")  # a plan that still sorts has no index to read instead
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "csm_healthscore_day_id" in plan and "Sort" not in plan, plan
