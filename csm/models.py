@@ -143,6 +143,13 @@ class Account(models.Model):
             models.Index(fields=["rag", "health_score"]),
             models.Index(fields=["segment"]),
             models.Index(fields=["status"]),
+            # The account page's "against its segment": the median and the rank read off it
+            # (csm.adoption.tracking.peer_standing), only the tracked accounts in it.
+            models.Index(
+                fields=["segment", "tracked_adoption_rate"],
+                name="csm_account_segment_adoption",
+                condition=Q(tracked_adoption_rate__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -81,18 +81,46 @@ class ScorecardContext:
 
     plans: dict[str, PlanTerms]
     features: list[Feature]
-    peers: dict[str, list[float]]  # segment -> tracked adoption rates
+    # segment -> tracked adoption rates, for a run over many accounts; None: one account, whose
+    # standing in its segment the database works out (`peer_standing`).
+    peers: dict[str, list[float]] | None
 
     @classmethod
-    def load(cls, segments: list[str] | None = None) -> ScorecardContext:
-        """Everything (a run), or only the peers of `segments` (one account's page)."""
-        peers: dict[str, list[float]] = defaultdict(list)
-        tracked = Account.objects.filter(tracked_adoption_rate__isnull=False).order_by()
-        if segments is not None:
-            tracked = tracked.filter(segment__in=segments)
-        for segment, rate in tracked.values_list("segment", "tracked_adoption_rate"):
-            peers[segment].append(rate)
-        return cls(plan_terms(), list(Feature.objects.select_related("module")), dict(peers))
+    def load(cls, *, peers: bool = True) -> ScorecardContext:
+        """Everything a run shares; `peers=False` for one account's page."""
+        rates: dict[str, list[float]] | None = None
+        if peers:
+            rates = defaultdict(list)
+            tracked = Account.objects.filter(tracked_adoption_rate__isnull=False).order_by()
+            for segment, rate in tracked.values_list("segment", "tracked_adoption_rate"):
+                rates[segment].append(rate)
+            rates = dict(rates)
+        return cls(plan_terms(), list(Feature.objects.select_related("module")), rates)
+
+
+def peer_standing(segment: str, rate: float | None) -> tuple[float | None, float | None]:
+    """The segment's median tracked adoption rate and `rate`'s percentile rank in it, as
+    `adoption_rules.median` and `percentile_rank` give them, read off the partial index on
+    (segment, rate): a count, the middle one or two rates, and a count at or below `rate`,
+    instead of every peer's rate (half a million in a large segment of a million-account book).
+    """
+    rates = (
+        Account.objects.filter(segment=segment, tracked_adoption_rate__isnull=False)
+        .order_by("tracked_adoption_rate")
+        .values_list("tracked_adoption_rate", flat=True)
+    )
+    peers = rates.count()
+    if not peers:
+        return None, None
+    middle = peers // 2
+    if peers % 2:
+        median = rates[middle]
+    else:
+        low, high = rates[middle - 1 : middle + 1]
+        median = (low + high) / 2
+    if rate is None:
+        return median, None
+    return median, round(100 * rates.filter(tracked_adoption_rate__lte=rate).count() / peers, 1)
 
 
 def scorecard(
@@ -100,7 +128,7 @@ def scorecard(
 ) -> Scorecard:
     """Adoption per available feature, against the segment, and paid modules' features unused."""
     today = today or timezone.localdate()
-    context = context or ScorecardContext.load(segments=[account.segment])
+    context = context or ScorecardContext.load(peers=False)
     owned = _owned_modules([account.pk], context.plans).get(account.pk, set())
     usage = {u.feature_id: u for u in account.feature_usage.all()}
     rows = []
@@ -119,12 +147,17 @@ def scorecard(
                 and adoption_rules.is_adopted(used.active_users, used.last_used_on, today),
             }
         )
-    peers = context.peers.get(account.segment, [])
     rate = account.tracked_adoption_rate
+    if context.peers is None:
+        median, percentile = peer_standing(account.segment, rate)
+    else:
+        peers = context.peers.get(account.segment, [])
+        median = adoption_rules.median(peers)
+        percentile = adoption_rules.percentile_rank(rate, peers) if rate is not None else None
     return Scorecard(
         rate=rate,
-        segment_median=adoption_rules.median(peers),
-        segment_percentile=adoption_rules.percentile_rank(rate, peers) if rate is not None else None,
+        segment_median=median,
+        segment_percentile=percentile,
         features=rows,
         unused_paid=[r["feature"] for r in rows if r["paid"] and not r["adopted"]],
     )

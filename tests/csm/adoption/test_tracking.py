@@ -200,3 +200,37 @@ def test_bulk_usage_refuses_rows_whose_ids_are_not_strings(api, api_book, catalo
     assert response.status_code == 400
     problems = {(e["index"], e["field"]) for e in response.json()["errors"]}
     assert problems == {(0, "external_id"), (1, "feature")}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "rates",
+    [[0.5], [0.2, 0.8], [0.1, 0.4, 0.4, 0.9], [0.3, 0.3, 0.3], [0.05, 0.5, 0.25, 0.75, 1.0, 0.0, 0.6]],
+)
+def test_one_accounts_standing_in_its_segment_is_what_the_rules_give(make_account, rates):
+    """The account page reads median and rank off the index; a run over many accounts computes them
+    from every peer's rate: the two agree, for odd and even counts and for ties."""
+    from csm.adoption import rules
+    from csm.adoption.tracking import ScorecardContext, peer_standing
+    from csm.models import Account
+
+    accounts = [make_account(segment="smb") for _ in rates]
+    for account, rate in zip(accounts, rates, strict=True):
+        Account.objects.filter(pk=account.pk).update(tracked_adoption_rate=rate)
+    make_account(segment="smb")  # untracked: not a peer
+    make_account(segment="enterprise")
+    Account.objects.filter(segment="enterprise").update(tracked_adoption_rate=0.99)  # another segment
+    for probe in {*rates, 0.0, 0.45, 1.0, None}:
+        expected = (
+            rules.median(rates),
+            None if probe is None else rules.percentile_rank(probe, rates),
+        )
+        assert peer_standing("smb", probe) == expected, probe
+    assert peer_standing("mid_market", 0.5) == (None, None)
+    account = Account.objects.get(pk=accounts[0].pk)
+    in_batch = scorecard(account, context=ScorecardContext.load())
+    alone = scorecard(account)
+    assert (alone.segment_median, alone.segment_percentile) == (
+        in_batch.segment_median,
+        in_batch.segment_percentile,
+    )
