@@ -133,7 +133,7 @@ bench-fanout: install
 	DATABASE_URL=$(BENCH_PG_URL) REDIS_URL=$(BENCH_REDIS_URL) Q_CLUSTER_NAME=tend-bench \
 	  $(BIN)/python manage.py benchmark_fanout --accounts $(BENCH_ACCOUNTS) --workers $(BENCH_WORKERS)
 
-# A million accounts, end to end (about half an hour): seeded in bulk, then on SQLite the scan and the
+# A million accounts, end to end (about 45 minutes): seeded in bulk, then on SQLite the scan and the
 # daily cycle against their floors, on PostgreSQL the scan against its floor in one process and
 # through a real q-cluster with 1, 2 and 4 workers. Each prints accounts/s, queries per batch, peak
 # memory and the ratio to its floor or to one worker.
