@@ -61,12 +61,23 @@ def _responded_at(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        return timezone.make_aware(datetime.combine(parse_date(text), time(12)))
+        return _on_day(parse_date(text))
     if moment.tzinfo is None:
         if len(text.strip()) <= 10:  # a bare ISO day
-            return timezone.make_aware(datetime.combine(moment.date(), time(12)))
+            return _on_day(moment.date())
         raise CellError(f"a time needs its zone (2026-11-30T14:05:00+00:00): {text!r}")
     return moment
+
+
+def _on_day(day) -> datetime:
+    """A bare day as a moment of it: its noon, or for today, if noon is still to come, now.
+
+    (Today's answers imported in the morning were refused as "in the future".) A day after today
+    stays its noon, which the checks refuse.
+    """
+    noon = timezone.make_aware(datetime.combine(day, time(12)))
+    now = timezone.now()
+    return min(noon, now) if day == timezone.localdate(now) else noon
 
 
 def import_responses(content: bytes | str, *, dry_run: bool = False, accounts=None) -> SurveyImport:

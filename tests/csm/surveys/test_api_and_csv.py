@@ -166,3 +166,23 @@ def test_the_import_command(tmp_path, acme, capsys):
     with pytest.raises(CommandError):
         call_command("import_survey_responses", str(bad))
     assert SurveyResponse.objects.count() == 1
+
+
+@pytest.mark.parametrize("hour", [0, 8, 11, 13, 23])
+def test_an_answer_dated_today_is_kept_whatever_the_hour_of_the_import(acme, monkeypatch, hour):
+    """A bare day reads as its noon; imported on that day before noon it was refused as in the future."""
+    from datetime import datetime, time
+
+    from csm.surveys import csv_import
+
+    day = timezone.localdate()
+    at = timezone.make_aware(datetime.combine(day, time(hour, 30)))
+    monkeypatch.setattr(csv_import.timezone, "now", lambda: at)
+    monkeypatch.setattr("csm.surveys.responses.timezone.now", lambda: at)
+    tomorrow = (day + timedelta(days=1)).isoformat()
+    refused = import_responses(f"email,score,responded_at\nwile@acme.test,9,{tomorrow}\n")
+    assert [p.column for p in refused.problems] == ["responded_at"] and not SurveyResponse.objects.exists()
+    report = import_responses(f"email,score,responded_at\nwile@acme.test,9,{day.isoformat()}\n")
+    assert report.problems == []
+    kept = SurveyResponse.objects.get()
+    assert timezone.localdate(kept.responded_at) == day and kept.responded_at <= at

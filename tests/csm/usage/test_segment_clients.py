@@ -71,12 +71,15 @@ def test_segments_library_feeds_the_score(live_server, tracked):
     errors: list = []
     client = _segment(live_server, tracked["key"], errors)
     now = datetime.now(UTC)
+    # Two moments of today (even just after midnight: "3 hours ago" would then be yesterday).
+    into_today = now - datetime.combine(now.date(), datetime.min.time(), tzinfo=UTC)
+    this_morning, just_now = now - into_today * 0.6, now - into_today * 0.2
     client.identify("u-1", {"email": "ana@acme.example", "role": "admin"})
     client.group("u-1", "ACME-1", {"name": "Acme"})
     for days_ago in (20, 9, 2, 1):
         client.track("u-1", "Report Exported", {"format": "csv"}, timestamp=now - timedelta(days=days_ago))
-    client.page("u-1", "Dashboard", "Home", timestamp=now - timedelta(hours=3))
-    client.track("u-2", "Report Exported", context={"groupId": "ACME-1"}, timestamp=now - timedelta(hours=1))
+    client.page("u-1", "Dashboard", "Home", timestamp=this_morning)
+    client.track("u-2", "Report Exported", context={"groupId": "ACME-1"}, timestamp=just_now)
     assert errors == []
 
     account = tracked["account"]
