@@ -184,3 +184,22 @@ def test_the_same_backtest_asked_for_twice_while_underway_is_worked_out_once(mak
     execute_run(first.run_id)
     assert evaluations.ask_backtest(user=ana, horizon=60) != first  # done: asked again, worked out again
     assert ProfileEvaluation.objects.count() == 3
+
+
+def test_a_kept_backtest_can_be_run_again_on_todays_data(
+    client, make_user, django_capture_on_commit_callbacks
+):
+    morgan = make_user("morgan", view_all=True)
+    version = ScoringProfile.objects.get(segment="", is_active=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        kept = evaluations.ask_backtest(user=morgan, profile=version, horizon=30)
+    client.force_login(morgan)
+    page = client.get(reverse("admin:csm_profileevaluation_change", args=[kept.pk])).content.decode()
+    again_url = reverse("admin:csm_scoringprofile_backtest_version", args=[version.pk])
+    assert f'action="{again_url}"' in page and 'name="horizon" value="30"' in page
+    assert f'href="{again_url}?horizon=60"' in page  # the other horizons lead to the same version's
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(again_url, {"horizon": "30"})
+    fresh = ProfileEvaluation.objects.exclude(pk=kept.pk).get()
+    assert again["Location"].endswith(f"/{fresh.pk}/change/")
+    assert (fresh.profile, fresh.horizon, fresh.finished) == (version, 30, True)  # worked out again
