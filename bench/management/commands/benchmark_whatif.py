@@ -60,7 +60,9 @@ class Command(BaseCommand):
         manager, _ = get_user_model().objects.get_or_create(
             username="bench-manager", defaults={"is_staff": True}
         )
-        manager.user_permissions.add(Permission.objects.get(codename="view_all_accounts"))
+        manager.user_permissions.add(
+            Permission.objects.get(content_type__app_label="csm", codename="view_all_accounts")
+        )
 
         times: dict[str, tuple[float, int]] = {}
         with timed(times, "floor"):
