@@ -10,17 +10,16 @@ handful of aggregates and a few short, limited lists.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
+from csm.accounts import figures
 from csm.accounts.selectors import (
-    AT_RISK,
     QBR_DUE_AHEAD_DAYS,
     RENEWAL_WINDOW_DAYS,
     in_book,
@@ -30,26 +29,13 @@ from csm.accounts.selectors import (
     qbrs_due_soon,
     weak_renewals,
 )
-from csm.models import RAG, Account, ChurnAlert, ChurnRisk, QBRDue, Task
+from csm.models import Account, ChurnAlert, ChurnRisk, QBRDue, Task
 from csm.scoring.scan import last_daily_scan_start, score_problems
 from sales.models import OutreachDraft
 
 ATTENTION_LIMIT = 25
 RUNS_SHOWN = 10
 __all__ = ["QBR_DUE_AHEAD_DAYS", "RENEWAL_WINDOW_DAYS", "book_today"]
-
-# What the index counts and sums over the book (per owner, then in total).
-BOOK_FIGURES = {
-    "accounts": Count("id"),
-    "total_arr": Sum("arr", default=Decimal("0")),
-    "arr_at_risk": Sum("arr", filter=AT_RISK, default=Decimal("0")),
-    "green": Count("id", filter=Q(rag=RAG.GREEN)),
-    "amber": Count("id", filter=Q(rag=RAG.AMBER)),
-    "red": Count("id", filter=Q(rag=RAG.RED)),
-    "unscored": Count("id", filter=Q(rag="")),
-    **{level.value: Count("id", filter=Q(churn_risk=level.value)) for level in ChurnRisk},
-}
-ZERO = {name: Decimal("0") if name in ("total_arr", "arr_at_risk") else 0 for name in BOOK_FIGURES}
 
 # What the attention list leaves out, said per reason with a link to its list:
 # (reason kind, the count it is part of, how it reads).
@@ -97,6 +83,9 @@ class BookToday:
     tasks: list[Task] = field(default_factory=list)
     # (count key, how many the attention list does not show, label): the "N more" links.
     more: list[tuple[str, int, str]] = field(default_factory=list)
+    # When the book's figures were taken, if they are the kept ones (csm.accounts.figures), not
+    # counted for this view. The lists are always read as they are.
+    as_of: datetime | None = None
 
     @property
     def rag_rows(self) -> list[tuple[str, int]]:
@@ -119,12 +108,20 @@ def book_today(user, today: date | None = None) -> BookToday:
     whole_team = sees_everything(user)
 
     # One pass over the book, grouped by owner: the totals are the sum of the rows.
-    per_owner = list(accounts.values("owner_id").annotate(**BOOK_FIGURES).order_by())
-    totals = {name: sum((row[name] for row in per_owner), start=ZERO[name]) for name in BOOK_FIGURES}
+    # Counted here, or on a very long book as the last whole-book scan left them (as_of).
+    now, last_scan = timezone.now(), last_daily_scan_start()
+    as_of = None
+    if kept := figures.kept_for(accounts, user, whole_team=whole_team):
+        as_of, per_owner = kept[0].taken_at, kept[1]
+    else:
+        per_owner = figures.count_by_owner(accounts, today=today, now=now, last_scan=last_scan)
+    totals = {
+        name: sum((row[name] for row in per_owner), start=figures.ZERO[name]) for name in figures.FIGURE_NAMES
+    }
 
     # Each of these is the query of the list its tile opens (csm.admin.filters).
     alerts = open_alerts(in_book(ChurnAlert.objects.visible_to(user), "account__"), today)
-    unscored = not_scored(accounts, now=timezone.now(), last_scan=last_daily_scan_start())
+    unscored = not_scored(accounts, now=now, last_scan=last_scan)
     renewals = weak_renewals(accounts, today)
     overdue = overdue_renewals(accounts, today)
     drafts = in_book(OutreachDraft.objects.visible_to(user), "opportunity__account__").waiting_for_review()
@@ -172,23 +169,19 @@ def book_today(user, today: date | None = None) -> BookToday:
 
     counts = {
         "open_alerts": alerts.count(),
-        "not_scored": unscored.count(),
-        "renewals": renewals.count(),
-        "overdue_renewals": overdue.count(),
+        "not_scored": totals["not_scored"],
+        "renewals": totals["renewals"],
+        "overdue_renewals": totals["overdue_renewals"],
         "drafts": drafts.count(),
         "qbrs_due": qbrs_due.count(),
         "tasks_due": tasks_due.count(),
     }
 
-    horizon = (today.replace(day=1) + timedelta(days=366)).replace(day=1)
-    by_month = (
-        accounts.filter(AT_RISK, renewal_date__gte=today, renewal_date__lt=horizon)
-        .annotate(month=TruncMonth("renewal_date"))
-        .values("month")
-        .annotate(at_risk=Sum("arr"))
-        .order_by("month")
-    )
-    arr_at_risk_by_month = [(_as_date(r["month"]), r["at_risk"]) for r in by_month]
+    by_month: dict[date, Decimal] = {}
+    for row in per_owner:
+        for month, arr in row["at_risk_by_month"].items():
+            by_month[month] = by_month.get(month, Decimal("0")) + arr
+    arr_at_risk_by_month = sorted(by_month.items())
 
     start = timezone.make_aware(datetime.combine(today, time.min))
     runs_today = AgentRun.objects.visible_to(user).filter(created_at__gte=start)
@@ -202,6 +195,7 @@ def book_today(user, today: date | None = None) -> BookToday:
         today=today,
         whole_team=whole_team,
         totals=totals,
+        as_of=as_of,
         attention=attention[:ATTENTION_LIMIT],
         more=_not_shown(attention[:ATTENTION_LIMIT], counts),
         counts=counts,
@@ -221,10 +215,6 @@ def _not_shown(shown: list[Attention], counts: dict[str, int]) -> list[tuple[str
         if hidden > 0:
             more.append((count_key, hidden, one if hidden == 1 else many))
     return more
-
-
-def _as_date(value) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 def _team(per_owner: list[dict], today: date) -> list[dict]:

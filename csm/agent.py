@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +19,9 @@ from agents_core.agents import (
 )
 from agents_core.dispatch import follow_up
 from agents_core.integrations.notion import NotionGateway, notion_client
+from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
+from csm.accounts import figures as book_figures
 from csm.adoption.tracking import track_adoption
 from csm.alerts.contract_check import contract_check
 from csm.alerts.delivery import deliver_due
@@ -37,7 +40,7 @@ from csm.qbr.build import generate as generate_qbrs
 from csm.qbr.build import qbr_batch
 from csm.qbr.notion import publish_pending
 from csm.scoring.on_change import rescore_pending
-from csm.scoring.scan import scan_batch, scan_health
+from csm.scoring.scan import last_daily_scan_start, scan_batch, scan_health
 from csm.surveys.followup import follow_up_detractors
 from csm.surveys.responses import refresh_aged
 from csm.trust import evaluations
@@ -85,12 +88,22 @@ def scope_to_visible_accounts(payload: dict[str, Any], user) -> dict[str, Any]:
 def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
     result = scan_health(account_ids=payload.get("account_ids"), run=run)
     if "account_ids" not in payload:
-        # The whole book was scored: look for expansion on today's health.
+        # The whole book was scored: take its figures for the index of a very long book,
+        figures = book_figures.keep(today=date.fromisoformat(result["scored_on"]), last_scan=_scan_start(run))
+        result["book_figures_taken_at"] = figures.taken_at.isoformat()
+        # and look for expansion on today's health.
         expansion = follow_up(run, "csm", "check_expansion", {})
         result["followed_by"] = {"check_expansion": expansion.pk}
         if crm_sync.configured():  # and today's health into the CRM
             result["followed_by"]["sync_crm"] = follow_up(run, "csm", "sync_crm", {"pull": False}).pk
     return result
+
+
+def _scan_start(run):
+    """When the daily scan that counts started: this one if it is the scheduled one."""
+    if run.trigger == AgentRun.Trigger.SCHEDULE and run.started_at:
+        return run.started_at
+    return last_daily_scan_start()
 
 
 def rescore_changed(payload: dict[str, Any], run) -> dict[str, Any]:

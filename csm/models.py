@@ -776,6 +776,8 @@ class RenewalOutcome(models.Model):
 # The usage stream's models live with their package; importing them here makes them csm's.
 # Owned work (tasks, and the playbooks that make them) lives with its package too.
 # The CRM sync's links, mapping, reports and conflicts, and the accounts' contacts.
+# The book's figures as the last whole-book scan left them.
+from csm.accounts.models import BookFigures  # noqa: E402, F401
 from csm.crm.models import (  # noqa: E402, F401
     Contact,
     CrmChange,

@@ -33,13 +33,18 @@ QBR_DUE_AHEAD_DAYS = 14
 SCORING_GRACE = timedelta(minutes=10)
 
 
-def not_scored(accounts: QuerySet, *, now: datetime, last_scan: datetime | None) -> QuerySet:
+def not_scored_q(*, now: datetime, last_scan: datetime | None) -> Q:
     """Accounts that should have a current score and have none: never scored though added
     more than SCORING_GRACE ago, or skipped by the last daily scan (started at `last_scan`)."""
     missing = Q(scored_at__isnull=True, created_at__lt=now - SCORING_GRACE)
     if last_scan is not None:
         missing |= Q(scored_at__lt=last_scan, created_at__lt=last_scan)
-    return in_book(accounts).filter(missing)
+    return missing
+
+
+def not_scored(accounts: QuerySet, *, now: datetime, last_scan: datetime | None) -> QuerySet:
+    """The accounts of the book with no current score (`not_scored_q`)."""
+    return in_book(accounts).filter(not_scored_q(now=now, last_scan=last_scan))
 
 
 def in_book(queryset: QuerySet, path: str = "") -> QuerySet:
@@ -49,21 +54,26 @@ def in_book(queryset: QuerySet, path: str = "") -> QuerySet:
     return queryset.exclude(**{f"{path}status__in": [Account.Status.CHURNED, Account.Status.ARCHIVED]})
 
 
-def weak_renewals(accounts: QuerySet, today: date) -> QuerySet:
+def weak_renewal_q(today: date) -> Q:
     """Active accounts renewing within RENEWAL_WINDOW_DAYS with weak health."""
-
-    return accounts.filter(
-        WEAK,
+    return WEAK & Q(
         status=Account.Status.ACTIVE,
         renewal_date__gte=today,
         renewal_date__lte=today + timedelta(days=RENEWAL_WINDOW_DAYS),
     )
 
 
-def overdue_renewals(accounts: QuerySet, today: date) -> QuerySet:
-    """Active accounts whose renewal date has passed: renewed or lost, nobody has said which."""
+def weak_renewals(accounts: QuerySet, today: date) -> QuerySet:
+    return accounts.filter(weak_renewal_q(today))
 
-    return accounts.filter(status=Account.Status.ACTIVE, renewal_date__lt=today)
+
+def overdue_renewal_q(today: date) -> Q:
+    """Active accounts whose renewal date has passed: renewed or lost, nobody has said which."""
+    return Q(status=Account.Status.ACTIVE, renewal_date__lt=today)
+
+
+def overdue_renewals(accounts: QuerySet, today: date) -> QuerySet:
+    return accounts.filter(overdue_renewal_q(today))
 
 
 def qbrs_due_soon(qbrs_due: QuerySet, today: date) -> QuerySet:
