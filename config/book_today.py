@@ -33,7 +33,7 @@ from csm.models import Account, ChurnAlert, ChurnRisk, QBRDue, Task
 from csm.scoring.scan import last_daily_scan_start, score_problems
 from sales.models import OutreachDraft
 
-ATTENTION_LIMIT = 25
+ATTENTION_LIMIT = figures.ATTENTION_LIMIT
 RUNS_SHOWN = 10
 __all__ = ["QBR_DUE_AHEAD_DAYS", "RENEWAL_WINDOW_DAYS", "book_today"]
 
@@ -122,6 +122,8 @@ def book_today(user, today: date | None = None) -> BookToday:
     # Each of these is the query of the list its tile opens (csm.admin.filters).
     alerts = open_alerts(in_book(ChurnAlert.objects.visible_to(user), "account__"), today)
     unscored = not_scored(accounts, now=now, last_scan=last_scan)
+    if kept:  # found again by id, not by reading the book
+        unscored = figures.not_scored_now(unscored, *kept)
     renewals = weak_renewals(accounts, today)
     overdue = overdue_renewals(accounts, today)
     drafts = in_book(OutreachDraft.objects.visible_to(user), "opportunity__account__").waiting_for_review()

@@ -143,6 +143,8 @@ class Account(models.Model):
             models.Index(fields=["rag", "health_score"]),
             models.Index(fields=["segment"]),
             models.Index(fields=["status"]),
+            # The index's overdue renewals, largest first (config.book_today): read in ARR order.
+            models.Index(fields=["arr"], name="csm_account_active_arr", condition=Q(status="active")),
             # The account page's "against its segment": the median and the rank read off it
             # (csm.adoption.tracking.peer_standing), only the tracked accounts in it.
             models.Index(

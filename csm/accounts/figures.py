@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, TruncMonth
 from django.utils import timezone
 
 from agents_core.pagination import planner_rows
@@ -24,6 +24,8 @@ from csm.accounts.selectors import AT_RISK, in_book, not_scored_q, overdue_renew
 from csm.models import RAG, Account, ChurnRisk
 
 MONEY = ("total_arr", "arr_at_risk")
+# How many accounts the index lists per reason (config.book_today).
+ATTENTION_LIMIT = 25
 FIGURE_NAMES = (
     "accounts", *MONEY, "green", "amber", "red", "unscored", *(level.value for level in ChurnRisk),
     "not_scored", "renewals", "overdue_renewals",
@@ -81,15 +83,32 @@ def keep(*, today: date | None = None, last_scan: datetime | None = None) -> Boo
     """Take the whole book's figures, per owner, and keep them in place of the ones before.
 
     `last_scan` is when the scan that has just scored the book started: what was not scored
-    since is counted as not scored."""
+    since is counted as not scored. With them, per owner, the ATTENTION_LIMIT largest accounts
+    not scored: an account is not scored because a scan skipped it (and this is taken after
+    each) or because it is new (above `last_account_id`), so the index can find them again
+    without reading the book (`not_scored_now`)."""
     today = today or timezone.localdate()
     taken_at = timezone.now()
-    owners = count_by_owner(in_book(Account.objects.all()), today=today, now=taken_at, last_scan=last_scan)
+    book = in_book(Account.objects.all())
+    last_account_id = Account.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    owners = count_by_owner(book, today=today, now=taken_at, last_scan=last_scan)
+    largest = (
+        book.filter(not_scored_q(now=taken_at, last_scan=last_scan))
+        .annotate(rank=Window(RowNumber(), partition_by=[F("owner_id")], order_by=[F("arr").desc(), F("pk")]))
+        .filter(rank__lte=ATTENTION_LIMIT)
+        .values_list("owner_id", "pk")
+    )
+    not_scored_ids: dict[int | None, list[int]] = {}
+    for owner_id, pk in largest:
+        not_scored_ids.setdefault(owner_id, []).append(pk)
     for row in owners:
         row["at_risk_by_month"] = sorted(
             [month.isoformat(), arr] for month, arr in row["at_risk_by_month"].items()
         )
-    figures = BookFigures.objects.create(taken_at=taken_at, day=today, owners=owners)
+        row["not_scored_ids"] = not_scored_ids.get(row["owner_id"], [])
+    figures = BookFigures.objects.create(
+        taken_at=taken_at, day=today, owners=owners, last_account_id=last_account_id
+    )
     BookFigures.objects.exclude(pk=figures.pk).filter(taken_at__lte=taken_at).delete()
     return figures
 
@@ -109,6 +128,13 @@ def kept_for(accounts: QuerySet, user, *, whole_team: bool) -> tuple[BookFigures
     return figures, list(_read(figures.owners, None if whole_team else user.pk))
 
 
+def not_scored_now(unscored: QuerySet, figures: BookFigures, rows: list[dict]) -> QuerySet:
+    """Of `unscored` (csm.accounts.selectors.not_scored), the ones the kept figures listed
+    (`rows`, read by `kept_for`) and the accounts added since: all there can be, read by id."""
+    listed = [pk for row in rows for pk in row["not_scored_ids"]]
+    return unscored.filter(Q(pk__in=listed) | Q(pk__gt=figures.last_account_id))
+
+
 def _read(owners: Iterable[dict], owner_id: int | None) -> Iterable[dict]:
     for stored in owners:
         if owner_id is not None and stored["owner_id"] != owner_id:
@@ -116,6 +142,7 @@ def _read(owners: Iterable[dict], owner_id: int | None) -> Iterable[dict]:
         row = {name: stored.get(name, ZERO[name]) for name in FIGURE_NAMES}
         row.update({name: Decimal(str(row[name])) for name in MONEY})
         row["owner_id"] = stored["owner_id"]
+        row["not_scored_ids"] = stored.get("not_scored_ids", [])
         row["at_risk_by_month"] = {
             date.fromisoformat(month): Decimal(str(arr)) for month, arr in stored.get("at_risk_by_month", [])
         }

@@ -19,9 +19,11 @@ class BookFigures(models.Model):
     taken_at = models.DateTimeField(db_index=True)
     # The day the renewal windows were counted from.
     day = models.DateField()
-    # One entry per owner (None: accounts nobody owns): csm.accounts.figures.FIGURE_NAMES and
-    # "at_risk_by_month", money as text.
+    # One entry per owner (None: accounts nobody owns): csm.accounts.figures.FIGURE_NAMES,
+    # "at_risk_by_month" (money as text) and "not_scored_ids", the largest of those not scored.
     owners = models.JSONField(encoder=DjangoJSONEncoder)
+    # The newest account then: any added since has a higher id, and is looked at as it is.
+    last_account_id = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "book figures"

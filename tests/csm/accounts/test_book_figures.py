@@ -42,9 +42,15 @@ def long_book(monkeypatch):
 
 
 def figures_of(book) -> tuple:
-    return book.totals, book.counts, book.arr_at_risk_by_month, [
-        {k: v for k, v in row.items() if k != "at_risk_by_month"} for row in book.team
-    ]
+    return (
+        book.totals,
+        book.counts,
+        book.arr_at_risk_by_month,
+        [
+            {k: v for k, v in row.items() if k not in ("at_risk_by_month", "not_scored_ids")}
+            for row in book.team
+        ],
+    )
 
 
 def test_kept_figures_are_the_ones_counted_for_every_user(team, long_book):
@@ -147,3 +153,39 @@ def test_on_postgresql_the_planners_estimate_decides(team, settings):
     assert book_today(team["maya"]).as_of is None  # hers is still 4
     settings.TEND_ESTIMATED_COUNT_FROM = 0
     assert book_today(team["manager"]).as_of is None  # 0: always count
+
+
+def test_a_long_books_not_scored_are_found_again_by_id(team, long_book, make_account):
+    skipped = Account.objects.filter(owner=team["maya"]).order_by("pk")[1]
+    long_ago = timezone.now() - timedelta(hours=1)
+    Account.objects.filter(pk=skipped.pk).update(scored_at=None, created_at=long_ago)
+    scored_since = Account.objects.filter(owner=team["maya"]).order_by("pk")[2]
+    Account.objects.filter(pk=scored_since.pk).update(scored_at=None, created_at=long_ago)
+    figures.keep()
+    Account.objects.filter(pk=scored_since.pk).update(scored_at=timezone.now())
+    added = make_account(owner=team["maya"])  # after the keep, and it could not be scored
+    Account.objects.filter(pk=added.pk).update(scored_at=None, created_at=long_ago)
+
+    with CaptureQueriesContext(connection) as queries:
+        book = book_today(team["maya"])
+    unscored = {entry.account.pk for entry in book.attention if "unscored" in entry.kinds}
+    assert unscored == {skipped.pk, added.pk}
+    assert book.totals["not_scored"] == 2  # as the keep counted them
+    listed = next(q["sql"] for q in queries if '"scored_at" IS NULL' in q["sql"] and "LIMIT" in q["sql"])
+    assert '"csm_account"."id" IN' in listed and '"csm_account"."id" >' in listed
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's query plans")
+def test_the_overdue_renewals_are_read_largest_first_off_an_index(team):
+    from csm.accounts.selectors import overdue_renewals
+
+    listed = overdue_renewals(in_book(Account.objects.all()), timezone.localdate()).order_by(
+        "-arr", "renewal_date"
+    )
+    sql, params = listed[:25].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "csm_account_active_arr" in plan, plan
