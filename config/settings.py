@@ -424,6 +424,11 @@ TEND_BULK_MAX_ROWS = env.int("TEND_BULK_MAX_ROWS", default=10_000)
 TEND_ESTIMATED_COUNT_FROM = env.int("TEND_ESTIMATED_COUNT_FROM", default=100_000)
 if 0 < TEND_ESTIMATED_COUNT_FROM < 1_000:  # under a few pages, an estimate could hide a page break
     raise ImproperlyConfigured("TEND_ESTIMATED_COUNT_FROM must be 0 (always count) or at least 1000.")
+# A shorter list (10,000 rows or more) is counted, unless the count takes longer than this: then
+# it is stopped and the estimate shown, labelled the same way (0: no limit).
+TEND_COUNT_BUDGET_MS = env.int("TEND_COUNT_BUDGET_MS", default=50)
+if TEND_COUNT_BUDGET_MS < 0:
+    raise ImproperlyConfigured("TEND_COUNT_BUDGET_MS must be 0 (no limit) or a number of milliseconds.")
 # Notion: the accounts database to sync (off while NOTION_TOKEN is empty), and
 # the names of its properties for Tend's fields, merged over the defaults of
 # csm.ingest.notion.DEFAULT_PROPERTY_MAP, e.g. {"external_id": "Salesforce ID"}.

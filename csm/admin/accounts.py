@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -121,7 +122,15 @@ class SparklineChangeList(ChangeList):
 
 
 class OwnerFilter(admin.RelatedOnlyFieldListFilter):
-    """Owners among the accounts the user may see (a CSM sees only themselves)."""
+    """Owners among the accounts the user may see (a CSM sees only themselves).
+
+    Asked per user ("owns a visible account?", one index probe each), not as the distinct owners
+    of every visible account, which reads the whole book."""
+
+    def field_choices(self, field, request, model_admin):
+        owns = model_admin.get_queryset(request).filter(owner=OuterRef("pk"))
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to=Q(Exists(owns)))
 
 
 class AccountImportForm(forms.Form):

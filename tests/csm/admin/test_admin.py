@@ -85,6 +85,20 @@ def test_filters_search_and_sorting(client, book, make_account):
     assert response.status_code == 200
 
 
+def test_the_owner_filter_offers_the_owners_of_visible_accounts_only(client, book, make_user):
+    make_user("nobody")  # owns no account: not offered
+    client.force_login(book["manager"])
+    offered = {choice["display"] for choice in owner_choices(client.get(CHANGELIST))}
+    assert offered == {"All", "maya", "tom", "-"}  # "-": accounts nobody owns
+    client.force_login(book["maya"])
+    assert {choice["display"] for choice in owner_choices(client.get(CHANGELIST))} == {"All", "maya", "-"}
+
+
+def owner_choices(response) -> list[dict]:
+    spec = next(s for s in response.context["cl"].filter_specs if getattr(s, "field_path", "") == "owner")
+    return list(spec.choices(response.context["cl"]))
+
+
 def test_the_account_page_shows_history_and_what_moved_the_score(client, book):
     account = book["accounts"]["maya"][0]
     today = timezone.localdate()
