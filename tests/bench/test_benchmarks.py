@@ -66,6 +66,17 @@ def test_api_benchmark_runs_bulk_and_list_requests():
 
 
 @pytest.mark.django_db
+def test_the_admin_benchmark_keeps_the_figures_as_the_daily_scan_does_and_times_every_page():
+    from csm.models import BookFigures
+
+    out = io.StringIO()
+    call_command("benchmark_admin", accounts=30, history_days=1, repeat=1, stdout=out)
+    report = out.getvalue()
+    assert "Kept the book's figures" in report and BookFigures.objects.count() == 1
+    assert report.count("index (my book today)") == 2  # as the CSM and as the manager
+
+
+@pytest.mark.django_db
 def test_qbr_benchmark_reports_rate_and_the_notion_estimate():
     out = io.StringIO()
     call_command("benchmark_qbr", accounts=30, stdout=out)

@@ -23,8 +23,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bench.measure import QueryCounter, vacuum_analyze
+from csm.accounts import figures
 from csm.models import Account, HealthScore
-from csm.scoring.scan import scan_health
+from csm.scoring.scan import last_daily_scan_start, scan_health
 
 
 def pages(account_id: int) -> dict[str, str]:
@@ -67,6 +68,10 @@ class Command(BaseCommand):
                 started = time.perf_counter()
                 scan_health(today=day)
                 self.stdout.write(f"Scored {day} in {time.perf_counter() - started:.1f}s")
+        # As the daily scan does when it has scored the whole book (csm.agent.health_scan).
+        started = time.perf_counter()
+        figures.keep(today=today, last_scan=last_daily_scan_start())
+        self.stdout.write(f"Kept the book's figures in {time.perf_counter() - started:.2f}s")
 
     def run(self, *, accounts, history_days, repeat, **options):
         self.prepare(accounts, history_days)
