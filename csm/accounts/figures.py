@@ -117,7 +117,7 @@ def kept_for(accounts: QuerySet, user, *, whole_team: bool) -> tuple[BookFigures
     """The kept figures of `user`'s book (every owner's if `whole_team`), when the book is too
     long to count on each view and figures have been kept; None otherwise (count it)."""
     threshold = settings.TEND_ESTIMATED_COUNT_FROM
-    if not threshold:
+    if not threshold or accounts.query.is_empty():
         return None
     guess = planner_rows(accounts.only("pk"))
     if guess is None or guess < threshold:

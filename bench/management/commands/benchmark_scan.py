@@ -27,6 +27,7 @@ from django.utils import timezone
 from agents_core.bulk import update_rows
 from bench.baselines import essential_floor, naive_cycle, raw_cycle
 from bench.measure import QueryCounter
+from csm.accounts import figures as book_figures
 from csm.expansion.opportunities import check_expansion
 from csm.models import (
     Account,
@@ -222,6 +223,7 @@ class Command(BaseCommand):
                 back_to_yesterday()
                 started = time.perf_counter()
                 scan = scan_health(today=today, batch_size=batch_size)
+                book_figures.keep(today=today)  # as the daily scan ends (csm.agent.health_scan)
                 expansion = check_expansion()
                 times["tend"] = (time.perf_counter() - started, scan["scored"], (scan, expansion))
                 # Then the playbooks the day's alerts, renewals and opportunities start, on their own

@@ -189,3 +189,11 @@ def test_the_overdue_renewals_are_read_largest_first_off_an_index(team):
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "csm_account_active_arr" in plan, plan
+
+
+def test_an_inactive_users_book_is_empty_not_an_error(team, long_book):
+    figures.keep()
+    team["maya"].is_active = False
+    team["maya"].save()
+    book = book_today(team["maya"])
+    assert book.as_of is None and book.totals["accounts"] == 0
