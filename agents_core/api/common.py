@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import filters, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from agents_core.pagination import CountingPaginator
@@ -33,7 +37,7 @@ class KnownQueryParameters(filters.BaseFilterBackend):
     """Refuse query parameters a list does not know (`?health=weak`, `?ordering=password`) with a 400
     naming them, instead of silently answering as if they were not there."""
 
-    ALWAYS = {"page", "page_size", "format"}
+    ALWAYS = {"page", "page_size", "after", "format"}
 
     def filter_queryset(self, request, queryset, view):
         allowed = set(self.ALWAYS)
@@ -81,15 +85,93 @@ class SearchFilter(filters.SearchFilter):
             raise serializers.ValidationError({self.search_param: exc.detail}) from None
 
 
+MAX_ID = 2**63 - 1  # the largest primary key a database here holds
+
+
 class Pagination(PageNumberPagination):
     """Pages of `page_size` (50, at most 500) with the list's `count`; a very long list's count is
-    the database's estimate, labelled `count_is_estimate` (docs/api.md)."""
+    the database's estimate, labelled `count_is_estimate` (docs/api.md).
+
+    Or keyset pages, asked for with `after` (0 for the first): the rows whose id is above it, in id
+    order, however many are added or removed meanwhile, each read off the primary key without
+    counting or skipping what came before. Their `count` is taken on the first page and kept
+    (KEYSET_COUNT_SECONDS) for the walk's next pages."""
 
     page_size_query_param = "page_size"
     max_page_size = 500
     django_paginator_class = CountingPaginator
+    after_query_param = "after"
+    KEYSET_COUNT_SECONDS = 600
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.keyset = self.after_query_param in request.query_params
+        if not self.keyset:
+            return super().paginate_queryset(queryset, request, view)
+        if not self._has_keyset(view):
+            raise serializers.ValidationError(
+                {self.after_query_param: ["This list has no keyset pages; use page."]}
+            )
+        self.request = request
+        after = self._after(request)
+        size = self.get_page_size(request)
+        rows = list(queryset.order_by("pk").filter(pk__gt=after)[: size + 1])
+        self.more, rows = len(rows) > size, rows[:size]
+        self.last_pk = rows[-1].pk if rows else after
+        self.keyset_count = self._kept_count(queryset, request)
+        return rows
+
+    def _after(self, request) -> int:
+        param = self.after_query_param
+        problems = {}
+        if self.page_query_param in request.query_params:
+            problems[self.page_query_param] = [f"Ask for pages by `{param}` or by `page`, not both."]
+        if request.query_params.get(api_settings.ORDERING_PARAM):
+            problems[api_settings.ORDERING_PARAM] = [
+                f"Pages by `{param}` are in id order; leave out ordering."
+            ]
+        raw = request.query_params.get(param, "")
+        after = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else None
+        if after is not None and after > MAX_ID:
+            after = None
+        if after is None:
+            problems[param] = ["Must be 0 (the first page) or the id of the last row of the page before."]
+        if problems:
+            raise serializers.ValidationError(problems)
+        return after
+
+    def _kept_count(self, queryset, request) -> tuple[int, bool]:
+        asked = sorted(
+            (key, value)
+            for key, values in request.query_params.lists()
+            if key not in (self.after_query_param, self.page_size_query_param, "format")
+            for value in values
+        )
+        key = (
+            "tend:keyset-count:"
+            + hashlib.sha256(repr((request.user.pk, request.path, asked)).encode()).hexdigest()
+        )
+
+        def count() -> tuple[int, bool]:
+            paginator = CountingPaginator(queryset, 1)
+            return paginator.count, paginator.estimated
+
+        if request.query_params.get(self.after_query_param) == "0":
+            kept = count()
+            cache.set(key, kept, self.KEYSET_COUNT_SECONDS)
+            return kept
+        return cache.get_or_set(key, count, self.KEYSET_COUNT_SECONDS)
 
     def get_paginated_response(self, data):
+        if self.keyset:
+            count, estimated = self.keyset_count
+            following = None
+            if self.more:
+                url = self.request.build_absolute_uri()
+                following = replace_query_param(url, self.after_query_param, self.last_pk)
+            return Response(
+                {"count": count, "count_is_estimate": estimated, "next": following, "previous": None,
+                 "results": data}
+            )  # fmt: skip
         return Response(
             {
                 "count": self.page.paginator.count,
@@ -109,6 +191,28 @@ class Pagination(PageNumberPagination):
         }
         answer["required"] = sorted({*answer.get("required", ["count", "results"]), "count_is_estimate"})
         return answer
+
+    @staticmethod
+    def _has_keyset(view) -> bool:
+        """Lists of model rows have keyset pages; a list a view makes in Python (`keyset_pages = False`)
+        has not."""
+        return getattr(view, "keyset_pages", True)
+
+    def get_schema_operation_parameters(self, view):
+        if not self._has_keyset(view):
+            return super().get_schema_operation_parameters(view)
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.after_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Keyset pages: 0 for the first, then the `next` link. The rows whose id is "
+                "above it, in id order: none skipped or repeated while rows are added. Not with "
+                "`page` or `ordering`; `previous` is null.",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            },
+        ]
 
 
 class StrictSerializerMixin:

@@ -24,6 +24,7 @@ class AgentListView(generics.ListAPIView):
 
     serializer_class = AgentSerializer
     filter_backends = []
+    keyset_pages = False  # a list made here, not rows with ids
 
     def get_queryset(self):
         return [
