@@ -84,7 +84,10 @@ class ProfileEvaluation(models.Model):
 
     @property
     def failed(self) -> bool:
-        return not self.finished and self.run is not None and self.run.status == self.run.Status.FAILED
+        """Stopped with an error, or its run was deleted: either way it will not finish by itself."""
+        if self.finished:
+            return False
+        return self.run_id is None or self.run.status == self.run.Status.FAILED
 
     @property
     def percent(self) -> int:

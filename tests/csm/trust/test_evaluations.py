@@ -133,6 +133,28 @@ def test_a_failed_evaluation_says_why_and_can_be_tried_again(
     assert AgentRun.objects.filter(task_type="evaluate_profile").count() == 2  # the failure stays on record
 
 
+def test_an_evaluation_whose_run_was_deleted_does_not_wait_for_ever(
+    client, book_with_history, make_user, django_capture_on_commit_callbacks
+):
+    morgan = make_user("morgan", view_all=True)
+    evaluation = evaluations.ask_backtest(user=morgan)  # queued, never run
+    AgentRun.objects.filter(pk=evaluation.run_id).delete()
+    evaluation.refresh_from_db()
+    assert evaluation.run is None and evaluation.failed
+
+    page_url = reverse("admin:csm_profileevaluation_change", args=[evaluation.pk])
+    client.force_login(morgan)
+    html = client.get(page_url).content.decode()
+    assert "the agent run doing it was deleted" in html and 'name="_retry"' in html
+    assert '<meta http-equiv="refresh"' not in html
+    # Not underway either: asking for the same backtest queues a new one.
+    assert evaluations.ask_backtest(user=morgan).pk != evaluation.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(page_url, {"_retry": "1"})
+    evaluation.refresh_from_db()
+    assert evaluation.finished
+
+
 def test_running_an_evaluation_again_replaces_its_result(book_with_history, make_user):
     morgan = make_user("morgan", view_all=True)
     evaluation = evaluations.ask_preview(stricter(), user=morgan)
