@@ -370,6 +370,10 @@ TEND_USAGE_STORE_MAX_EVENTS = env.int("TEND_USAGE_STORE_MAX_EVENTS", default=200
 TEND_USAGE_ROLLUP_MAX_ACCOUNTS = env.int("TEND_USAGE_ROLLUP_MAX_ACCOUNTS", default=2_000)
 TEND_USAGE_ROLLUP_MAX_DELAY = env.int("TEND_USAGE_ROLLUP_MAX_DELAY", default=300)
 TEND_EVENT_RETENTION_DAYS = env.int("TEND_EVENT_RETENTION_DAYS", default=400)
+# Previews and backtests (csm.trust.evaluations) are kept this many days, then pruned each night.
+TEND_EVALUATION_RETENTION_DAYS = env.int("TEND_EVALUATION_RETENTION_DAYS", default=90)
+if TEND_EVALUATION_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("TEND_EVALUATION_RETENTION_DAYS must be at least 1.")
 # Take an account's seats in use from the users active in the product over 30 days.
 TEND_SEATS_FROM_USAGE = env.bool("TEND_SEATS_FROM_USAGE", default=False)
 # Fan-out (agents_core.fanout): how many tasks work one scan or QBR run at once,

@@ -118,6 +118,10 @@ def prune_usage(payload: dict[str, Any], run) -> dict[str, Any]:
     return prune_events()
 
 
+def prune_evaluations(payload: dict[str, Any], run) -> dict[str, Any]:
+    return evaluations.prune()
+
+
 def playbooks(payload: dict[str, Any], run) -> dict[str, Any]:
     return run_playbooks()
 
@@ -366,6 +370,11 @@ agent = registry.register(
                 description="Derive again the inputs that age without news: the NPS of accounts whose "
                 "survey answers left the window, the champions gone quiet in the product.",
             ),
+            "prune_evaluations": TaskType(
+                prune_evaluations,
+                scope_payload=for_managers_only,
+                description="Delete previews and backtests older than their retention window.",
+            ),
             "evaluate_profile": TaskType(
                 evaluations.run_evaluation,
                 clean_payload=evaluations.clean_payload,
@@ -408,6 +417,7 @@ agent = registry.register(
             # Ingest queues a run as events arrive; this one takes whatever a lost queueing left.
             Schedule(name="csm.usage_sweep", task_type="rollup_usage", cron="*/5 * * * *"),
             Schedule(name="csm.prune_usage_events", task_type="prune_usage_events", cron="30 3 * * *"),
+            Schedule(name="csm.prune_evaluations", task_type="prune_evaluations", cron="40 3 * * *"),
             # The CRM: what changed every 15 minutes (the scan pushes health after it), every
             # record on Sunday morning (deletions, and anything an incremental pull missed).
             Schedule(name="csm.crm_pull", task_type="sync_crm", cron="*/15 * * * *", payload={"push": False}),

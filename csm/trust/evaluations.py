@@ -12,8 +12,10 @@ and replaces its result: nothing is counted twice.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -203,3 +205,17 @@ def reports_of(evaluation: ProfileEvaluation) -> dict[str, Report | None]:
     if "report" in evaluation.result:
         return {"report": Report.from_json(evaluation.result["report"])}
     return {k: (Report.from_json(v) if v else None) for k, v in evaluation.result["reports"].items()}
+
+
+# --- pruning ------------------------------------------------------------------------
+
+
+def prune(*, now: datetime | None = None) -> dict[str, Any]:
+    """Delete the previews and backtests asked for more than TEND_EVALUATION_RETENTION_DAYS ago,
+    except one still queued or running."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.TEND_EVALUATION_RETENTION_DAYS)
+    old = ProfileEvaluation.objects.filter(created_at__lt=cutoff).exclude(
+        result__isnull=True, run__status__in=(AgentRun.Status.QUEUED, AgentRun.Status.RUNNING)
+    )
+    deleted, _ = old.delete()
+    return {"deleted": deleted, "before": cutoff.isoformat()}

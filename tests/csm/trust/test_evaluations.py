@@ -225,3 +225,25 @@ def test_a_kept_backtest_can_be_run_again_on_todays_data(
     fresh = ProfileEvaluation.objects.exclude(pk=kept.pk).get()
     assert again["Location"].endswith(f"/{fresh.pk}/change/")
     assert (fresh.profile, fresh.horizon, fresh.finished) == (version, 30, True)  # worked out again
+
+
+def test_old_evaluations_are_pruned_and_those_underway_and_recent_kept(
+    book_with_history, make_user, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    morgan = make_user("morgan", view_all=True)
+    settings.TEND_EVALUATION_RETENTION_DAYS = 90
+    old_done = evaluations.ask_backtest(user=morgan)
+    execute_run(old_done.run_id)
+    old_underway = evaluations.ask_backtest(user=morgan, horizon=60)  # queued, not run
+    recent = evaluations.ask_backtest(user=morgan, horizon=30)
+    long_ago = timezone.now() - timedelta(days=91)
+    ProfileEvaluation.objects.filter(pk__in=[old_done.pk, old_underway.pk]).update(created_at=long_ago)
+
+    run = enqueue("csm", "prune_evaluations", {}, trigger=AgentRun.Trigger.SCHEDULE, sync=True)
+    run.refresh_from_db()
+    assert run.status == AgentRun.Status.SUCCEEDED and run.result["deleted"] == 1
+    assert set(ProfileEvaluation.objects.values_list("pk", flat=True)) == {old_underway.pk, recent.pk}
