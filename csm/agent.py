@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from agents_core.agents import (
@@ -46,6 +48,8 @@ from csm.surveys.responses import refresh_aged
 from csm.trust import evaluations
 from csm.usage.rollup import rollup_pending
 from csm.usage.store import prune_events
+
+logger = logging.getLogger(__name__)
 
 
 def clean_account_ids(payload: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +92,16 @@ def scope_to_visible_accounts(payload: dict[str, Any], user) -> dict[str, Any]:
 def health_scan(payload: dict[str, Any], run) -> dict[str, Any]:
     result = scan_health(account_ids=payload.get("account_ids"), run=run)
     if "account_ids" not in payload:
-        # The whole book was scored: take its figures for the index of a very long book,
-        figures = book_figures.keep(today=date.fromisoformat(result["scored_on"]), last_scan=_scan_start(run))
-        result["book_figures_taken_at"] = figures.taken_at.isoformat()
+        # The whole book was scored: take its figures for the index of a very long book (a by-product:
+        # if it fails, the index shows the ones taken before, dated, and the follow-ups still run),
+        try:
+            figures = book_figures.keep(
+                today=date.fromisoformat(result["scored_on"]), last_scan=_scan_start(run)
+            )
+            result["book_figures_taken_at"] = figures.taken_at.isoformat()
+        except DatabaseError as exc:
+            logger.exception("The book's figures could not be kept")
+            result["book_figures_error"] = str(exc)[:500]
         # and look for expansion on today's health.
         expansion = follow_up(run, "csm", "check_expansion", {})
         result["followed_by"] = {"check_expansion": expansion.pk}

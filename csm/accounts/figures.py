@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber, TruncMonth
 from django.utils import timezone
@@ -106,10 +107,11 @@ def keep(*, today: date | None = None, last_scan: datetime | None = None) -> Boo
             [month.isoformat(), arr] for month, arr in row["at_risk_by_month"].items()
         )
         row["not_scored_ids"] = not_scored_ids.get(row["owner_id"], [])
-    figures = BookFigures.objects.create(
-        taken_at=taken_at, day=today, owners=owners, last_account_id=last_account_id
-    )
-    BookFigures.objects.exclude(pk=figures.pk).filter(taken_at__lte=taken_at).delete()
+    with transaction.atomic():  # the new figures in place of the old, or neither
+        figures = BookFigures.objects.create(
+            taken_at=taken_at, day=today, owners=owners, last_account_id=last_account_id
+        )
+        BookFigures.objects.exclude(pk=figures.pk).filter(taken_at__lte=taken_at).delete()
     return figures
 
 

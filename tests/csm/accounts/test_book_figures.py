@@ -199,3 +199,18 @@ def test_an_inactive_users_book_is_empty_not_an_error(team, long_book):
     team["maya"].save()
     book = book_today(team["maya"])
     assert book.as_of is None and book.totals["accounts"] == 0
+
+
+def test_figures_that_cannot_be_kept_do_not_fail_the_scan_or_its_follow_ups(team, monkeypatch):
+    from django.db import DatabaseError
+
+    def broken(**kwargs):
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(figures, "keep", broken)
+    scan = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.SCHEDULE, sync=True)
+    scan.refresh_from_db()
+    assert scan.status == AgentRun.Status.SUCCEEDED
+    assert scan.result["book_figures_error"] == "disk full"
+    assert "check_expansion" in scan.result["followed_by"]
+    assert not BookFigures.objects.exists()
