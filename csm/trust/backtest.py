@@ -12,6 +12,7 @@ loaders read in a bounded number of streamed queries.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 
 from csm.accounts.limits import EARLIEST_DATE, LATEST_DATE
 from csm.models import HealthScore, RenewalOutcome, ScoringProfile
@@ -299,32 +302,8 @@ def load_cases(*, until: date | None = None, segment: str = "") -> tuple[list[Ca
     return cases, synthetic
 
 
-AS_OF_IDS = 500  # account ids per as-of query: well inside every backend's parameter limit
+AS_OF_IDS = 500  # cases per as-of query: 4 parameters each, well inside every backend's limit
 FETCH_BATCH = 1_000  # rows fetched by primary key at a time
-
-
-def _windows(cases: Sequence[Case], *, horizon: int) -> dict[date, set[int]]:
-    """The cases' accounts grouped by their as-of day."""
-    days: dict[date, set[int]] = {}
-    for case in cases:
-        days.setdefault(case.renewal_date - timedelta(days=horizon), set()).add(case.account_id)
-    return days
-
-
-def _window_queries(cases: Sequence[Case], *, horizon: int, tolerance: int):
-    """Each query's filter: a flat OR of (day range, accounts in it), about AS_OF_IDS accounts each."""
-    match, ids = Q(), 0
-    for as_of, accounts in sorted(_windows(cases, horizon=horizon).items()):
-        accounts = sorted(accounts)
-        for start in range(0, len(accounts), AS_OF_IDS):
-            chunk = accounts[start : start + AS_OF_IDS]
-            match |= Q(account_id__in=chunk, scored_on__range=(as_of - timedelta(days=tolerance), as_of))
-            ids += len(chunk)
-            if ids >= AS_OF_IDS:
-                yield match, ids
-                match, ids = Q(), 0
-    if ids:
-        yield match, ids
 
 
 def _as_of_keys(
@@ -332,23 +311,37 @@ def _as_of_keys(
 ) -> dict[int, int]:
     """Each case's row (by index into `cases`): the latest stored score in its window, as a primary key.
 
-    Reads days and keys only, in a few queries of flat ORs; the heavy columns
-    are fetched afterwards, once per case, not once per day in the window.
+    One probe of the unique (account, day) index per case, read backwards from the as-of day:
+    AS_OF_IDS cases a query, given as a VALUES list. The heavy columns are fetched afterwards.
     """
-    by_account: dict[int, list[tuple[date, int]]] = {}
-    for match, ids in _window_queries(cases, horizon=horizon, tolerance=tolerance):
-        for account_id, day, pk in (
-            HealthScore.objects.filter(match).order_by().values_list("account_id", "scored_on", "pk")
-        ):
-            by_account.setdefault(account_id, []).append((day, pk))
-        advance(ids)
+    ops = connection.ops
+    table = ops.quote_name(HealthScore._meta.db_table)
+    pk, account, day = (
+        ops.quote_name(HealthScore._meta.get_field(f).column) for f in ("id", "account", "scored_on")
+    )
     chosen = {}
-    for index, case in enumerate(cases):
-        as_of = case.renewal_date - timedelta(days=horizon)
-        opens = as_of - timedelta(days=tolerance)
-        inside = [(day, pk) for day, pk in by_account.get(case.account_id, ()) if opens <= day <= as_of]
-        if inside:
-            chosen[index] = max(inside)[1]
+    for start in range(0, len(cases), AS_OF_IDS):
+        chunk = cases[start : start + AS_OF_IDS]
+        params = []
+        for index, case in enumerate(chunk, start):
+            as_of = case.renewal_date - timedelta(days=horizon)
+            opens = as_of - timedelta(days=tolerance)
+            params += [
+                index,
+                case.account_id,
+                ops.adapt_datefield_value(opens),
+                ops.adapt_datefield_value(as_of),
+            ]
+        rows = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+        sql = (
+            f"WITH w (n, account_id, opens, as_of) AS (VALUES {rows}) "
+            f"SELECT w.n, (SELECT h.{pk} FROM {table} h WHERE h.{account} = w.account_id "
+            f"AND h.{day} >= w.opens AND h.{day} <= w.as_of ORDER BY h.{day} DESC LIMIT 1) FROM w"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            chosen.update((n, key) for n, key in cursor.fetchall() if key is not None)
+        advance(len(chunk))
     return chosen
 
 
@@ -399,7 +392,9 @@ def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, war
         # A fixed grid of days, the same for every account and version: comparable runs.
         days = [end - timedelta(days=d) for d in range(0, (end - start).days + 1, step)]
         rows = rows.filter(scored_on__in=days)
-    rows = rows.order_by("account_id", "scored_on").values_list("account_id", "scored_on", *fields)
+    # Inputs come as their JSON text, read only for the days judged (the rest are skipped unread).
+    columns = [Cast(name, TextField()) if name == "inputs" else name for name in fields]
+    rows = rows.order_by("account_id", "scored_on").values_list("account_id", "scored_on", *columns)
     return rows.iterator(chunk_size=20_000)
 
 
@@ -438,8 +433,11 @@ def _set_first_warnings(
     advance(current is not None)
 
 
-def rescore(inputs: dict, profile: scoring.Profile) -> tuple[float, str, str]:
-    """One stored day's inputs scored with another profile: exactly what scoring them gives."""
+def rescore(inputs: dict | str, profile: scoring.Profile) -> tuple[float, str, str]:
+    """One stored day's inputs (or their JSON text) scored with another profile: exactly what scoring
+    them gives."""
+    if isinstance(inputs, str):
+        inputs = json.loads(inputs)
     result = scoring.score(inputs, profile)
     return result.score, result.rag, result.churn_risk
 
@@ -462,8 +460,8 @@ def backtest(
     as-of day exactly, and the churned accounts' history (for the lead time)
     on every `step`-th day (default 7).
 
-    Reads: the days and keys in each case's as-of window (cases grouped by
-    day, AS_OF_IDS accounts a query), the chosen row of each case by key, then
+    Reads: the key of each case's as-of row (one index probe per case,
+    AS_OF_IDS cases a query), the chosen row of each case by key, then
     the history of the churned accounts only (from stored scores: only their
     warning days), judging a day only while a case still waits for its first
     warning. `progress(done, total)` hears how far it is, in as-of windows
@@ -475,7 +473,7 @@ def backtest(
     cases, synthetic = load_cases(until=until, segment=segment if engine is not None else "")
     churned = [c for c in cases if c.churned]
     window = {"horizon": horizon, "tolerance": AS_OF_TOLERANCE_DAYS}
-    total = sum(map(len, _windows(cases, horizon=horizon).values())) + len({c.account_id for c in churned})
+    total = len(cases) + len({c.account_id for c in churned})
     done = 0
 
     def advance(n: int) -> None:

@@ -181,7 +181,7 @@ def test_the_command_prints_the_figures(history, capsys):
 @pytest.mark.django_db
 @pytest.mark.parametrize("ids_per_query", [1, 500])
 def test_each_case_reads_its_latest_day_inside_its_own_window(make_account, monkeypatch, ids_per_query):
-    """Cases grouped by as-of day, in queries of any size: overlapping windows of one account each
+    """Cases in queries of any size: overlapping windows of one account each
     get their own latest day; a day past the tolerance or after the as-of day is never read."""
     monkeypatch.setattr(backtest_module, "AS_OF_IDS", ids_per_query)
     profile = ScoringProfile.objects.get(segment="", is_active=True)
