@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -363,18 +363,21 @@ def _set_as_of(
     tolerance: int,
     fields: Sequence[str],
     advance: Callable[[int], None] = lambda n: None,
+    more: Sequence[tuple[Sequence[Case], Callable]] = (),
 ) -> None:
     """Each case's health: its latest stored day in the window before the as-of day, judged.
 
     `judge(values)` turns the stored `fields` into (score, rag, churn risk), or
     None when these settings cannot score that day (the case stays unjudged).
+    `more`: other copies of the same cases, each with its own judge, set from the same rows.
     """
     chosen = _as_of_keys(cases, horizon=horizon, tolerance=tolerance, advance=advance)
     rows = _fetch(chosen.values(), fields)
-    for index, pk in chosen.items():
-        health = judge(rows[pk]) if pk in rows else None
-        if health is not None:
-            cases[index].score, cases[index].rag, cases[index].churn_risk = health
+    for copy, judge_copy in ((cases, judge), *more):
+        for index, pk in chosen.items():
+            health = judge_copy(rows[pk]) if pk in rows else None
+            if health is not None:
+                copy[index].score, copy[index].rag, copy[index].churn_risk = health
 
 
 def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, warnings_only: bool = False):
@@ -399,37 +402,46 @@ def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, war
 
 
 def _set_first_warnings(
-    cases: Sequence[Case], rows: Iterable[tuple], judge, advance: Callable[[int], None] = lambda n: None
+    cases: Sequence[Case],
+    rows: Iterable[tuple],
+    judge,
+    advance: Callable[[int], None] = lambda n: None,
+    more: Sequence[tuple[Sequence[Case], Callable]] = (),
 ) -> None:
     """The first RED or high-risk day in each case's lookback window. Rows in account and date order.
 
     A row is judged only while one of its account's cases still waits for its
     first warning inside that case's window: the rest of the history is skipped.
+    `more`: other copies of the same cases, each with its own judge, from the same pass of the rows.
     """
-    by_account: dict[int, list[Case]] = {}
-    for case in cases:
-        by_account.setdefault(case.account_id, []).append(case)
+    groups = []
+    for copy, judge_copy in ((cases, judge), *more):
+        by_account: dict[int, list[Case]] = {}
+        for case in copy:
+            by_account.setdefault(case.account_id, []).append(case)
+        groups.append((by_account, judge_copy))
     current = None
     for account_id, day, *values in rows:
         if account_id != current:
             advance(current is not None)
             current = account_id
-        waiting = [
-            case
-            for case in by_account.get(account_id, ())
-            if case.first_warning is None
-            and case.renewal_date - timedelta(days=LOOKBACK_DAYS) <= day <= case.renewal_date
-        ]
-        if not waiting:
-            continue
-        health = judge(values)
-        if health is None:
-            continue
-        _score, rag, risk = health
-        if rag != "RED" and risk not in HIGH_RISK:
-            continue
-        for case in waiting:
-            case.first_warning = day
+        for by_account, judge_copy in groups:
+            waiting = [
+                case
+                for case in by_account.get(account_id, ())
+                if case.first_warning is None
+                and case.renewal_date - timedelta(days=LOOKBACK_DAYS) <= day <= case.renewal_date
+            ]
+            if not waiting:
+                continue
+            health = judge_copy(values)
+            if health is None:
+                continue
+            _score, rag, risk = health
+            if rag != "RED" and risk not in HIGH_RISK:
+                continue
+            for case in waiting:
+                case.first_warning = day
     advance(current is not None)
 
 
@@ -469,11 +481,48 @@ def backtest(
     """
     if profile is not None:
         engine, segment, label = profile.to_profile(), profile.segment, str(profile)
+    return _backtests(
+        [engine], [label], horizon=horizon, segment=segment, step=step, until=until, progress=progress
+    )[0]
+
+
+def backtests(
+    engines: Sequence[tuple[scoring.Profile, str]],
+    *,
+    segment: str = "",
+    horizon: int = 90,
+    step: int | None = None,
+    until: date | None = None,
+    progress: Progress | None = None,
+) -> list[Report]:
+    """The re-scored backtests of several versions of one segment's settings, (engine, label) each:
+    what `backtest(engine=..., segment=..., label=...)` gives for each, from one read of the book."""
+    return _backtests(
+        [engine for engine, _label in engines],
+        [label for _engine, label in engines],
+        horizon=horizon,
+        segment=segment,
+        step=step,
+        until=until,
+        progress=progress,
+    )
+
+
+def _backtests(
+    engines: Sequence[scoring.Profile | None],
+    labels: Sequence[str],
+    *,
+    horizon: int,
+    segment: str,
+    step: int | None,
+    until: date | None,
+    progress: Progress | None,
+) -> list[Report]:
+    stored = engines[0] is None
     # A segment's version is judged on that segment's accounts; the default one on all.
-    cases, synthetic = load_cases(until=until, segment=segment if engine is not None else "")
-    churned = [c for c in cases if c.churned]
-    window = {"horizon": horizon, "tolerance": AS_OF_TOLERANCE_DAYS}
-    total = len(cases) + len({c.account_id for c in churned})
+    cases, synthetic = load_cases(until=until, segment="" if stored else segment)
+    copies = [cases] + [[replace(case) for case in cases] for _ in engines[1:]]
+    total = len(cases) + len({c.account_id for c in cases if c.churned})
     done = 0
 
     def advance(n: int) -> None:
@@ -482,25 +531,33 @@ def backtest(
         if progress and n:
             progress(done, total)
 
-    if engine is None:
+    if stored:
         fields = ["score", "rag", "churn_risk"]
-
-        def judge(values):
-            return tuple(values)
-
-        history = _history(churned, fields, warnings_only=True)
-        source = "stored scores"
+        judges = [tuple]
+        history = _history([c for c in cases if c.churned], fields, warnings_only=True)
+        sources = ["stored scores"]
     else:
         fields = ["inputs"]
 
-        def judge(values):
-            try:
-                return rescore(values[0], engine)
-            except ValueError:
-                return None  # inputs this version cannot score: the day is left out
+        def judge_with(engine):
+            def judge(values):
+                try:
+                    return rescore(values[0], engine)
+                except ValueError:
+                    return None  # inputs this version cannot score: the day is left out
 
-        history = _history(churned, fields, step=step or 7)
-        source = f"{label or 'these settings'} re-scored"
-    _set_as_of(cases, judge, fields=fields, advance=advance, **window)
-    _set_first_warnings(churned, history, judge, advance)
-    return evaluate(cases, horizon=horizon, source=source, synthetic=synthetic)
+            return judge
+
+        judges = [judge_with(engine) for engine in engines]
+        history = _history([c for c in cases if c.churned], fields, step=step or 7)
+        sources = [f"{label or 'these settings'} re-scored" for label in labels]
+    groups = list(zip(copies, judges, strict=True))
+    window = {"horizon": horizon, "tolerance": AS_OF_TOLERANCE_DAYS}
+    _set_as_of(cases, judges[0], fields=fields, advance=advance, more=groups[1:], **window)
+    churned = [([c for c in copy if c.churned], judge) for copy, judge in groups]
+    (first, first_judge), *others = churned
+    _set_first_warnings(first, history, first_judge, advance, more=others)
+    return [
+        evaluate(copy, horizon=horizon, source=source, synthetic=synthetic)
+        for copy, source in zip(copies, sources, strict=True)
+    ]

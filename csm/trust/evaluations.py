@@ -25,7 +25,7 @@ from agents_core.models import AgentRun
 from agents_core.visibility import sees_everything
 from csm.models import ProfileEvaluation, ScoringProfile
 from csm.scoring import engine as scoring
-from csm.trust.backtest import Report, backtest
+from csm.trust.backtest import Report, backtest, backtests
 from csm.trust.whatif import Preview, preview
 
 PROGRESS_SECONDS = 0.5  # progress is written at most this often
@@ -73,7 +73,7 @@ def ask_preview(
         with_backtest=with_backtest,
         form_data=[[name, value] for name, value in form_data if name != "csrfmiddlewaretoken"],
         requested_by=user,
-        steps=1 + 2 * with_backtest,
+        steps=1 + with_backtest,
     )
     return queue(evaluation, user=user)
 
@@ -165,24 +165,19 @@ def run_evaluation(payload: dict[str, Any], run) -> dict[str, Any]:
         )
         result = {"effect": effect.to_json(), "reports": {}}
         if evaluation.with_backtest:
+            # Both versions from one read of the book: the current one (if any) and the new settings.
             current = evaluation.compare_with
-            now = (
-                backtest(
-                    profile=current,
-                    horizon=evaluation.horizon,
-                    progress=track.step(2, f"Backtest of {current}"),
-                )
-                if current
-                else None
-            )
-            new = backtest(
-                engine=engine,
+            versions = [(engine, "the new settings")]
+            if current:
+                versions.insert(0, (current.to_profile(), str(current)))
+            *now, new = backtests(
+                versions,
                 segment=evaluation.segment,
-                label="the new settings",
                 horizon=evaluation.horizon,
-                progress=track.step(3, "Backtest of the new settings"),
-            )
-            result["reports"] = {"now": now.to_json() if now else None, "new": new.to_json()}
+                progress=track.step(2, f"Backtest of {current} and of the new settings" if current
+                                    else "Backtest of the new settings"),
+            )  # fmt: skip
+            result["reports"] = {"now": now[0].to_json() if now else None, "new": new.to_json()}
         summary = {"accounts": effect.accounts, "rag_changed": effect.rag_changed}
     ProfileEvaluation.objects.filter(pk=evaluation.pk).update(
         result=result, finished_at=timezone.now(), step=evaluation.steps, stage="Done"

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from selenium.webdriver.common.by import By
 
+from agents_core.models import AgentRun
 from csm.models import ProfileEvaluation, ScoringProfile
 from csm.scoring.scan import scan_health
 from tests.book import add_accounts
@@ -26,14 +27,21 @@ def test_a_manager_previews_a_stricter_profile_then_saves_it(browser, live_serve
     current = ScoringProfile.objects.get(segment="", is_active=True)
 
     # While a worker is on it: the step, the bar, the count. (Made by hand: here the work runs at once.)
-    underway = ProfileEvaluation.objects.create(
-        kind="preview", requested_by=morgan, step=2, steps=3, stage=f"Backtest of {current}", done=3, total=4
+    run = AgentRun.objects.create(
+        agent="csm",
+        task_type="evaluate_profile",
+        trigger=AgentRun.Trigger.ADMIN,
+        status=AgentRun.Status.RUNNING,
     )
+    underway = ProfileEvaluation.objects.create(
+        kind="preview", requested_by=morgan, run=run, step=2, steps=2, done=3, total=4,
+        stage=f"Backtest of {current} and of the new settings",
+    )  # fmt: skip
     log_in(browser, live_server, "morgan")
     browser.get(f"{live_server.url}/admin/csm/profileevaluation/{underway.pk}/change/")
-    assert "Step 2 of 3" in browser.find_element(By.CSS_SELECTOR, ".tend-lede").text
+    assert "Step 2 of 2" in browser.find_element(By.CSS_SELECTOR, ".tend-lede").text
     bar = browser.find_element(By.TAG_NAME, "progress")
-    assert bar.get_attribute("value") == "58" and bar.size["width"] > 400  # (1 + 3/4) of 3 steps
+    assert bar.get_attribute("value") == "87" and bar.size["width"] > 400  # (1 + 3/4) of 2 steps
     screenshot("profile-preview-progress")
 
     browser.get(f"{live_server.url}/admin/csm/scoringprofile/{current.pk}/change/")
