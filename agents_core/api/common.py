@@ -215,6 +215,21 @@ class Pagination(PageNumberPagination):
         ]
 
 
+class UsernameField(serializers.SlugRelatedField):
+    """A user named by username; one with a NUL character is refused with a 400 (PostgreSQL cannot
+    compare text holding one, and no username does)."""
+
+    default_error_messages = {"nul": "Must not contain NUL characters."}
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("nul")
+        return super().to_internal_value(data)
+
+
 class StrictSerializerMixin:
     """Reject fields the serializer does not know, instead of ignoring them.
 

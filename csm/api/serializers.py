@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from agents_core.api.common import StrictSerializerMixin
+from agents_core.api.common import StrictSerializerMixin, UsernameField
 from agents_core.visibility import sees_everything
 from csm.accounts.validators import notion_page_id
 from csm.models import (
@@ -51,8 +51,7 @@ OWN_ACCOUNTS_ONLY = "You can only own accounts yourself."
 
 
 class AccountSerializer(StrictSerializerMixin, serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(
-        slug_field="username",
+    owner = UsernameField(
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
         allow_null=True,
@@ -349,8 +348,7 @@ class TaskCommentSerializer(serializers.ModelSerializer):
 
 class TaskSerializer(OnOwnAccountMixin, StrictSerializerMixin, serializers.ModelSerializer):
     account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.none())
-    owner = serializers.SlugRelatedField(
-        slug_field="username",
+    owner = UsernameField(
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
         help_text="Who does it (a username); you, unless a manager gives it to someone.",

@@ -58,6 +58,17 @@ def test_a_real_time_zone_cookie_still_works(client, maya):
     assert response.status_code == 200 and "tend_tz" not in response.cookies
 
 
+@pytest.mark.parametrize("url", ["/api/v1/accounts/", "/api/v1/tasks/"])
+def test_a_username_with_a_nul_character_is_a_400(api, api_book, maya, url):
+    """PostgreSQL cannot compare text holding NUL: looking the owner up had answered 500."""
+    body = {"owner": "maya\x00", "name": "Nul Co", "external_id": "nul-1"}
+    if url.endswith("tasks/"):
+        body = {"owner": "maya\x00", "title": "Call", "account": api_book["maya_accounts"][0].pk}
+    response = api(api_book["manager"]).post(url, body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["owner"] == ["Must not contain NUL characters."]
+
+
 def test_deeply_nested_json_is_a_400(api, maya):
     body = "[" * 20_000 + "]" * 20_000
     for url in ("/api/v1/signals/bulk/", "/api/v1/accounts/", "/api/v1/agents/csm/runs/"):
