@@ -481,13 +481,13 @@ def backtest(
     """
     if profile is not None:
         engine, segment, label = profile.to_profile(), profile.segment, str(profile)
-    return _backtests(
-        [engine], [label], horizon=horizon, segment=segment, step=step, until=until, progress=progress
+    return backtests(
+        [(engine, label)], horizon=horizon, segment=segment, step=step, until=until, progress=progress
     )[0]
 
 
 def backtests(
-    engines: Sequence[tuple[scoring.Profile, str]],
+    versions: Sequence[tuple[scoring.Profile | None, str]],
     *,
     segment: str = "",
     horizon: int = 90,
@@ -495,29 +495,11 @@ def backtests(
     until: date | None = None,
     progress: Progress | None = None,
 ) -> list[Report]:
-    """The re-scored backtests of several versions of one segment's settings, (engine, label) each:
-    what `backtest(engine=..., segment=..., label=...)` gives for each, from one read of the book."""
-    return _backtests(
-        [engine for engine, _label in engines],
-        [label for _engine, label in engines],
-        horizon=horizon,
-        segment=segment,
-        step=step,
-        until=until,
-        progress=progress,
-    )
-
-
-def _backtests(
-    engines: Sequence[scoring.Profile | None],
-    labels: Sequence[str],
-    *,
-    horizon: int,
-    segment: str,
-    step: int | None,
-    until: date | None,
-    progress: Progress | None,
-) -> list[Report]:
+    """The backtests of several versions of one segment's settings, (engine, label) each, from one
+    read of the book: what `backtest(engine=..., segment=..., label=...)` gives for each. A single
+    version with engine None is the backtest of the stored scores."""
+    engines = [engine for engine, _label in versions]
+    labels = [label for _engine, label in versions]
     stored = engines[0] is None
     # A segment's version is judged on that segment's accounts; the default one on all.
     cases, synthetic = load_cases(until=until, segment="" if stored else segment)
