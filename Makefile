@@ -20,7 +20,7 @@ MILLION_ACCOUNTS ?= 1000000
 MILLION_SQLITE_URL ?= sqlite:///$(CURDIR)/var/million.sqlite3
 MILLION_PG_URL ?= postgres://postgres@127.0.0.1:5432/tend_million
 
-.PHONY: help install browser setup run test lint suite bench bench-usage bench-crm bench-timeline bench-api bench-handoff bench-admin bench-load bench-fanout clean
+.PHONY: help install browser setup run test lint suite bench bench-usage bench-crm bench-timeline bench-api bench-handoff bench-admin bench-load bench-fanout bench-whatif bench-million clean
 
 help:
 	@echo "make run    set up (venv, deps, migrations, demo data, schedules) and start web + q-cluster"
@@ -35,6 +35,7 @@ help:
 	@echo "make bench-load  API p50/p95/p99 under concurrent load: gunicorn + wrk on loopback"
 	@echo "make bench-million  1,000,000 accounts: the daily cycle on SQLite, the scan on PostgreSQL with 1, 2, 4 workers"
 	@echo "make bench-fanout  the scan through a real q-cluster with BENCH_WORKERS workers (PostgreSQL + Redis)"
+	@echo "make bench-whatif  the what-if preview and the backtests at 10,000 accounts, in the request and queued"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -122,6 +123,13 @@ bench-load: install
 	@mkdir -p var
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v 0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py benchmark_load --accounts $(BENCH_ACCOUNTS)
+
+# The what-if preview and the backtests at 10,000 accounts with a year of daily history (seeded once,
+# about 8 minutes), in the request and queued, against a raw floor.
+bench-whatif: install
+	@mkdir -p var
+	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-whatif.sqlite3 $(BIN)/python manage.py migrate --noinput -v 0
+	DATABASE_URL=sqlite:///$(CURDIR)/var/bench-whatif.sqlite3 $(BIN)/python manage.py benchmark_whatif --accounts 10000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -124,6 +124,8 @@ def validate_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
     int, float or known choice within range): the scan runs this for every
     account. Anything else goes through `validate_input`, which raises.
     """
+    if not isinstance(inputs, Mapping):
+        raise ValueError(f"inputs must be an object of named values, got {type(inputs).__name__}")
     if not _INPUT_NAME_SET.issuperset(inputs):
         unknown = sorted(set(inputs) - _INPUT_NAME_SET)
         raise ValueError(f"{unknown[0]}: unknown input")
@@ -499,14 +501,25 @@ def churn_for(
     return ("low" if rag == "GREEN" else "medium"), None
 
 
+def _final(clean: Mapping[str, Any], breakdown: Mapping[str, float], profile: Profile) -> float:
+    multiplier = profile.points.tam_multipliers[clean["tam_health_rag"] or "GREEN"]
+    return round(_clamp(_clamp(sum(breakdown.values())) * multiplier), 2)
+
+
+def health(clean: Mapping[str, Any], profile: Profile = DEFAULT_PROFILE) -> tuple[float, str, str]:
+    """(score, RAG, churn risk) of inputs `validate_inputs` already gave: what `score` gives for them,
+    without checking them again or building the breakdown's result. For judging one account's
+    validated inputs under several profiles (the backtests)."""
+    final = _final(clean, _breakdown(clean, profile.points), profile)
+    rag = rag_for(final, profile)
+    return final, rag, churn_for(rag, clean, profile)[0]
+
+
 def score(inputs: Mapping[str, Any], profile: Profile = DEFAULT_PROFILE) -> ScoreResult:
     """Score one account. Raises ValueError naming the first bad input."""
     clean = validate_inputs(inputs)
-    points = profile.points
-    breakdown = _breakdown(clean, points)
-    raw = _clamp(sum(breakdown.values()))
-    multiplier = points.tam_multipliers[clean["tam_health_rag"] or "GREEN"]
-    final = round(_clamp(raw * multiplier), 2)
+    breakdown = _breakdown(clean, profile.points)
+    final = _final(clean, breakdown, profile)
     rag = rag_for(final, profile)
     churn_risk, churn_trigger = churn_for(rag, clean, profile)
     return ScoreResult(

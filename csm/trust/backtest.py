@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import connection
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
+from agents_core.bulk import driver_rows
 from csm.accounts.limits import EARLIEST_DATE, LATEST_DATE
 from csm.models import HealthScore, RenewalOutcome, ScoringProfile
 from csm.scoring import engine as scoring
@@ -364,20 +366,23 @@ def _set_as_of(
     fields: Sequence[str],
     advance: Callable[[int], None] = lambda n: None,
     more: Sequence[tuple[Sequence[Case], Callable]] = (),
+    prepare: Callable[[Sequence], Any] = tuple,
 ) -> None:
     """Each case's health: its latest stored day in the window before the as-of day, judged.
 
-    `judge(values)` turns the stored `fields` into (score, rag, churn risk), or
-    None when these settings cannot score that day (the case stays unjudged).
-    `more`: other copies of the same cases, each with its own judge, set from the same rows.
+    `prepare(values)` turns the stored `fields` into what the judges take (once a row, for every
+    judge), or None when no version can judge that day (the case stays unjudged); `judge(prepared)`
+    gives (score, rag, churn risk). `more`: other copies of the same cases, each with its own
+    judge, set from the same rows.
     """
     chosen = _as_of_keys(cases, horizon=horizon, tolerance=tolerance, advance=advance)
     rows = _fetch(chosen.values(), fields)
-    for copy, judge_copy in ((cases, judge), *more):
-        for index, pk in chosen.items():
-            health = judge_copy(rows[pk]) if pk in rows else None
-            if health is not None:
-                copy[index].score, copy[index].rag, copy[index].churn_risk = health
+    for index, pk in chosen.items():
+        prepared = prepare(rows[pk]) if pk in rows else None
+        if prepared is None:
+            continue
+        for copy, judge_copy in ((cases, judge), *more):
+            copy[index].score, copy[index].rag, copy[index].churn_risk = judge_copy(prepared)
 
 
 def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, warnings_only: bool = False):
@@ -398,7 +403,7 @@ def _history(cases: Sequence[Case], fields: Sequence[str], *, step: int = 1, war
     # Inputs come as their JSON text, read only for the days judged (the rest are skipped unread).
     columns = [Cast(name, TextField()) if name == "inputs" else name for name in fields]
     rows = rows.order_by("account_id", "scored_on").values_list("account_id", "scored_on", *columns)
-    return rows.iterator(chunk_size=20_000)
+    return driver_rows(rows, chunk=20_000)
 
 
 def _set_first_warnings(
@@ -407,12 +412,14 @@ def _set_first_warnings(
     judge,
     advance: Callable[[int], None] = lambda n: None,
     more: Sequence[tuple[Sequence[Case], Callable]] = (),
+    prepare: Callable[[Sequence], Any] = tuple,
 ) -> None:
     """The first RED or high-risk day in each case's lookback window. Rows in account and date order.
 
     A row is judged only while one of its account's cases still waits for its
     first warning inside that case's window: the rest of the history is skipped.
-    `more`: other copies of the same cases, each with its own judge, from the same pass of the rows.
+    `more`: other copies of the same cases, each with its own judge, from the same pass of the rows;
+    `prepare` as for `_set_as_of`, at most once a row.
     """
     groups = []
     for copy, judge_copy in ((cases, judge), *more):
@@ -425,6 +432,7 @@ def _set_first_warnings(
         if account_id != current:
             advance(current is not None)
             current = account_id
+        prepared = unread = object()
         for by_account, judge_copy in groups:
             waiting = [
                 case
@@ -434,10 +442,11 @@ def _set_first_warnings(
             ]
             if not waiting:
                 continue
-            health = judge_copy(values)
-            if health is None:
-                continue
-            _score, rag, risk = health
+            if prepared is unread:
+                prepared = prepare(values)
+            if prepared is None:
+                break
+            _score, rag, risk = judge_copy(prepared)
             if rag != "RED" and risk not in HIGH_RISK:
                 continue
             for case in waiting:
@@ -445,13 +454,28 @@ def _set_first_warnings(
     advance(current is not None)
 
 
+def stored_inputs(values: Sequence) -> dict[str, Any] | None:
+    """One stored day's inputs (the row's one value: a dict, or its JSON text), validated; None
+    when they cannot be scored (the day is left out of every re-scored version)."""
+    (inputs,) = values
+    try:
+        return _validated(inputs)
+    except ValueError:
+        return None
+
+
+def _validated(inputs: dict | str) -> dict[str, Any]:
+    return scoring.validate_inputs(json.loads(inputs) if isinstance(inputs, str) else inputs)
+
+
 def rescore(inputs: dict | str, profile: scoring.Profile) -> tuple[float, str, str]:
     """One stored day's inputs (or their JSON text) scored with another profile: exactly what scoring
-    them gives."""
-    if isinstance(inputs, str):
-        inputs = json.loads(inputs)
-    result = scoring.score(inputs, profile)
-    return result.score, result.rag, result.churn_risk
+    them gives. Raises ValueError naming the first bad input."""
+    return scoring.health(_validated(inputs), profile)
+
+
+def _health_by(engine: scoring.Profile, clean: dict[str, Any]) -> tuple[float, str, str]:
+    return scoring.health(clean, engine)
 
 
 def backtest(
@@ -514,31 +538,22 @@ def backtests(
             progress(done, total)
 
     if stored:
-        fields = ["score", "rag", "churn_risk"]
+        fields, prepare = ["score", "rag", "churn_risk"], tuple
         judges = [tuple]
         history = _history([c for c in cases if c.churned], fields, warnings_only=True)
         sources = ["stored scores"]
     else:
-        fields = ["inputs"]
-
-        def judge_with(engine):
-            def judge(values):
-                try:
-                    return rescore(values[0], engine)
-                except ValueError:
-                    return None  # inputs this version cannot score: the day is left out
-
-            return judge
-
-        judges = [judge_with(engine) for engine in engines]
+        # Each row's inputs parsed and validated once, then scored by every version.
+        fields, prepare = ["inputs"], stored_inputs
+        judges = [partial(_health_by, engine) for engine in engines]
         history = _history([c for c in cases if c.churned], fields, step=step or 7)
         sources = [f"{label or 'these settings'} re-scored" for label in labels]
     groups = list(zip(copies, judges, strict=True))
     window = {"horizon": horizon, "tolerance": AS_OF_TOLERANCE_DAYS}
-    _set_as_of(cases, judges[0], fields=fields, advance=advance, more=groups[1:], **window)
+    _set_as_of(cases, judges[0], fields=fields, advance=advance, more=groups[1:], prepare=prepare, **window)
     churned = [([c for c in copy if c.churned], judge) for copy, judge in groups]
     (first, first_judge), *others = churned
-    _set_first_warnings(first, history, first_judge, advance, more=others)
+    _set_first_warnings(first, history, first_judge, advance, more=others, prepare=prepare)
     return [
         evaluate(copy, horizon=horizon, source=source, synthetic=synthetic)
         for copy, source in zip(copies, sources, strict=True)

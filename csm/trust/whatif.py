@@ -6,12 +6,15 @@ compares with its health now. Reads only; writes nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Max, TextField
+from django.db.models.functions import Cast
 
+from agents_core.bulk import driver_rows
 from csm.models import Account, HealthScore, ScoringProfile
 from csm.scoring import engine as scoring
 
@@ -71,10 +74,10 @@ def preview(engine: scoring.Profile, segment: str, *, progress: Progress | None 
         return result
     latest_day = HealthScore.objects.filter(scored_on=latest, account__in=accounts_scored_by(segment))
     total = latest_day.count() if progress else 0
-    rows = (
-        latest_day.order_by("account_id")
-        .values_list("account_id", "account__name", "score", "rag", "churn_risk", "inputs")
-        .iterator(chunk_size=5_000)
+    rows = driver_rows(
+        latest_day.order_by("account_id").values_list(
+            "account_id", "account__name", "score", "rag", "churn_risk", Cast("inputs", TextField())
+        )
     )
     changed = []
     for account_id, name, score, rag, churn, inputs in rows:
@@ -82,20 +85,19 @@ def preview(engine: scoring.Profile, segment: str, *, progress: Progress | None 
         if progress and result.accounts % PROGRESS_EVERY == 0:
             progress(result.accounts, max(total, result.accounts))
         try:
-            after = scoring.score(inputs, engine)
+            inputs = json.loads(inputs)
+            score_after, rag_after, churn_after = scoring.health(scoring.validate_inputs(inputs), engine)
         except ValueError:
             result.unscorable += 1
             continue
-        rag_moved, churn_moved = after.rag != rag, after.churn_risk != churn
+        rag_moved, churn_moved = rag_after != rag, churn_after != churn
         result.rag_changed += rag_moved
         result.churn_changed += churn_moved
         if rag_moved:
-            key = f"{rag} to {after.rag}"
+            key = f"{rag} to {rag_after}"
             result.moves[key] = result.moves.get(key, 0) + 1
         if rag_moved or churn_moved:
-            changed.append(
-                Change(account_id, name, score, after.score, rag, after.rag, churn, after.churn_risk)
-            )
+            changed.append(Change(account_id, name, score, score_after, rag, rag_after, churn, churn_after))
     changed.sort(key=lambda c: (-abs(c.score_after - c.score_before), c.name))
     result.changes = changed[:SHOWN]
     return result

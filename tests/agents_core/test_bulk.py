@@ -10,9 +10,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import DataError, IntegrityError, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from agents_core.bulk import flat_json, update_rows, upsert_rows
+from agents_core.bulk import driver_rows, flat_json, update_rows, upsert_rows
 from csm.models import Account, HealthScore, ScoringProfile
 
 pytestmark = pytest.mark.django_db
@@ -192,3 +194,18 @@ def test_text_that_copy_escapes_reads_back_unchanged(make_account):
     assert score.explanation == awkward and score.breakdown == {"k\t": awkward}
     update_rows(Account, ["name"], [(awkward, a.pk)])
     assert Account.objects.get(pk=a.pk).name == awkward
+
+
+def test_driver_rows_give_what_the_orm_reads_with_dates_as_dates_and_cast_json_as_text(make_account):
+    a, b = make_account(), make_account()
+    upsert_rows(
+        HealthScore, FIELDS, [_row(a, 10.5), _row(b, 20)], conflict=["account", "scored_on"], update=[]
+    )
+    rows = HealthScore.objects.order_by("account_id").values_list(
+        "account_id", "scored_on", "score", "rag", Cast("inputs", TextField())
+    )
+    read = list(driver_rows(rows, chunk=1))  # one row a fetch: the batches join up
+    assert [r[:4] for r in read] == [(a.pk, DAY, 10.5, "GREEN"), (b.pk, DAY, 20.0, "GREEN")]
+    assert all(type(r[1]) is date for r in read)
+    assert [json.loads(r[4]) for r in read] == [{"seats": None}] * 2
+    assert list(driver_rows(rows.filter(score__gt=100))) == []

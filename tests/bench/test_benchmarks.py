@@ -127,10 +127,11 @@ def test_the_timeline_benchmark_reads_pages_in_one_query_per_kind(db):
 @pytest.mark.django_db
 def test_the_whatif_benchmark_seeds_times_and_compares_the_queued_result():
     out = io.StringIO()
-    call_command("benchmark_whatif", accounts=40, history_days=400, stdout=out)
+    call_command("benchmark_whatif", accounts=40, history_days=400, repeat=2, stdout=out)
     report = out.getvalue()
     assert Account.objects.count() == 40 and HealthScore.objects.count() > 40 * 300
     for line in ("floor", "preview", "backtest, stored scores", "queued: preview and both backtests"):
         assert f"  {line} " in report
     assert "queued result equals the in-request one: yes" in report
     assert "peak traced memory of the queued run" in report
+    assert "queued, 2 more runs: median" in report

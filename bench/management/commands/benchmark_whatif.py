@@ -12,6 +12,7 @@ database of its own: `make bench-whatif`), then times, with the queries each tak
 from __future__ import annotations
 
 import json
+import statistics
 import time
 import tracemalloc
 from contextlib import contextmanager
@@ -47,8 +48,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=int, default=10_000)
         parser.add_argument("--history-days", type=int, default=365)
+        parser.add_argument(
+            "--repeat", type=int, default=5, help="queued runs timed after the first (medians printed)"
+        )
 
-    def handle(self, *args, accounts, history_days, **options):
+    def handle(self, *args, accounts, history_days, repeat, **options):
         have = Account.objects.count()
         if have < accounts:
             self.stdout.write(f"Seeding {accounts - have:,} accounts with {history_days} days of history...")
@@ -78,7 +82,16 @@ class Command(BaseCommand):
         evaluation = evaluations.ask_preview(candidate, user=manager, with_backtest=True)
         with timed(times, "queued: preview and both backtests"):
             execute_run(evaluation.run_id)
-        # Memory in a second run: tracing every allocation slows the work several times over.
+        # The same evaluation asked again `repeat` times: this machine's figures move by a third
+        # between runs, so the medians are what compares across commits. CPU time too: it moves less.
+        walls, cpus = [], []
+        for _ in range(repeat):
+            run_id = evaluations.queue(evaluation, user=manager).run_id
+            wall, cpu = time.perf_counter(), time.process_time()
+            execute_run(run_id)
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+        # Memory in a run of its own: tracing every allocation slows the work several times over.
         tracemalloc.start()
         execute_run(evaluations.queue(evaluation, user=manager).run_id)
         peak = tracemalloc.get_traced_memory()[1]
@@ -105,6 +118,11 @@ class Command(BaseCommand):
         out(f"  floor: {scored:,} stored inputs read by the driver and scored, nothing else")
         out(f"  queued / in the request: {times['queued: preview and both backtests'][0] / in_request:.2f}")
         out(f"  queued result equals the in-request one: {'yes' if equal else 'NO'}")
+        if repeat:
+            out(
+                f"  queued, {repeat} more runs: median {statistics.median(walls):.2f} s wall, "
+                f"{statistics.median(cpus):.2f} s CPU"
+            )
         out(f"  peak traced memory of the queued run (run again, traced): {peak / 1e6:.0f} MB")
         out(f"  preview: {effect.accounts / times['preview'][0]:,.0f} accounts/s")
 

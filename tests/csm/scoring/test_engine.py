@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import random
 import subprocess
 import sys
 
@@ -310,9 +311,47 @@ def test_missing_or_none_required_input_is_rejected(name):
         score(with_(**{name: None}))
 
 
+@pytest.mark.parametrize("bad", [[], ["usage_trend"], "usage_trend", 3, None])
+def test_inputs_that_are_not_an_object_are_rejected(bad):
+    with pytest.raises(ValueError, match="^inputs must be an object"):
+        score(bad)
+
+
 def test_same_inputs_always_give_the_same_result():
     inputs = with_(feature_adoption_rate=0.37, usage_trend="declining", nps_score=6, days_to_renewal=45)
     assert score(inputs) == score(dict(inputs))
+
+
+def test_health_of_validated_inputs_is_what_score_gives_under_any_profile():
+    rng = random.Random(5)
+    profiles = [
+        DEFAULT_PROFILE,
+        Profile(version=3, green_threshold=85, amber_threshold=60, churn_window_days=120),
+        Profile(weights={**engine.BASE_MAX, "usage_trend": 30, "support": 0}),
+    ]
+    choices = {
+        "usage_trend": sorted(engine.USAGE_TRENDS),
+        "stakeholder_engagement": sorted(engine.ENGAGEMENT_LEVELS),
+        "invoice_payment_status": sorted(engine.PAYMENT_STATUSES),
+        "avg_ticket_sentiment": sorted(engine.SENTIMENTS),
+        "tam_health_rag": [None, *sorted(engine.RAGS)],
+    }
+    for _ in range(300):
+        inputs = with_(
+            **{name: rng.choice(values) for name, values in choices.items()},
+            feature_adoption_rate=rng.random(),
+            login_frequency_days=rng.choice([None, rng.randint(0, 120)]),
+            days_since_last_interaction=rng.choice([None, rng.randint(0, 120)]),
+            nps_score=rng.choice([None, rng.randint(0, 10)]),
+            days_to_renewal=rng.randint(-30, 400),
+            seats_utilization_rate=rng.random() * 1.3,
+            open_ticket_count=rng.randint(0, 12),
+            escalation_count_90_days=rng.randint(0, 5),
+        )
+        clean = engine.validate_inputs(inputs)
+        for profile in profiles:
+            full = score(inputs, profile)
+            assert engine.health(clean, profile) == (full.score, full.rag, full.churn_risk)
 
 
 def test_weights_rescale_a_group_and_zero_switches_it_off():

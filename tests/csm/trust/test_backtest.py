@@ -207,3 +207,56 @@ def test_each_case_reads_its_latest_day_inside_its_own_window(make_account, monk
     ]
     backtest_module._set_as_of(cases, tuple, horizon=90, tolerance=7, fields=["score", "rag", "churn_risk"])
     assert [c.score for c in cases] == [50, 60, 35, None]
+
+
+@pytest.mark.django_db
+def test_a_stored_day_no_version_can_score_is_left_out_of_every_version(make_account, monkeypatch):
+    """The re-scored versions share each row's parsing and validation: a day whose stored inputs
+    fail it is unjudged in all of them, and a churned account's first warning is the next
+    day that can be scored."""
+    profile = ScoringProfile.objects.get(segment="", is_active=True)
+    lenient, strict = profile.to_profile(), engine.Profile(green_threshold=80, amber_threshold=55)
+    healthy = {
+        "feature_adoption_rate": 0.9, "usage_trend": "growing", "login_frequency_days": 1,
+        "days_since_last_interaction": 5, "stakeholder_engagement": "high", "nps_score": 9,
+        "invoice_payment_status": "current", "days_to_renewal": 200, "seats_utilization_rate": 0.9,
+        "open_ticket_count": 0, "avg_ticket_sentiment": "positive", "escalation_count_90_days": 0,
+    }  # fmt: skip
+    failing = {**healthy, "usage_trend": "inactive", "login_frequency_days": 90, "nps_score": 0,
+               "invoice_payment_status": "overdue_90_plus", "stakeholder_engagement": "low",
+               "feature_adoption_rate": 0.1, "avg_ticket_sentiment": "critical", "open_ticket_count": 6,
+               "days_since_last_interaction": 120, "escalation_count_90_days": 3}  # fmt: skip
+    for version in (lenient, strict):
+        assert engine.score(failing, version).rag == "RED" and engine.score(healthy, version).rag == "GREEN"
+    unreadable = {**failing, "nps_score": "ten"}
+    bad_as_of, churned = make_account(), make_account()
+    renewal = TODAY
+    as_of = renewal - timedelta(days=90)
+
+    def day(account, on, inputs):
+        HealthScore.objects.create(
+            account=account, scored_on=on, score=50, rag="AMBER", churn_risk="medium", breakdown={},
+            inputs=inputs, profile=profile, profile_version=profile.version, computed_at=timezone.now(),
+        )  # fmt: skip
+
+    day(bad_as_of, as_of - timedelta(days=3), healthy)
+    day(bad_as_of, as_of, unreadable)  # the latest day in the window: it is the one judged
+    day(churned, as_of, healthy)
+    first_red = renewal - timedelta(days=60)
+    day(churned, first_red - timedelta(days=7), unreadable)  # RED-looking, but unreadable: not a warning
+    day(churned, first_red, failing)
+    RenewalOutcome.objects.create(
+        account=bad_as_of, renewal_date=renewal, outcome="renewed", arr_before=1000, arr_after=1000
+    )
+    RenewalOutcome.objects.create(
+        account=churned, renewal_date=renewal, outcome="churned", arr_before=1000, arr_after=0
+    )
+
+    monkeypatch.setattr(backtest_module, "MIN_OUTCOMES", 1)  # two cases: report their figures anyway
+    monkeypatch.setattr(backtest_module, "MIN_PER_CLASS", 0)
+    reports = backtest_module.backtests([(lenient, "now"), (strict, "strict")], step=1, until=TODAY)
+    for report in reports:
+        assert report.outcomes == 2 and report.scored == 1  # the unreadable as-of day: unjudged
+        assert report.warned == 1 and report.lead_days == [60]
+    with pytest.raises(ValueError, match="nps_score"):
+        rescore(unreadable, lenient)
