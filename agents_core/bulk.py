@@ -166,10 +166,28 @@ def _json_preparer(field: models.JSONField, connection, prep) -> Any:
     return prepare
 
 
-def _prepared(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]], using: str):
+def _prepared(
+    model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]], using: str
+) -> list[tuple]:
+    """The rows' values as the driver takes them, prepared column by column: a value that is the
+    same object in every row (the day scored, the time of the run, the profile) is prepared once."""
     connection = connections[using]
-    preparers = [_preparer(model._meta.get_field(name), connection) for name in fields]
-    return [[prep(value) for prep, value in zip(preparers, row, strict=True)] for row in rows]
+    rows = list(rows)
+    width = len(fields)
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"a row of {len(row)} values for the {width} fields {', '.join(fields)}")
+    if not rows:
+        return []
+    columns = []
+    for name, column in zip(fields, zip(*rows, strict=True), strict=True):
+        prepare = _preparer(model._meta.get_field(name), connection)
+        first = column[0]
+        if all(value is first for value in column):
+            columns.append((prepare(first),) * len(column))
+        else:
+            columns.append(list(map(prepare, column)))
+    return list(zip(*columns, strict=True))
 
 
 def upsert_rows(

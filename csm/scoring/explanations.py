@@ -7,6 +7,7 @@ the API and the alerts show it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 MAX_LENGTH = 300
 TOP_COSTS = 3
@@ -32,16 +33,28 @@ GROUP_WORDS = {
 
 def costs(breakdown: Mapping[str, float], weights: Mapping[str, float]) -> list[tuple[str, float, float]]:
     """(group, points lost, points possible), the biggest losses first; ties by group name."""
+    return [(group, -minus, weight) for minus, group, weight in _losses(breakdown, weights)]
+
+
+def _losses(breakdown: Mapping[str, float], weights: Mapping[str, float]) -> list[tuple[float, str, float]]:
+    """(-points lost, group, points possible), sorted: the biggest losses first, ties by group name."""
     get = breakdown.get
-    lost = []
-    for group, weight in weights.items():
-        short = weight - get(group, 0.0)
-        # round() is the costly part, and most groups lose nothing: only a
-        # shortfall above _SURELY_SMALL can round to MIN_COST or more.
-        if short > _SURELY_SMALL and (cost := round(short, 1)) >= MIN_COST:
-            lost.append((-cost, group, weight))
-    lost.sort()  # by loss, biggest first, then group name: as plain tuples, no key function
-    return [(group, -minus, weight) for minus, group, weight in lost]
+    # round() is the costly part, and most groups lose nothing: only a
+    # shortfall above _SURELY_SMALL can round to MIN_COST or more.
+    lost = [
+        (-cost, group, weight)
+        for group, weight in weights.items()
+        if (short := weight - get(group, 0.0)) > _SURELY_SMALL and (cost := round(short, 1)) >= MIN_COST
+    ]
+    lost.sort()  # as plain tuples, no key function
+    return lost
+
+
+@lru_cache(maxsize=8192)
+def _cost_words(group: str, lost: float, possible: float) -> str:
+    """One group's cost in words. Few distinct ones in a book (losses are rounded to 0.1): the scan
+    formats each once, not once an account."""
+    return f"{GROUP_WORDS.get(group) or group.replace('_', ' ')} -{lost:g} of {possible:g}"
 
 
 def explain_score(
@@ -53,14 +66,10 @@ def explain_score(
     previous_score: float | None,
     previous_rag: str | None,
 ) -> str:
-    top = costs(breakdown, weights)[:TOP_COSTS]
+    top = _losses(breakdown, weights)[:TOP_COSTS]
     if top:
         parts = [
-            "Costing most: "
-            + ", ".join(
-                f"{GROUP_WORDS.get(g) or g.replace('_', ' ')} -{lost:g} of {possible:g}"
-                for g, lost, possible in top
-            )
+            "Costing most: " + ", ".join([_cost_words(g, -minus, possible) for minus, g, possible in top])
         ]
     else:
         parts = ["Every signal group at or near full points"]

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from agents_core import fanout
 from agents_core.batches import BatchOutcome, key_ranges
-from agents_core.bulk import update_rows, upsert_rows
+from agents_core.bulk import driver_rows, update_rows, upsert_rows
 from csm.alerts import rules as alert_rules
 from csm.alerts.delivery import AlertCandidate, build_alerts, dispatch_alerts
 from csm.models import Account, ChurnAlert, HealthScore
@@ -90,7 +91,17 @@ def _rows(first: int, last: int, account_ids: Sequence[int] | None) -> list[tupl
     rows = Account.objects.scannable().filter(pk__gte=first, pk__lte=last)
     if account_ids is not None:
         rows = rows.filter(pk__in=[pk for pk in account_ids if first <= pk <= last])
-    return list(rows.order_by("pk").values_list(*_READ_FIELDS))
+    # As the driver gives them: every column but the ARR needs no conversion (dates are dates on
+    # both backends), and the ARR is made a Decimal only for the few accounts an alert is built for.
+    return list(driver_rows(rows.order_by("pk").values_list(*_READ_FIELDS), chunk=2_000))
+
+
+_ARR_PLACES = Decimal(1).scaleb(-Account._meta.get_field("arr").decimal_places)
+
+
+def _money(value: Any) -> Decimal:
+    """An ARR as the driver read it (a Decimal on PostgreSQL, a float on SQLite) as the ORM reads it."""
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(_ARR_PLACES)
 
 
 def _keys(account_ids: Sequence[int] | None) -> Iterable[int]:
@@ -233,7 +244,9 @@ def score_rows(
         )
         if reasons:
             candidates.append(
-                AlertCandidate(account_id, reasons, result, previous_score, arr, account["renewal_date"], why)
+                AlertCandidate(
+                    account_id, reasons, result, previous_score, _money(arr), account["renewal_date"], why
+                )
             )
         tally.scored += 1
         tally.partial += bool(defaulted)

@@ -209,3 +209,22 @@ def test_driver_rows_give_what_the_orm_reads_with_dates_as_dates_and_cast_json_a
     assert all(type(r[1]) is date for r in read)
     assert [json.loads(r[4]) for r in read] == [{"seats": None}] * 2
     assert list(driver_rows(rows.filter(score__gt=100))) == []
+
+
+def test_a_value_shared_by_every_row_is_written_as_one_given_to_each(make_account):
+    """The bulk writer prepares a column whose rows hold one object once: the rows read back as
+    if each had its own copy, and a row of the wrong width is refused before anything is written."""
+    a, b, c = make_account(), make_account(), make_account()
+    moment = timezone.now().astimezone(timezone.get_fixed_timezone(120))
+    shared = {"usage": 2.5}
+    rows = [_row(account, 30) for account in (a, b, c)]
+    for row in rows:
+        row[FIELDS.index("breakdown")], row[FIELDS.index("computed_at")] = shared, moment
+    rows[2][FIELDS.index("breakdown")] = {"usage": 2.5}  # equal, not the same object
+    upsert_rows(HealthScore, FIELDS, rows, conflict=["account", "scored_on"], update=FIELDS[2:])
+    stored = HealthScore.objects.order_by("account_id").values_list("breakdown", "computed_at", "scored_on")
+    assert list(stored) == [(shared, moment, DAY)] * 3
+    with pytest.raises(ValueError, match="a row of 12 values for the 13 fields"):
+        upsert_rows(HealthScore, FIELDS, [_row(a, 1), _row(b, 2)[:-1]], conflict=["account", "scored_on"],
+                    update=FIELDS[2:])  # fmt: skip
+    assert list(HealthScore.objects.order_by("account_id").values_list("score", flat=True)) == [30] * 3

@@ -106,7 +106,8 @@ def received():
 def test_a_change_raises_one_alert_explained_and_delivered(
     make_account, received, django_capture_on_commit_callbacks
 ):
-    account = make_account(today=DAY, arr=Decimal("50000"), renewal_date=DAY + timedelta(days=40))
+    # Cents, and a value a binary float cannot hold: the scan reads the ARR as the driver gives it.
+    account = make_account(today=DAY, arr=Decimal("50000.10"), renewal_date=DAY + timedelta(days=40))
     scan_health(today=DAY - timedelta(days=1))
     worsen(account)
     with django_capture_on_commit_callbacks(execute=True):
@@ -118,6 +119,7 @@ def test_a_change_raises_one_alert_explained_and_delivered(
     assert alert.previous_score > 80 and alert.rag == "RED"
     assert alert.explanation.startswith("Entered RED")
     assert "usage trend -15.0" in alert.explanation and "Renewal" in alert.explanation
+    assert alert.arr == Decimal("50000.10") and "ARR at stake $50,000." in alert.explanation
     assert [group for group, _points in alert.moved][:2] == ["usage_trend", "feature_adoption_rate"]
     deliveries = {d.channel: d for d in alert.deliveries.all()}
     assert deliveries["admin"].status == "sent"
