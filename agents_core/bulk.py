@@ -40,6 +40,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
 
 # Fields whose `get_db_prep_save` gives back a value of these exact types
@@ -147,15 +148,15 @@ def _json_preparer(field: models.JSONField, connection, prep) -> Any:
     if encoder is not None:  # the field's own encoder decides
         return lambda value: adapt(value, encoder) if type(value) in (dict, list) else prep(value, connection)
     if connection.vendor == "postgresql":
-        from psycopg.types.json import Jsonb
+        # The values only ever go to COPY (`_staged`), where a jsonb column parses its text as
+        # JSON: the text itself, not a Jsonb wrapper for psycopg to call back for it.
+        def text(value: Any) -> Any:
+            if type(value) in (dict, list):
+                fast = flat_json(value)
+                return json.dumps(value) if fast is None else fast
+            return prep(value, connection)
 
-        def text(value: Any) -> str:
-            fast = flat_json(value)
-            return json.dumps(value) if fast is None else fast
-
-        return lambda value: (
-            Jsonb(value, dumps=text) if type(value) in (dict, list) else prep(value, connection)
-        )
+        return text
 
     def prepare(value: Any) -> Any:
         if type(value) in (dict, list):
@@ -311,7 +312,10 @@ def driver_rows(rows: models.QuerySet, *, chunk: int = 5_000):
     numbers are as stored; JSON is text on both (cast it: `Cast(name, TextField())`) to parse only
     what is used. No field converters run, so use it only for columns that need none.
     """
-    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    try:
+        sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    except EmptyResultSet:  # a filter no row can match (`pk__in=[]`): Django runs no query either
+        return
     with connections[rows.db].cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(chunk):

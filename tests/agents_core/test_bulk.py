@@ -209,6 +209,7 @@ def test_driver_rows_give_what_the_orm_reads_with_dates_as_dates_and_cast_json_a
     assert all(type(r[1]) is date for r in read)
     assert [json.loads(r[4]) for r in read] == [{"seats": None}] * 2
     assert list(driver_rows(rows.filter(score__gt=100))) == []
+    assert list(driver_rows(rows.filter(account_id__in=[]))) == []  # no query at all, as the ORM
 
 
 def test_a_value_shared_by_every_row_is_written_as_one_given_to_each(make_account):
