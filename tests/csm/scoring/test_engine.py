@@ -313,7 +313,7 @@ def test_missing_or_none_required_input_is_rejected(name):
 
 @pytest.mark.parametrize("bad", [[], ["usage_trend"], "usage_trend", 3, None])
 def test_inputs_that_are_not_an_object_are_rejected(bad):
-    with pytest.raises(ValueError, match="^inputs must be an object"):
+    with pytest.raises(ValueError, match=r"^inputs must be an object"):
         score(bad)
 
 
