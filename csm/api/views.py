@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents_core.api.common import ModelPermissions
+from csm.accounts import search as account_search
 from csm.alerts.delivery import acknowledge
 from csm.api.filters import (
     AccountFilter,
@@ -94,6 +95,9 @@ class AccountViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return Account.objects.visible_to(self.request.user).select_related("owner")
+
+    def search_queryset(self, queryset, terms):
+        return account_search.matching(queryset, terms)
 
     def perform_create(self, serializer):
         if "owner" not in serializer.validated_data:
