@@ -305,18 +305,25 @@ def update_rows(
         cursor.executemany(sql, prepared)
 
 
-def driver_rows(rows: models.QuerySet, *, chunk: int = 5_000):
+def driver_rows(rows: models.QuerySet, *, chunk: int = 5_000, bounded: bool = False):
     """The rows of a `values_list` queryset as the DB-API driver returns them, `chunk` at a time.
 
     Dates are `date`s on both backends (Django's SQLite converters, psycopg's loaders); text and
     numbers are as stored; JSON is text on both (cast it: `Cast(name, TextField())`) to parse only
     what is used. No field converters run, so use it only for columns that need none.
+
+    Read as `QuerySet.iterator()` reads: on PostgreSQL through a server-side cursor (unless the
+    database sets DISABLE_SERVER_SIDE_CURSORS), so a long read holds `chunk` rows at a time, not
+    the whole result. `bounded`: the query's rows are few (a scan batch): one plain cursor, no
+    round trips to declare and close a server-side one.
     """
     try:
         sql, params = rows.query.get_compiler(using=rows.db).as_sql()
     except EmptyResultSet:  # a filter no row can match (`pk__in=[]`): Django runs no query either
         return
-    with connections[rows.db].cursor() as cursor:
+    connection = connections[rows.db]
+    server_side = not bounded and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    with connection.chunked_cursor() if server_side else connection.cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(chunk):
             yield from batch

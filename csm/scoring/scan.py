@@ -93,7 +93,7 @@ def _rows(first: int, last: int, account_ids: Sequence[int] | None) -> list[tupl
         rows = rows.filter(pk__in=[pk for pk in account_ids if first <= pk <= last])
     # As the driver gives them: every column but the ARR needs no conversion (dates are dates on
     # both backends), and the ARR is made a Decimal only for the few accounts an alert is built for.
-    return list(driver_rows(rows.order_by("pk").values_list(*_READ_FIELDS), chunk=2_000))
+    return list(driver_rows(rows.order_by("pk").values_list(*_READ_FIELDS), chunk=2_000, bounded=True))
 
 
 _ARR_PLACES = Decimal(1).scaleb(-Account._meta.get_field("arr").decimal_places)

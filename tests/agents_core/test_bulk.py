@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -229,3 +229,23 @@ def test_a_value_shared_by_every_row_is_written_as_one_given_to_each(make_accoun
         upsert_rows(HealthScore, FIELDS, [_row(a, 1), _row(b, 2)[:-1]], conflict=["account", "scored_on"],
                     update=FIELDS[2:])  # fmt: skip
     assert list(HealthScore.objects.order_by("account_id").values_list("score", flat=True)) == [30] * 3
+
+
+def test_driver_rows_stream_from_the_server_and_let_other_statements_run_between_rows(make_account):
+    """A long read holds a few rows at a time (a server-side cursor on PostgreSQL, as the ORM's
+    iterator), and the reader may write meanwhile on the same connection (the evaluation's
+    progress does)."""
+    accounts = [make_account() for _ in range(3)]
+    upsert_rows(
+        HealthScore, FIELDS, [_row(a, 1) for a in accounts], conflict=["account", "scored_on"], update=[]
+    )
+    rows = driver_rows(HealthScore.objects.order_by("account_id").values_list("account_id", "score"), chunk=1)
+    first = next(rows)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors")
+            assert cursor.fetchone()[0] == 1
+    Account.objects.filter(pk=accounts[0].pk).update(name="Written mid-read")
+    assert [first, *rows] == [(a.pk, 1.0) for a in accounts]
+    bounded = list(driver_rows(HealthScore.objects.values_list("score"), bounded=True))
+    assert bounded == [(1.0,)] * 3
