@@ -96,6 +96,10 @@ def matching(accounts: QuerySet, terms: Iterable[str]) -> QuerySet:
     terms = [term for term in terms if term]
     if not terms:
         return accounts
+    if any("\x00" in term for term in terms):
+        # No stored text holds a NUL (PostgreSQL cannot store one; every edge refuses them), and
+        # neither PostgreSQL nor FTS5 can compare one: nothing matches.
+        return accounts.none()
     indexed = any(len(term) >= MIN_TRIGRAM for term in terms) and _indexed(accounts.db)
     for term in terms:
         if indexed and len(term) >= MIN_TRIGRAM:
