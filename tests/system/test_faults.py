@@ -177,7 +177,8 @@ def _group_of(worker: str) -> int | None:
 
 def test_two_clusters_share_a_scan_and_a_killed_helpers_batch_is_taken_over(book):
     # Two machines' worth of clusters, one worker each; the scan asks for two at once.
-    clusters = [_cluster(TEND_PARALLELISM="2", TEND_SCAN_BATCH_SIZE="200") for _ in range(2)]
+    # Small batches: hundreds of them, so the scan lasts long enough to catch the helper inside one.
+    clusters = [_cluster(TEND_PARALLELISM="2", TEND_SCAN_BATCH_SIZE="25") for _ in range(2)]
     try:
         time.sleep(3)  # both listening before the work arrives
         run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.ADMIN)
