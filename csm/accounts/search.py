@@ -56,11 +56,9 @@ def ensure_index(using: str = "default") -> bool:
     if connection.vendor != "sqlite":
         return False
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
-        present = {name for (name,) in cursor.fetchall()}
-        if ACCOUNTS not in present:
+        missing = _missing(cursor)
+        if missing is None:
             return False
-        missing = [name for name in (TABLE, *_TRIGGERS) if name not in present]
         if not missing:
             return True
         try:
@@ -78,17 +76,27 @@ def ensure_index(using: str = "default") -> bool:
     return True
 
 
+def _missing(cursor) -> list[str] | None:
+    """The search table and triggers not there (SQLite), or None without the accounts table."""
+    names = (ACCOUNTS, TABLE, *_TRIGGERS)
+    cursor.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') "
+        f"AND name IN ({', '.join(['%s'] * len(names))})",
+        names,
+    )
+    present = {name for (name,) in cursor.fetchall()}
+    if ACCOUNTS not in present:
+        return None
+    return [name for name in names[1:] if name not in present]
+
+
 def _indexed(using: str) -> bool:
+    """Whether searches on `using` can use the index now (SQLite, table and triggers all there)."""
     connection = connections[using]
     if connection.vendor != "sqlite":
         return False
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'trigger') AND name IN "
-            f"({', '.join(['%s'] * (1 + len(_TRIGGERS)))})",
-            [TABLE, *_TRIGGERS],
-        )
-        return cursor.fetchone()[0] == 1 + len(_TRIGGERS)
+        return _missing(cursor) == []
 
 
 def matching(accounts: QuerySet, terms: Iterable[str]) -> QuerySet:
