@@ -6,7 +6,6 @@ compares with its health now. Reads only; writes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from django.db.models.functions import Cast
 from agents_core.bulk import driver_rows
 from csm.models import Account, HealthScore, ScoringProfile
 from csm.scoring import engine as scoring
+from csm.trust.backtest import validated_inputs
 
 SHOWN = 100
 PROGRESS_EVERY = 2_000  # rows between progress reports
@@ -85,8 +85,7 @@ def preview(engine: scoring.Profile, segment: str, *, progress: Progress | None 
         if progress and result.accounts % PROGRESS_EVERY == 0:
             progress(result.accounts, max(total, result.accounts))
         try:
-            inputs = json.loads(inputs)
-            score_after, rag_after, churn_after = scoring.health(scoring.validate_inputs(inputs), engine)
+            score_after, rag_after, churn_after = scoring.health(validated_inputs(inputs), engine)
         except ValueError:
             result.unscorable += 1
             continue

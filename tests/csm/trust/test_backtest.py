@@ -1,3 +1,4 @@
+import json
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -260,3 +261,23 @@ def test_a_stored_day_no_version_can_score_is_left_out_of_every_version(make_acc
         assert report.warned == 1 and report.lead_days == [60]
     with pytest.raises(ValueError, match="nps_score"):
         rescore(unreadable, lenient)
+
+
+def test_stored_inputs_read_from_their_text_as_from_the_dict():
+    typed = {
+        "feature_adoption_rate": 0.6, "usage_trend": "stable", "login_frequency_days": 12,
+        "stakeholder_engagement": "medium", "invoice_payment_status": "current",
+        "seats_utilization_rate": 0.7, "open_ticket_count": 2, "avg_ticket_sentiment": "neutral",
+        "escalation_count_90_days": 0,
+    }  # fmt: skip
+    clean = engine.validate_inputs(typed)
+    text = json.dumps(clean)
+    assert backtest_module.validated_inputs(text) == clean
+    # orjson reads an integer past 64 bits as a float: the day is read as json reads it.
+    huge = json.dumps({**clean, "open_ticket_count": 2**70})
+    assert backtest_module.validated_inputs(huge)["open_ticket_count"] == 2**70
+    as_many = {**clean, "open_ticket_count": 99}  # either way the most the tickets can cost
+    assert rescore(huge, engine.DEFAULT_PROFILE) == rescore(as_many, engine.DEFAULT_PROFILE)
+    for broken in ("{", "[1, 2]", "NaN", '{"nps_score": NaN}'):
+        with pytest.raises(ValueError):
+            backtest_module.validated_inputs(broken)
