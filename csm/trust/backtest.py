@@ -426,23 +426,25 @@ def _set_first_warnings(
     `prepare` as for `_set_as_of`, at most once a row.
     """
     groups = []
+    lookback = timedelta(days=LOOKBACK_DAYS)
     for copy, judge_copy in ((cases, judge), *more):
-        by_account: dict[int, list[Case]] = {}
+        # Each case with its window (opens, closes), worked out once, not once a row.
+        by_account: dict[int, list[tuple[Case, date, date]]] = {}
         for case in copy:
-            by_account.setdefault(case.account_id, []).append(case)
+            window = (case, case.renewal_date - lookback, case.renewal_date)
+            by_account.setdefault(case.account_id, []).append(window)
         groups.append((by_account, judge_copy))
-    current = None
+    current, unread = None, object()
     for account_id, day, *values in rows:
         if account_id != current:
             advance(current is not None)
             current = account_id
-        prepared = unread = object()
+        prepared = unread
         for by_account, judge_copy in groups:
             waiting = [
                 case
-                for case in by_account.get(account_id, ())
-                if case.first_warning is None
-                and case.renewal_date - timedelta(days=LOOKBACK_DAYS) <= day <= case.renewal_date
+                for case, opens, closes in by_account.get(account_id, ())
+                if case.first_warning is None and opens <= day <= closes
             ]
             if not waiting:
                 continue
