@@ -315,7 +315,8 @@ def _as_of_keys(
     """Each case's row (by index into `cases`): the latest stored score in its window, as a primary key.
 
     One probe of the unique (account, day) index per case, read backwards from the as-of day:
-    AS_OF_IDS cases a query, given as a VALUES list. The heavy columns are fetched afterwards.
+    AS_OF_IDS cases a query, given as a VALUES list (on PostgreSQL, one array a column). The heavy
+    columns are fetched afterwards.
     """
     ops = connection.ops
     table = ops.quote_name(HealthScore._meta.db_table)
@@ -325,19 +326,21 @@ def _as_of_keys(
     chosen = {}
     for start in range(0, len(cases), AS_OF_IDS):
         chunk = cases[start : start + AS_OF_IDS]
-        params = []
+        windows = []  # (n, account, opens, as_of)
         for index, case in enumerate(chunk, start):
             as_of = case.renewal_date - timedelta(days=horizon)
-            opens = as_of - timedelta(days=tolerance)
-            params += [
-                index,
-                case.account_id,
-                ops.adapt_datefield_value(opens),
-                ops.adapt_datefield_value(as_of),
-            ]
-        rows = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            windows.append((index, case.account_id, as_of - timedelta(days=tolerance), as_of))
+        if connection.vendor == "postgresql":
+            # One array a column: psycopg merges the parameters into the query text, and splits a
+            # query of 2,000 placeholders anew every time (too long for its cache): 8 ms a query.
+            source = "SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::date[], %s::date[])"
+            params = [list(column) for column in zip(*windows, strict=True)]
+        else:
+            source = "VALUES " + ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            adapt = ops.adapt_datefield_value
+            params = [v for n, a, opens, as_of in windows for v in (n, a, adapt(opens), adapt(as_of))]
         sql = (
-            f"WITH w (n, account_id, opens, as_of) AS (VALUES {rows}) "
+            f"WITH w (n, account_id, opens, as_of) AS ({source}) "
             f"SELECT w.n, (SELECT h.{pk} FROM {table} h WHERE h.{account} = w.account_id "
             f"AND h.{day} >= w.opens AND h.{day} <= w.as_of ORDER BY h.{day} DESC LIMIT 1) FROM w"
         )
