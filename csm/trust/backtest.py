@@ -486,7 +486,12 @@ def validated_inputs(inputs: dict | str) -> dict[str, Any]:
     try:
         return scoring.validate_inputs(orjson.loads(inputs))
     except ValueError:  # orjson.JSONDecodeError is one
-        return scoring.validate_inputs(json.loads(inputs))
+        pass
+    try:
+        parsed = json.loads(inputs)
+    except RecursionError:  # nested past Python's limit (orjson refused it too): not inputs at all
+        raise ValueError("inputs: nested too deeply to read") from None
+    return scoring.validate_inputs(parsed)
 
 
 def rescore(inputs: dict | str, profile: scoring.Profile) -> tuple[float, str, str]:

@@ -278,6 +278,8 @@ def test_stored_inputs_read_from_their_text_as_from_the_dict():
     assert backtest_module.validated_inputs(huge)["open_ticket_count"] == 2**70
     as_many = {**clean, "open_ticket_count": 99}  # either way the most the tickets can cost
     assert rescore(huge, engine.DEFAULT_PROFILE) == rescore(as_many, engine.DEFAULT_PROFILE)
-    for broken in ("{", "[1, 2]", "NaN", '{"nps_score": NaN}'):
+    nested = "[" * 100_000 + "]" * 100_000  # json itself would raise RecursionError
+    for broken in ("{", "[1, 2]", "NaN", '{"nps_score": NaN}', nested):
         with pytest.raises(ValueError):
             backtest_module.validated_inputs(broken)
+    assert backtest_module.stored_inputs([nested]) is None  # the day is left out, the run goes on
