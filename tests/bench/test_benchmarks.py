@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -30,7 +31,11 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
     from django.utils import timezone
 
     assert HealthScore.objects.filter(scored_on=timezone.localdate()).count() == scannable
-    assert f"Accounts scored:        {scannable} (floor {scannable})" in report
+    assert f"Accounts scored:        {scannable} (floor {scannable}, essential {scannable})" in report
+    # The scan's comparison in rounds too (three by default), each way's best counted.
+    rounds = re.search(r"Rounds: +Tend ([\d., ]+) s; raw floor ([\d., ]+) s; essential ([\d., ]+) s", report)
+    assert rounds, report
+    assert [len(way.split(", ")) for way in rounds.groups()] == [3, 3, 3]
     assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
     assert "Ratio to essential:" in report and "Essential floor" in report
     assert "scan without alerts" in report and "alerts raised" in report
@@ -40,8 +45,6 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
     assert not PlaybookRun.objects.exists()  # what the rounds started was put back
     assert "Naive per-account loop:  20 accounts in" in report and "x faster" in report
     # The cycle's floor does the same work as Tend: the same alerts and expansion candidates.
-    import re
-
     alerts = re.search(
         r"Alerts raised: Tend (\d+), floor (\d+); expansion candidates: Tend (\d+), floor (\d+)", report
     )

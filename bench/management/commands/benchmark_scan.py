@@ -64,8 +64,8 @@ class Command(BaseCommand):
             "--repeat",
             type=int,
             default=3,
-            help="Rounds of the cycle comparison; each way's best round is compared (this machine's "
-            "speed drifts during a run).",
+            help="Rounds of the scan's and the cycle's comparisons; each way's best round is compared "
+            "(this machine's speed drifts during a run).",
         )
         parser.add_argument(
             "--alerts",
@@ -91,16 +91,26 @@ class Command(BaseCommand):
         )
 
         # The floor runs first, then the scan: both find today's rows in place
-        # after the first pass, so both do the same upserts.
-        started = time.perf_counter()
-        raw_scored = raw_cycle(today, batch_size, alerts_on=False, expansion=False)["scored"]
-        raw_s = time.perf_counter() - started
-
-        counter = QueryCounter()
-        with connection.execute_wrapper(counter):
+        # after the first pass, so both do the same upserts. In `repeat` rounds, each
+        # round all three ways in turn; each way's best round counts (this machine's
+        # speed drifts by a third within a run).
+        rounds = {"tend": [], "raw": [], "essential": []}
+        counter = None
+        for _ in range(max(1, repeat)):
             started = time.perf_counter()
-            result = scan_health(today=today, batch_size=batch_size)
-            orm_s = time.perf_counter() - started
+            raw_scored = raw_cycle(today, batch_size, alerts_on=False, expansion=False)["scored"]
+            rounds["raw"].append(time.perf_counter() - started)
+
+            round_counter = QueryCounter()
+            with connection.execute_wrapper(round_counter):
+                started = time.perf_counter()
+                result = scan_health(today=today, batch_size=batch_size)
+                rounds["tend"].append(time.perf_counter() - started)
+            counter = counter or round_counter
+
+            essential_scored, essential_s = essential_floor(today, batch_size)
+            rounds["essential"].append(essential_s)
+        orm_s, raw_s, essential_s = (min(rounds[way]) for way in ("tend", "raw", "essential"))
         batches = result["batches"]
 
         peak_mb = None
@@ -110,7 +120,6 @@ class Command(BaseCommand):
             peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
             tracemalloc.stop()
 
-        essential_scored, essential_s = essential_floor(today, batch_size)
         rate = result["scored"] / orm_s
         raw_rate = raw_scored / raw_s
         per_batch = (counter.count - 1) / batches if batches else 0  # one read of the ids per scan
@@ -125,8 +134,11 @@ class Command(BaseCommand):
                     f"{'Essential floor':24}{essential_s:>10.2f}{essential_scored / essential_s:>14,.0f}",
                     f"Ratio to essential:     {orm_s / essential_s:.2f}x (its own tables, unique keys only, "
                     "no derived inputs or explanation)",
-                    f"Accounts scored:        {result['scored']:,} (floor {raw_scored:,}), "
+                    f"Accounts scored:        {result['scored']:,} (floor {raw_scored:,}, "
+                    f"essential {essential_scored:,}), "
                     f"failed {result['failed']}",
+                    f"Rounds:                 Tend {_seconds(rounds['tend'])}; raw floor "
+                    f"{_seconds(rounds['raw'])}; essential {_seconds(rounds['essential'])} (best counts)",
                     f"Queries:                {counter.count} in {batches} batches "
                     f"= {per_batch:.1f} per batch + 1 per scan",
                     f"Peak traced memory:     {peak_mb:.1f} MB" if peak_mb is not None else "",
@@ -290,3 +302,7 @@ class Command(BaseCommand):
                 ]
             )
         )
+
+
+def _seconds(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in times) + " s"
