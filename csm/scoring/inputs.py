@@ -5,7 +5,7 @@ Plain functions over plain values, shared by the scan, the admin and the API.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -68,18 +68,26 @@ def raw_inputs(account: Mapping[str, Any], signals: Mapping[str, Any], today: da
     missing keys mean "never reported"). Values are not validated here;
     `engine.score` does that and names the bad input.
     """
-    inputs: dict[str, Any] = {}
-    for name in DIRECT_SIGNALS:
-        value = signals.get(name)
-        inputs[name] = None if value == "" else value
-    for name, column in DATED_SIGNALS.items():
-        inputs[name] = days_between(signals.get(column), today)
-    renewal = account.get("renewal_date")
-    inputs["days_to_renewal"] = None if renewal is None else (renewal - today).days
-    inputs["seats_utilization_rate"] = seat_utilization(
-        account.get("seats_purchased"), account.get("seats_used")
+    return inputs_of(
+        [account.get(name) for name in ACCOUNT_FIELDS], [signals.get(name) for name in SIGNAL_FIELDS], today
     )
-    inputs["tam_health_rag"] = account.get("tam_health_rag") or None
+
+
+_DATED_INPUTS = tuple(DATED_SIGNALS)
+_DATED_AT = len(DIRECT_SIGNALS)
+
+
+def inputs_of(account: Sequence[Any], signals: Sequence[Any], today: date) -> dict[str, Any]:
+    """`raw_inputs` of values in ACCOUNT_FIELDS and SIGNAL_FIELDS order, as the scan reads them
+    (no mapping built for each account)."""
+    direct, dated = signals[:_DATED_AT], signals[_DATED_AT:]
+    inputs = {name: None if v == "" else v for name, v in zip(DIRECT_SIGNALS, direct, strict=True)}
+    for name, on in zip(_DATED_INPUTS, dated, strict=True):
+        inputs[name] = None if on is None else (today - on).days
+    renewal, seats_purchased, seats_used, tam_health_rag = account
+    inputs["days_to_renewal"] = None if renewal is None else (renewal - today).days
+    inputs["seats_utilization_rate"] = seat_utilization(seats_purchased, seats_used)
+    inputs["tam_health_rag"] = tam_health_rag or None
     return inputs
 
 
@@ -90,7 +98,13 @@ def derive_inputs(
     no_data_defaults: Mapping[str, Any],
 ) -> tuple[dict[str, Any], list[str]]:
     """The inputs to score, and the required ones that took the profile's no-data default."""
-    inputs = raw_inputs(account, signals, today)
+    return with_defaults(raw_inputs(account, signals, today), no_data_defaults)
+
+
+def with_defaults(
+    inputs: dict[str, Any], no_data_defaults: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """`inputs` with the profile's no-data default for each required one missing, and their names."""
     defaulted = []
     for name in engine.REQUIRED_INPUTS:
         if inputs[name] is None:

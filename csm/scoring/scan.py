@@ -36,8 +36,9 @@ from csm.scoring.inputs import (
     SIGNAL_FIELDS,
     cap_engagement,
     champion_words,
-    derive_inputs,
+    inputs_of,
     seats_problem,
+    with_defaults,
 )
 from csm.scoring.profiles import ActiveProfiles, load_active_profiles
 from csm.wording import in_words
@@ -60,6 +61,7 @@ _READ_FIELDS = (
 _PREVIOUS_SLICE = slice(3, 3 + len(_PREVIOUS_FIELDS))
 _ACCOUNT_SLICE = slice(_PREVIOUS_SLICE.stop, _PREVIOUS_SLICE.stop + len(ACCOUNT_FIELDS))
 _SIGNAL_SLICE = slice(_ACCOUNT_SLICE.stop, -1)
+_RENEWAL = ACCOUNT_FIELDS.index("renewal_date")
 
 SCORE_UPDATE_FIELDS = [
     "score",
@@ -178,18 +180,18 @@ def score_rows(
         previous_score, previous_rag, previous_churn, previous_trigger, arr, tracked_adoption = row[
             _PREVIOUS_SLICE
         ]
-        account = dict(zip(ACCOUNT_FIELDS, row[_ACCOUNT_SLICE], strict=True))
-        signals = dict(zip(SIGNAL_FIELDS, row[_SIGNAL_SLICE], strict=True))
+        account = row[_ACCOUNT_SLICE]
+        raw = inputs_of(account, row[_SIGNAL_SLICE], today)
         if tracked_adoption is not None:  # measured from feature usage: it wins over a typed-in value
-            signals["feature_adoption_rate"] = tracked_adoption
+            raw["feature_adoption_rate"] = tracked_adoption
         profile_pk, profile = profiles.for_segment(segment)
         champion_left_on = row[-1]
         try:
-            inputs, defaulted = derive_inputs(account, signals, today, profile.no_data_defaults)
+            inputs, defaulted = with_defaults(raw, profile.no_data_defaults)
             capped = cap_engagement(inputs, profile.champion_left_engagement, champion_left_on)
             result = engine.score(inputs, profile)
         except ValueError as exc:
-            tally.fail(account_id, external_id, _reason(account, exc))
+            tally.fail(account_id, external_id, _reason(dict(zip(ACCOUNT_FIELDS, account, strict=True)), exc))
             continue
         trigger = result.churn_trigger or ""
         why = explain_score(
@@ -245,7 +247,7 @@ def score_rows(
         if reasons:
             candidates.append(
                 AlertCandidate(
-                    account_id, reasons, result, previous_score, _money(arr), account["renewal_date"], why
+                    account_id, reasons, result, previous_score, _money(arr), account[_RENEWAL], why
                 )
             )
         tally.scored += 1

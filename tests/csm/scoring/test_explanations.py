@@ -73,6 +73,19 @@ def test_costs_are_each_groups_rounded_loss_of_at_least_half_a_point():
         assert costs(b, WEIGHTS) == expected, b
 
 
+def test_the_remembered_roundings_are_bounded_and_stay_right_after_emptying():
+    from csm.scoring import explanations
+
+    tenths = explanations._TENTHS
+    for n in range(100_010):
+        shortfall = 0.5 + n / 1_000_003
+        assert tenths[shortfall] == round(shortfall, 1)
+    assert len(tenths) <= 100_000
+    b = full_marks()
+    b["nps_score"] -= 2.25
+    assert costs(b, WEIGHTS) == [("nps_score", round(2.25, 1), WEIGHTS["nps_score"])]
+
+
 @pytest.mark.django_db
 def test_the_scan_writes_the_line_and_the_api_and_alerts_show_it(make_account, make_user, api):
     owner = make_user("maya")
