@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from agents_core import fanout
 from agents_core.batches import BatchOutcome, key_ranges
-from agents_core.bulk import driver_rows, update_rows, upsert_rows
+from agents_core.bulk import JSONText, driver_rows, json_text, update_rows, upsert_rows
 from csm.alerts import rules as alert_rules
 from csm.alerts.delivery import AlertCandidate, build_alerts, dispatch_alerts
 from csm.models import Account, ChurnAlert, HealthScore
@@ -62,6 +62,7 @@ _PREVIOUS_SLICE = slice(3, 3 + len(_PREVIOUS_FIELDS))
 _ACCOUNT_SLICE = slice(_PREVIOUS_SLICE.stop, _PREVIOUS_SLICE.stop + len(ACCOUNT_FIELDS))
 _SIGNAL_SLICE = slice(_ACCOUNT_SLICE.stop, -1)
 _RENEWAL = ACCOUNT_FIELDS.index("renewal_date")
+_NONE_DEFAULTED = JSONText("[]")
 
 SCORE_UPDATE_FIELDS = [
     "score",
@@ -212,9 +213,10 @@ def score_rows(
                 result.rag,
                 result.churn_risk,
                 trigger,
-                dict(result.breakdown),
-                dict(result.inputs),
-                defaulted,
+                # Text already: the engine's breakdown and validated inputs are plain and finite.
+                json_text(result.breakdown),
+                json_text(result.inputs),
+                json_text(defaulted) if defaulted else _NONE_DEFAULTED,
                 profile_pk,
                 result.profile_version,
                 now,

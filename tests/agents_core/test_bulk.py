@@ -14,7 +14,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from agents_core.bulk import driver_rows, flat_json, update_rows, upsert_rows
+from agents_core.bulk import driver_rows, flat_json, json_text, update_rows, upsert_rows
 from csm.models import Account, HealthScore, ScoringProfile
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +132,29 @@ def test_json_columns_written_in_bulk_read_back_unchanged(make_account):
     assert stored == {a.pk: values[0], b.pk: values[1]}
     # And the database sees JSON, not a string holding JSON.
     assert HealthScore.objects.filter(breakdown__usage=1.5, breakdown__trend="stable").get().account == a
+
+
+def test_json_written_as_text_already_reads_back_as_json_and_queries_as_json(make_account):
+    a, b = make_account(), make_account()
+    big = {"count": 2**70, "usage": 2.5}  # past orjson's 64 bits: json.dumps writes it
+    assert json_text(big).text == json.dumps(big)
+    assert json_text({"usage": 1.5, "trend": None}).text == '{"usage":1.5,"trend":null}'
+    rows = [_row(a, 10), _row(b, 20)]
+    rows[0][6:9] = [
+        json_text({"usage": 1.5, "trend": "stable"}),
+        json_text({"seats": None}),
+        json_text(["nps"]),
+    ]
+    rows[1][6] = json_text(big)
+    upsert_rows(HealthScore, FIELDS, rows, conflict=["account", "scored_on"], update=FIELDS[2:])
+    stored = {
+        r[0]: r[1:]
+        for r in HealthScore.objects.values_list("account", "breakdown", "inputs", "defaulted_inputs")
+    }
+    assert stored[a.pk] == ({"usage": 1.5, "trend": "stable"}, {"seats": None}, ["nps"])
+    assert stored[b.pk][0] == big
+    # The database holds JSON, not a string of it: its lookups see the keys.
+    assert HealthScore.objects.filter(breakdown__trend="stable", defaulted_inputs__0="nps").get().account == a
 
 
 @pytest.mark.parametrize(
