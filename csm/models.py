@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import FilteredRelation, Q
 
 from agents_core.visibility import OwnedQuerySet
 from csm.accounts.limits import EARLIEST_DATE, LATEST_DATE, MAX_MONEY, MAX_SEATS
@@ -48,6 +48,19 @@ class AccountQuerySet(OwnedQuerySet):
     def scannable(self) -> AccountQuerySet:
         """Accounts the daily scan scores: every customer not lost (nor gone from the CRM)."""
         return self.exclude(status__in=[Account.Status.CHURNED, Account.Status.ARCHIVED])
+
+    def between(self, first: int, last: int) -> AccountQuerySet:
+        """Accounts with ids from `first` to `last` (a batch's key range), their signals reached as
+        `batch_signals__<field>` and joined on the same range.
+
+        So the database reads only the batch's signal rows. Joined on the account's id alone, the
+        planner on PostgreSQL may hash the whole signals table for each batch (a sequential scan
+        of the book per 1,000 accounts: 25 ms against 1.6 ms at 100,000; docs/performance.md).
+        """
+        in_range = Q(signals__account_id__gte=first, signals__account_id__lte=last)
+        return self.filter(pk__gte=first, pk__lte=last).annotate(
+            batch_signals=FilteredRelation("signals", condition=in_range)
+        )
 
 
 class OnAccountQuerySet(OwnedQuerySet):

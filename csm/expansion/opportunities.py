@@ -44,9 +44,10 @@ _FIELDS = (
     "seats_purchased",
     "seats_used",
     "plan",
-    "signals__usage_trend",
-    "signals__feature_adoption_rate",
-    "signals__stakeholder_engagement",
+    # Joined on the batch's id range too (AccountQuerySet.between).
+    "batch_signals__usage_trend",
+    "batch_signals__feature_adoption_rate",
+    "batch_signals__stakeholder_engagement",
 )
 
 
@@ -59,23 +60,22 @@ def catalogue() -> list[Offer]:
 
 def _batches(account_ids: Sequence[int] | None):
     """(first id, last id, healthy accounts in between), a bounded read at any depth."""
-    healthy = (
-        Account.objects.scannable()
-        .filter(rag__in=HEALTHY_RAGS, churn_risk__in=CALM_CHURN)
-        .order_by("pk")
-        .values_list(*_FIELDS)
-    )
+    healthy = Account.objects.scannable().filter(rag__in=HEALTHY_RAGS, churn_risk__in=CALM_CHURN)
+
+    def between(first: int, last: int):
+        return healthy.between(first, last).order_by("pk").values_list(*_FIELDS)
+
     if account_ids is not None:
         ids = sorted(set(account_ids))
         for start in range(0, len(ids), BATCH_SIZE):
             chunk = ids[start : start + BATCH_SIZE]
-            yield chunk[0], chunk[-1], list(healthy.filter(pk__in=chunk))
+            yield chunk[0], chunk[-1], list(between(chunk[0], chunk[-1]).filter(pk__in=chunk))
         return
     keys = Account.objects.scannable().order_by("pk").values_list("pk", flat=True).iterator(chunk_size=10_000)
     for first, last, _count in key_ranges(keys, BATCH_SIZE):
         # Bounded by the id range: with only `pk > last` and a LIMIT, SQLite
         # reads the book through the churn-risk index and sorts it, every batch.
-        yield first, last, list(healthy.filter(pk__gte=first, pk__lte=last))
+        yield first, last, list(between(first, last))
 
 
 def find_in_book(account_ids: Sequence[int] | None = None, *, limit: int) -> tuple[list[Finding], int, int]:

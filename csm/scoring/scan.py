@@ -55,8 +55,8 @@ _READ_FIELDS = (
     "segment",
     *_PREVIOUS_FIELDS,
     *ACCOUNT_FIELDS,
-    *(f"signals__{name}" for name in SIGNAL_FIELDS),
-    "signals__champion_left_on",  # derived from the contacts (csm.contacts.champions)
+    *(f"batch_signals__{name}" for name in SIGNAL_FIELDS),  # AccountQuerySet.between
+    "batch_signals__champion_left_on",  # derived from the contacts (csm.contacts.champions)
 )
 _PREVIOUS_SLICE = slice(3, 3 + len(_PREVIOUS_FIELDS))
 _ACCOUNT_SLICE = slice(_PREVIOUS_SLICE.stop, _PREVIOUS_SLICE.stop + len(ACCOUNT_FIELDS))
@@ -91,7 +91,7 @@ ALERT_FIELDS = [f.name for f in _ALERT_COLUMNS]
 
 def _rows(first: int, last: int, account_ids: Sequence[int] | None) -> list[tuple]:
     """Scannable accounts with ids from `first` to `last` (of `account_ids`, if given), with signals."""
-    rows = Account.objects.scannable().filter(pk__gte=first, pk__lte=last)
+    rows = Account.objects.scannable().between(first, last)
     if account_ids is not None:
         rows = rows.filter(pk__in=[pk for pk in account_ids if first <= pk <= last])
     # As the driver gives them: every column but the ARR needs no conversion (dates are dates on
