@@ -35,7 +35,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from operator import countOf
+from operator import countOf, itemgetter
 from typing import Any
 
 import orjson
@@ -259,10 +259,10 @@ def upsert_rows(
     )
     prepared = _prepared(model, fields, rows, using)
     if connection.vendor == "postgresql":
-        keys = [list(fields).index(f) for f in conflict]
-        unique: dict[tuple, list[Any]] = {}
+        key_of = itemgetter(*[list(fields).index(f) for f in conflict])
+        unique: dict[Any, Sequence[Any]] = {}
         for row in prepared:
-            key = tuple(row[i] for i in keys)
+            key = key_of(row)
             if update or key not in unique:
                 unique[key] = row
         with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
@@ -282,7 +282,9 @@ def _staged(cursor, model: type[models.Model], fields: Sequence[str], rows: Iter
     """COPY `rows` (prepared values of `fields`) into this session's staging table for those columns.
 
     The table is made on first use in a session (typed as the model's table, no constraints) and
-    emptied first, so rows staged earlier in the same transaction are never written again.
+    emptied first, so rows staged earlier in the same transaction are never written again: by
+    DELETE, which costs nothing on the empty table a commit leaves, where TRUNCATE gave the table
+    new files each time (5 to 7 ms a call, a second per 100,000 accounts scanned).
     Returns its quoted name. Call inside a transaction: it is emptied again at commit.
     """
     quote = cursor.db.ops.quote_name
@@ -292,7 +294,7 @@ def _staged(cursor, model: type[models.Model], fields: Sequence[str], rows: Iter
     stage = quote(f"tend_stage_{digest}")
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-        f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} WITH NO DATA; TRUNCATE {stage}"
+        f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} WITH NO DATA; DELETE FROM {stage}"
     )
     # The driver's own cursor (Django's has no COPY); its errors raised as Django's, as execute's are.
     with (

@@ -197,7 +197,7 @@ def _copied(cursor, table: str, columns: list[str], rows: list[tuple], write: st
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
         f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
     )
-    cursor.execute(f"TRUNCATE {stage}")
+    cursor.execute(f"DELETE FROM {stage}")  # free on the empty table a commit leaves; TRUNCATE is not
     with cursor.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)

@@ -97,6 +97,7 @@ class Command(BaseCommand):
         rounds = {"tend": [], "raw": [], "essential": []}
         counter = None
         for _ in range(max(1, repeat)):
+            _vacuumed()
             started = time.perf_counter()
             raw_scored = raw_cycle(today, batch_size, alerts_on=False, expansion=False)["scored"]
             rounds["raw"].append(time.perf_counter() - started)
@@ -107,6 +108,7 @@ class Command(BaseCommand):
                 result = scan_health(today=today, batch_size=batch_size)
                 rounds["tend"].append(time.perf_counter() - started)
             counter = counter or round_counter
+            _vacuumed()
 
             essential_scored, essential_s = essential_floor(today, batch_size)
             rounds["essential"].append(essential_s)
@@ -306,3 +308,18 @@ class Command(BaseCommand):
 
 def _seconds(times: list[float]) -> str:
     return ", ".join(f"{t:.2f}" for t in times) + " s"
+
+
+def _vacuumed() -> None:
+    """PostgreSQL: vacuum what the scans rewrite before the next one, untimed.
+
+    Each pass here rewrites today's scores and stamps every account; in production a day passes
+    between scans and autovacuum clears the old row versions. Without it (a server with
+    autovacuum off, or a run faster than its thresholds) each pass would pay for the ones before:
+    at 100,000 accounts, after a few dozen passes, the scores' table had grown to 2.7 GB for
+    118 MB of rows.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {HealthScore._meta.db_table}, {Account._meta.db_table}")
