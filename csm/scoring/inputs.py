@@ -57,10 +57,6 @@ def seats_problem(seats_purchased: int | None, seats_used: int | None) -> str | 
     )
 
 
-def days_between(earlier: date | None, later: date) -> int | None:
-    return None if earlier is None else (later - earlier).days
-
-
 def raw_inputs(account: Mapping[str, Any], signals: Mapping[str, Any], today: date) -> dict[str, Any]:
     """The 13 inputs as of `today`, None where the account never reported one.
 

@@ -182,12 +182,12 @@ def score_rows(
             _PREVIOUS_SLICE
         ]
         account = row[_ACCOUNT_SLICE]
-        raw = inputs_of(account, row[_SIGNAL_SLICE], today)
-        if tracked_adoption is not None:  # measured from feature usage: it wins over a typed-in value
-            raw["feature_adoption_rate"] = tracked_adoption
         profile_pk, profile = profiles.for_segment(segment)
         champion_left_on = row[-1]
         try:
+            raw = inputs_of(account, row[_SIGNAL_SLICE], today)
+            if tracked_adoption is not None:  # measured from feature usage: it wins over a typed-in value
+                raw["feature_adoption_rate"] = tracked_adoption
             inputs, defaulted = with_defaults(raw, profile.no_data_defaults)
             capped = cap_engagement(inputs, profile.champion_left_engagement, champion_left_on)
             result = engine.score(inputs, profile)
