@@ -327,6 +327,11 @@ def update_rows(
         pk = quote(meta.pk.column)
         with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
             stage = _staged(cursor, model, [*fields, meta.pk.name], prepared)
+            # The planner knows nothing of a temporary table's rows (it guesses 1,850) and, for a
+            # table up to some 30 times that, hashes the whole of it to join the staged rows: a
+            # sequential scan of the accounts per batch of the scan (20 ms a batch at 100,000).
+            # Counted, it probes the primary key for each staged row.
+            cursor.execute(f"ANALYZE {stage}")
             cursor.execute(
                 f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
                 f"FROM {stage} AS v WHERE t.{pk} = v.{pk}"

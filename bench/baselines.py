@@ -201,6 +201,10 @@ def _copied(cursor, table: str, columns: list[str], rows: list[tuple], write: st
     with cursor.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+    if write.startswith("UPDATE"):
+        # Counted, so that the join probes the table's key rather than hashing all of it (as Tend's
+        # bulk writer does; agents_core/bulk.py, update_rows).
+        cursor.execute(f"ANALYZE {stage}")
     cursor.execute(write.replace("{stage}", stage))
 
 

@@ -272,3 +272,35 @@ def test_driver_rows_stream_from_the_server_and_let_other_statements_run_between
     assert [first, *rows] == [(a.pk, 1.0) for a in accounts]
     bounded = list(driver_rows(HealthScore.objects.values_list("score"), bounded=True))
     assert bounded == [(1.0,)] * 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's table statistics")
+def test_an_update_of_a_few_rows_probes_the_table_and_does_not_scan_it():
+    """The bulk writer's UPDATE ... FROM its staging table finds each row by its key. With no
+    statistics on the staging table the planner guessed 1,850 rows and hashed the whole accounts
+    table to join them: a sequential scan of the book per batch of the scan (20 ms a batch at
+    100,000 accounts, 2 s of a 7.4 s scan)."""
+    Account.objects.bulk_create(
+        Account(name=f"Account {n}", external_id=f"EXT-{n}", segment="smb", arr=Decimal("12000"))
+        for n in range(3000)
+    )
+    some = list(Account.objects.order_by("pk").values_list("pk", flat=True)[:1000:100])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE csm_account")  # as a book in use has statistics
+
+    def scans() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
+                "WHERE relname = 'csm_account'"
+            )
+            return cursor.fetchone()
+
+    update_rows(Account, ["scored_at"], [(timezone.now(), some[0])])  # the staging table made
+    seq_before, idx_before = scans()
+    stamped = timezone.now()
+    update_rows(Account, ["scored_at"], [(stamped, pk) for pk in some])
+    seq_after, idx_after = scans()
+    assert seq_after == seq_before, "the accounts table was scanned whole"
+    assert idx_after - idx_before >= 1
+    assert Account.objects.filter(scored_at=stamped).count() == len(some)
