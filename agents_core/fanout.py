@@ -48,6 +48,7 @@ from agents_core.agents import registry
 from agents_core.batches import BatchHandler, BatchOutcome
 from agents_core.broker import BROKER_ERRORS, worker_name
 from agents_core.models import AgentRun, WorkBatch
+from agents_core.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
 
@@ -63,18 +64,19 @@ class _ClaimLost(Exception):
 
 def run_locally(context: Mapping[str, Any], ranges: Iterable[tuple[int, int, int]], handler: BatchHandler):
     """Every batch in this process, in order, with no claims: for callers outside any run."""
-    results = []
-    for first, last, _count in ranges:
-        outcome = _with_db_retries(lambda f=first, la=last: _do_local(handler, context, f, la))
-        results.append(outcome.result)
+    results, ranges = [], list(ranges)
+    # One batch (an account rescanned from the admin) has nothing to overlap with.
+    with WriteBehind(wanted=len(ranges) > 1) as writer:
+        for first, last, _count in ranges:
+            outcome = _with_db_retries(lambda f=first, la=last: handler(context, f, la))
+            writer.submit(lambda o=outcome: _with_db_retries(lambda: _write_local(o)))
+            results.append(outcome.result)
     return results
 
 
-def _do_local(handler: BatchHandler, context, first: int, last: int) -> BatchOutcome:
-    outcome = handler(context, first, last)
+def _write_local(outcome: BatchOutcome) -> None:
     with transaction.atomic():
         outcome.write()
-    return outcome
 
 
 def plan(run: AgentRun, context: Mapping[str, Any], ranges: Iterable[tuple[int, int, int]]) -> int:
@@ -154,16 +156,18 @@ def _drain(run: AgentRun, handler: BatchHandler, me: str) -> int:
     taken here.
     """
     done = 0
-    while True:
-        if _work_one(run, handler, me):
-            done += 1
-            continue
-        open_batches = WorkBatch.objects.filter(
-            run=run, status__in=[WorkBatch.Status.PENDING, WorkBatch.Status.RUNNING]
-        )
-        if not _with_db_retries(open_batches.exists):
-            return done
-        time.sleep(POLL_SECONDS)
+    with WriteBehind() as writer:
+        while True:
+            if _work_one(run, handler, me, writer):
+                done += 1
+                continue
+            writer.wait()  # our own last batch, before looking at what others hold
+            open_batches = WorkBatch.objects.filter(
+                run=run, status__in=[WorkBatch.Status.PENDING, WorkBatch.Status.RUNNING]
+            )
+            if not _with_db_retries(open_batches.exists):
+                return done
+            time.sleep(POLL_SECONDS)
 
 
 def _claim(run: AgentRun, me: str) -> WorkBatch | None:
@@ -196,32 +200,47 @@ def _claim(run: AgentRun, me: str) -> WorkBatch | None:
             return batch
 
 
-def _work_one(run: AgentRun, handler: BatchHandler, me: str) -> bool:
-    """Claim and do one batch; False when there is nothing left to claim."""
+def _work_one(run: AgentRun, handler: BatchHandler, me: str, writer: WriteBehind) -> bool:
+    """Claim one batch, read and compute it, and hand its writes to `writer`; False when there is
+    nothing left to claim."""
     batch = _with_db_retries(lambda: _claim(run, me))
     if batch is None:
         return False
     try:
-        _with_db_retries(lambda: _do(run, batch, handler, me))
+        outcome = _with_db_retries(lambda: handler(run.context or {}, batch.first_key, batch.last_key))
+    except Exception as exc:
+        _failed(run, batch, me, exc)
+        return True
+    writer.submit(lambda: _finish(run, batch, outcome, me))
+    return True
+
+
+def _finish(run: AgentRun, batch: WorkBatch, outcome: BatchOutcome, me: str) -> None:
+    """Commit a batch's writes with the batch marked done, or record why not."""
+    try:
+        _with_db_retries(lambda: _commit(batch, outcome, me))
     except _ClaimLost:
         logger.warning(
             "Run %s batch %s was taken over by another worker; our writes rolled back.", run.pk, batch.seq
         )
     except Exception as exc:
-        logger.exception("Run %s batch %s failed", run.pk, batch.seq)
-        give_up, error = batch.attempts >= MAX_ATTEMPTS, f"{type(exc).__name__}: {exc}"
-        _with_db_retries(
-            lambda: WorkBatch.objects.filter(pk=batch.pk, claimed_by=me, attempts=batch.attempts).update(
-                status=WorkBatch.Status.FAILED if give_up else WorkBatch.Status.PENDING,
-                error=error,
-                finished_at=timezone.now() if give_up else None,
-            )
+        _failed(run, batch, me, exc)
+
+
+def _failed(run: AgentRun, batch: WorkBatch, me: str, exc: Exception) -> None:
+    """The batch goes back to pending, or fails for good after MAX_ATTEMPTS; the run carries on."""
+    logger.error("Run %s batch %s failed", run.pk, batch.seq, exc_info=exc)
+    give_up, error = batch.attempts >= MAX_ATTEMPTS, f"{type(exc).__name__}: {exc}"
+    _with_db_retries(
+        lambda: WorkBatch.objects.filter(pk=batch.pk, claimed_by=me, attempts=batch.attempts).update(
+            status=WorkBatch.Status.FAILED if give_up else WorkBatch.Status.PENDING,
+            error=error,
+            finished_at=timezone.now() if give_up else None,
         )
-    return True
+    )
 
 
-def _do(run: AgentRun, batch: WorkBatch, handler: BatchHandler, me: str) -> None:
-    outcome = handler(run.context or {}, batch.first_key, batch.last_key)
+def _commit(batch: WorkBatch, outcome: BatchOutcome, me: str) -> None:
     with transaction.atomic():
         outcome.write()
         done = WorkBatch.objects.filter(

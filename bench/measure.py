@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from django.db import connection
@@ -37,9 +38,14 @@ def analyze(*tables: str) -> float:
 
 
 class QueryCounter:
+    """An execute wrapper counting queries; safe to share with the write-behind thread, which runs
+    the wrappers of the thread that handed it the writes (agents_core/write_behind.py)."""
+
     def __init__(self) -> None:
         self.count = 0
+        self._lock = threading.Lock()
 
     def __call__(self, execute, sql, params, many, context):
-        self.count += 1
+        with self._lock:
+            self.count += 1
         return execute(sql, params, many, context)

@@ -383,6 +383,9 @@ TEND_PARALLELISM = env.int(
     "TEND_PARALLELISM",
     default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else Q_CLUSTER["workers"],
 )
+# PostgreSQL: each worker commits a batch's writes on a second connection while it reads and
+# scores the next (agents_core/write_behind.py); two connections a worker. Off: one, in turn.
+TEND_WRITE_BEHIND = env.bool("TEND_WRITE_BEHIND", default=True)
 # A batch claimed this many seconds ago and not finished belongs to a dead worker: taken again.
 TEND_BATCH_TIMEOUT = env.int("TEND_BATCH_TIMEOUT", default=300)
 # A database that is locked or unreachable is waited for, with backoff, this long before a batch gives up.

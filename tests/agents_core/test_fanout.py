@@ -13,6 +13,7 @@ from agents_core import fanout
 from agents_core.batches import BatchOutcome, key_ranges
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun, WorkBatch
+from agents_core.write_behind import WriteBehind
 from csm.models import HealthScore
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +118,8 @@ def test_a_worker_whose_claim_was_taken_over_rolls_its_writes_back():
 
         return BatchOutcome({"n": 10}, write)
 
-    assert fanout._work_one(run, slow_handler, fanout.worker_name()) is True
+    with WriteBehind() as writer:
+        assert fanout._work_one(run, slow_handler, fanout.worker_name(), writer) is True
     run.refresh_from_db()
     assert run.error == ""  # rolled back
     batch = WorkBatch.objects.get(run=run)

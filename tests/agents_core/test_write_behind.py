@@ -1,0 +1,170 @@
+"""Write-behind: on PostgreSQL a batch's writes commit on a second connection while the worker reads
+and scores the next; nothing is lost or written twice, failures reach the caller or the batch's
+record, and it stays off where it cannot help (SQLite, inside a transaction, switched off)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from agents_core import fanout
+from agents_core.batches import BatchOutcome
+from agents_core.models import AgentRun, WorkBatch
+from agents_core.write_behind import WriteBehind
+from bench.measure import QueryCounter
+
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="write-behind is PostgreSQL's")
+
+
+def _open_connections() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_next_batch_is_read_while_the_last_ones_writes_commit_on_their_own_connection():
+    second_batch_started = threading.Event()
+    writers, backends = [], []
+
+    def handler(context, first, last):
+        if first == 2:
+            second_batch_started.set()
+
+        def write():
+            if first == 1:
+                # Run in place, this would wait for a batch that only starts after it: no overlap.
+                assert second_batch_started.wait(10), "batch 2 was not read while batch 1 wrote"
+            writers.append(threading.current_thread().name)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backends.append(cursor.fetchone()[0])
+            AgentRun.objects.create(agent="cs", task_type="health_scan", error=f"batch {first}")
+
+        return BatchOutcome({"first": first}, write)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        mine = cursor.fetchone()[0]
+    before = _open_connections()
+    results = fanout.run_locally({}, [(1, 1, 1), (2, 2, 1), (3, 3, 1)], handler)
+
+    assert results == [{"first": 1}, {"first": 2}, {"first": 3}]
+    assert sorted(AgentRun.objects.values_list("error", flat=True)) == ["batch 1", "batch 2", "batch 3"]
+    assert all(name.startswith("tend-write-behind") for name in writers), writers
+    assert mine not in backends and len(set(backends)) == 1
+    assert _open_connections() == before  # the writer's connection closed when the run ends
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_write_that_fails_behind_reaches_the_caller():
+    def handler(context, first, last):
+        def write():
+            if first == 2:
+                raise ValueError("the disk is full")
+
+        return BatchOutcome({"first": first}, write)
+
+    with pytest.raises(ValueError, match="the disk is full"):
+        fanout.run_locally({}, [(1, 1, 1), (2, 2, 1), (3, 3, 1)], handler)
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_in_a_run_a_failed_write_sends_its_batch_back_and_the_run_finishes_every_batch(settings):
+    settings.TEND_PARALLELISM = 1
+    run = AgentRun.objects.create(agent="cs", task_type="health_scan")
+    failures = {"left": 1}
+
+    def handler(context, first, last):
+        def write():
+            if first == 2 and failures["left"]:
+                failures["left"] -= 1
+                raise RuntimeError("deadlock detected")
+            AgentRun.objects.create(agent="cs", task_type="health_scan", error=f"batch {first}")
+
+        return BatchOutcome({"first": first}, write)
+
+    results = fanout.run_batches(run, {}, [(1, 1, 1), (2, 2, 1), (3, 3, 1)], handler)
+
+    assert sorted(r["first"] for r in results) == [1, 2, 3]
+    batches = {b.first_key: b for b in WorkBatch.objects.filter(run=run)}
+    assert {b.status for b in batches.values()} == {WorkBatch.Status.DONE}
+    assert batches[2].attempts == 2 and batches[1].attempts == 1
+    written = AgentRun.objects.exclude(pk=run.pk).values_list("error", flat=True)
+    assert sorted(written) == ["batch 1", "batch 2", "batch 3"]  # each once
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_writers_queries_go_through_the_callers_execute_wrappers():
+    def handler(context, first, last):
+        return BatchOutcome({}, lambda: AgentRun.objects.create(agent="cs", task_type="health_scan"))
+
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        fanout.run_locally({}, [(1, 1, 1), (2, 2, 1)], handler)
+    # Each write is one INSERT in its own transaction (the savepoint-free atomic block).
+    assert counter.count >= 2
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_scan_writes_the_same_scores_behind_as_in_place(make_account, settings):
+    from csm.models import Account, HealthScore
+    from csm.scoring.scan import scan_health
+
+    for _ in range(7):
+        make_account()
+
+    def scored():
+        return sorted(
+            HealthScore.objects.values_list("account_id", "score", "rag", "churn_risk", "explanation")
+        ), sorted(Account.objects.values_list("pk", "health_score", "rag", "churn_risk"))
+
+    settings.TEND_WRITE_BEHIND = False
+    in_place = scan_health(batch_size=2)
+    expected = scored()
+    HealthScore.objects.all().delete()
+    Account.objects.update(health_score=None, rag="", churn_risk="", churn_trigger="")
+
+    settings.TEND_WRITE_BEHIND = True
+    assert WriteBehind().enabled
+    behind = scan_health(batch_size=2)
+    assert scored() == expected
+    assert (behind["scored"], behind["batches"], behind["by_rag"]) == (7, 4, in_place["by_rag"])
+
+
+@pytest.mark.django_db
+def test_it_is_off_inside_a_transaction_on_sqlite_and_when_switched_off(settings):
+    ran_on = []
+    with transaction.atomic():
+        writer = WriteBehind()
+        writer.submit(lambda: ran_on.append(threading.current_thread()))
+    assert not writer.enabled and ran_on == [threading.current_thread()]
+    settings.TEND_WRITE_BEHIND = False
+    assert not WriteBehind().enabled
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's case")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_is_off_on_sqlite():
+    assert not connection.in_atomic_block
+    assert not WriteBehind().enabled
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_single_batch_is_written_in_place():
+    """Nothing to overlap with (an account rescanned from the admin): no thread, no second connection."""
+    ran_on = []
+
+    def handler(context, first, last):
+        return BatchOutcome({}, lambda: ran_on.append(threading.current_thread()))
+
+    fanout.run_locally({}, [(1, 1, 1)], handler)
+    assert ran_on == [threading.current_thread()]
