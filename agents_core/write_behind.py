@@ -14,6 +14,11 @@ see. What each write does on failure is the caller's: `submit` takes the whole s
 the batch marked done, a failure recorded), and an exception it lets out is raised again by the
 next `submit` or `wait`.
 
+Used where one worker does a run's batches alone: a scan in the process (`fanout.run_locally`)
+and a run's coordinator that has no helpers (`TEND_PARALLELISM` 1). With helpers, the workers
+already overlap one another's reads and writes, and a second thread each only added contention
+(measured on 2 cores, docs/performance.md).
+
 Off (the writes run in place, in the caller's thread) on SQLite, which has one writer at a time and
 where the thread only adds the GIL's hand-offs (measured slower, docs/performance.md); inside a
 transaction, whose writes belong to it (a second connection would not see its rows); and when

@@ -383,8 +383,8 @@ TEND_PARALLELISM = env.int(
     "TEND_PARALLELISM",
     default=1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else Q_CLUSTER["workers"],
 )
-# PostgreSQL: each worker commits a batch's writes on a second connection while it reads and
-# scores the next (agents_core/write_behind.py); two connections a worker. Off: one, in turn.
+# PostgreSQL: a worker doing a run's batches alone commits each batch's writes on a second
+# connection while it reads and scores the next (agents_core/write_behind.py). Off: one, in turn.
 TEND_WRITE_BEHIND = env.bool("TEND_WRITE_BEHIND", default=True)
 # A batch claimed this many seconds ago and not finished belongs to a dead worker: taken again.
 TEND_BATCH_TIMEOUT = env.int("TEND_BATCH_TIMEOUT", default=300)

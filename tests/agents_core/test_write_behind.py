@@ -168,3 +168,22 @@ def test_a_single_batch_is_written_in_place():
 
     fanout.run_locally({}, [(1, 1, 1)], handler)
     assert ran_on == [threading.current_thread()]
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("alone", [True, False])
+def test_a_worker_writes_behind_only_when_it_works_the_run_alone(alone):
+    """With helpers sharing the run, the workers already overlap each other: a writer thread each
+    only added contention (measured on 2 cores)."""
+    run = AgentRun.objects.create(agent="cs", task_type="health_scan")
+    fanout.plan(run, {}, [(1, 1, 1), (2, 2, 1)])
+    ran_on = []
+
+    def handler(context, first, last):
+        return BatchOutcome({}, lambda: ran_on.append(threading.current_thread().name))
+
+    assert fanout._drain(run, handler, fanout.worker_name(), alone=alone) == 2
+    behind = [name.startswith("tend-write-behind") for name in ran_on]
+    assert behind == [alone, alone]
+    assert set(WorkBatch.objects.filter(run=run).values_list("status", flat=True)) == {WorkBatch.Status.DONE}
