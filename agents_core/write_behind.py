@@ -39,7 +39,8 @@ class WriteBehind:
     """Use as a context manager: leaving it waits for the last writes and closes the thread's connection."""
 
     def __init__(self, *, wanted: bool = True) -> None:
-        """`wanted=False` where nothing can overlap (a single batch): no thread, no second connection."""
+        """`wanted=False` where it cannot help (a single batch, or helpers sharing the run): no
+        thread, no second connection, the writes in place."""
         self.enabled = bool(
             wanted
             and settings.TEND_WRITE_BEHIND
