@@ -21,7 +21,9 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 from django_q.conf import Conf
+from django_q.tasks import async_task
 
+from agents_core import fanout
 from agents_core.dispatch import enqueue, recover_stale_runs
 from agents_core.models import AgentRun, WorkBatch
 from csm.demo.book import build_demo_book
@@ -196,6 +198,20 @@ def test_two_clusters_share_a_scan_and_a_killed_helpers_batch_is_taken_over(book
             return [
                 (status, seq) for status, worker, seq in batches if _group_of(worker) == helper_cluster.pid
             ]
+
+        def other_cluster_joined():
+            """Each cluster's pusher takes whatever task Redis hands it (BLPOP, the longest waiting
+            first), even while its one worker is busy: the coordinator's own cluster may take the
+            helper task into its local queue, to run once the scan is over, and leave the other
+            cluster idle. A helper sent again costs nothing (it finds the run's batches claimed or
+            done), so it is sent again until the other cluster works on the scan."""
+            if helpers_batches():
+                return True
+            async_task(fanout.HELPER_FUNC, run.pk, task_name=f"csm.health_scan#{run.pk}.resent-helper")
+            time.sleep(0.3)
+            return False
+
+        _wait_for(other_cluster_joined, 60, "the other cluster to join the scan")
 
         def helper_frozen_holding_a_batch_after_doing_one():
             """Freeze the helper (SIGSTOP) once it has done a batch, and look: holding one, it stays
