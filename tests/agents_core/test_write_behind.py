@@ -1,6 +1,7 @@
-"""Write-behind: on PostgreSQL a batch's writes commit on a second connection while the worker reads
-and scores the next; nothing is lost or written twice, failures reach the caller or the batch's
-record, and it stays off where it cannot help (SQLite, inside a transaction, switched off)."""
+"""Write-behind: on PostgreSQL a batch's writes commit on connections of their own while the worker
+reads and scores the next, two batches at most in flight, with commits that do not wait for the disk
+until the end; nothing is lost or written twice, failures reach the caller or the batch's record, and
+it stays off where it cannot help (SQLite, inside a transaction, switched off)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from agents_core import fanout
+from agents_core import fanout, write_behind
 from agents_core.batches import BatchOutcome
 from agents_core.models import AgentRun, WorkBatch
-from agents_core.write_behind import WriteBehind
+from agents_core.write_behind import IN_FLIGHT, WriteBehind, WritesMayBeLost
 from bench.measure import QueryCounter
 
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="write-behind is PostgreSQL's")
@@ -55,8 +56,104 @@ def test_the_next_batch_is_read_while_the_last_ones_writes_commit_on_their_own_c
     assert results == [{"first": 1}, {"first": 2}, {"first": 3}]
     assert sorted(AgentRun.objects.values_list("error", flat=True)) == ["batch 1", "batch 2", "batch 3"]
     assert all(name.startswith("tend-write-behind") for name in writers), writers
-    assert mine not in backends and len(set(backends)) == 1
+    assert mine not in backends and len(set(backends)) == IN_FLIGHT == 2  # the writers' own, in turn
     assert _open_connections() == before  # the writer's connection closed when the run ends
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_batches_write_at_once_and_a_third_waits_for_the_oldest():
+    second_writing = threading.Event()
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def handler(context, first, last):
+        def write():
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            if first == 2:
+                second_writing.set()
+            if first == 1:
+                # One writer would run batch 2's writes only after these: no second in flight.
+                assert second_writing.wait(10), "batch 2 was not written while batch 1's writes ran"
+            with lock:
+                running[0] -= 1
+            AgentRun.objects.create(agent="cs", task_type="health_scan", error=f"batch {first}")
+
+        return BatchOutcome({"first": first}, write)
+
+    fanout.run_locally({}, [(n, n, 1) for n in range(1, 6)], handler)
+
+    assert most[0] == IN_FLIGHT
+    written = AgentRun.objects.values_list("error", flat=True)
+    assert sorted(written) == [f"batch {n}" for n in range(1, 6)]
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_writers_commit_without_waiting_for_the_disk_and_the_callers_connection_still_waits():
+    seen = []
+
+    def handler(context, first, last):
+        def write():
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                seen.append(cursor.fetchone()[0])
+
+        return BatchOutcome({}, write)
+
+    fanout.run_locally({}, [(1, 1, 1), (2, 2, 1), (3, 3, 1)], handler)
+
+    assert seen == ["off", "off", "off"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_leaving_makes_the_writers_commits_durable_then_closes_their_connections():
+    """The last commit of each writer waits for the disk, with a transaction id so that it has a
+    commit record to wait for: that flushes the WAL of every commit before it."""
+    statements, closed = [], []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    def flush_on_a_writer():
+        write_behind._commit_without_waiting()
+        AgentRun.objects.create(agent="cs", task_type="health_scan")
+        with connection.execute_wrapper(record):
+            write_behind._flush_and_close()
+        closed.append(connection.connection is None)
+
+    thread = threading.Thread(target=flush_on_a_writer)
+    thread.start()
+    thread.join(10)
+
+    assert statements == ["SET LOCAL synchronous_commit = on", "SELECT txid_current()"]
+    assert closed == [True]
+    assert AgentRun.objects.count() == 1
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_writer_whose_connection_was_opened_again_says_its_last_commits_may_be_lost():
+    """Its commits did not wait for the disk: had the database restarted, the last ones are gone."""
+
+    def handler(context, first, last):
+        def write():
+            AgentRun.objects.create(agent="cs", task_type="health_scan", error=f"batch {first}")
+            if first == 1:  # dropped once committed, as the write's retries drop a broken one
+                transaction.on_commit(connection.close)
+
+        return BatchOutcome({}, write)
+
+    with pytest.raises(WritesMayBeLost, match="Run the work again"):
+        fanout.run_locally({}, [(1, 1, 1), (2, 2, 1), (3, 3, 1)], handler)
+    # Batch 3 was the first writer's next: it says so instead of writing on a new connection.
+    assert sorted(AgentRun.objects.values_list("error", flat=True)) == ["batch 1", "batch 2"]
 
 
 @on_postgresql
