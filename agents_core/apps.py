@@ -11,4 +11,9 @@ class AgentsCoreConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("agent")
+        from django.db.backends.signals import connection_created
+
         from agents_core import audit  # noqa: F401  (connects the sign-in receivers)
+        from agents_core.fields import read_json_as_text
+
+        connection_created.connect(read_json_as_text, dispatch_uid="agents_core.read_json_as_text")

@@ -43,6 +43,8 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
 
+from agents_core.fields import WholeJSONField
+
 # Fields whose `get_db_prep_save` gives back a value of these exact types
 # unchanged, on SQLite and PostgreSQL alike: such values skip the call (it is
 # most of the cost of preparing 1,000 rows). Anything else takes the ORM's path.
@@ -70,7 +72,7 @@ def _preparer(field: models.Field, connection) -> Any:
     prep = field.get_db_prep_save
     if kinds is not None:
         return lambda value: value if value is None or type(value) in kinds else prep(value, connection)
-    if builtin and isinstance(field, models.JSONField):
+    if type(field) in (models.JSONField, WholeJSONField):  # the house's own writes its JSON as Django's
         return _json_preparer(field, connection, prep)
     if builtin and type(target) is models.DateTimeField and settings.USE_TZ:
         return _datetime_preparer(connection, prep)
@@ -175,8 +177,8 @@ def _json_preparer(field: models.JSONField, connection, prep) -> Any:
     if encoder is not None:  # the field's own encoder decides
         return lambda value: adapt(value, encoder) if type(value) in (dict, list) else prep(value, connection)
     if connection.vendor == "postgresql":
-        # The values only ever go to COPY (`_staged`), where a jsonb column parses its text as
-        # JSON: the text itself, not a Jsonb wrapper for psycopg to call back for it.
+        # The values only ever go to COPY (`_staged`), where a json or jsonb column parses its text
+        # as JSON: the text itself, not a Jsonb wrapper for psycopg to call back for it.
         def text(value: Any) -> Any:
             if type(value) is JSONText:
                 return value.text

@@ -412,7 +412,7 @@ def essential_floor(today: date, batch_size: int) -> tuple[int, float]:
         with transaction.atomic():
             for table in ESSENTIAL_TABLES:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            json_type = "jsonb" if connection.vendor == "postgresql" else "text"
+            json_type = "json" if connection.vendor == "postgresql" else "text"  # as Tend stores scores
             cursor.execute(f"CREATE TABLE {inputs_t} (account_id integer PRIMARY KEY, inputs {json_type})")
             cursor.execute(
                 f"CREATE TABLE {scores_t} (account_id integer, scored_on date, score real, rag text, "

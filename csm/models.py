@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import FilteredRelation, Q
 
+from agents_core.fields import WholeJSONField
 from agents_core.visibility import OwnedQuerySet
 from csm.accounts.limits import EARLIEST_DATE, LATEST_DATE, MAX_MONEY, MAX_SEATS
 from csm.scoring import engine
@@ -328,9 +329,10 @@ class HealthScore(models.Model):
     rag = models.CharField("RAG", max_length=5, choices=RAG.choices)
     churn_risk = models.CharField(max_length=10, choices=ChurnRisk.choices)
     churn_trigger = models.CharField(max_length=20, choices=ChurnTrigger.choices, blank=True)
-    breakdown = models.JSONField(help_text="Points per signal group.")
-    inputs = models.JSONField(help_text="The 13 inputs the score was computed from.")
-    defaulted_inputs = models.JSONField(
+    # Written and read whole, a row per account per day: `json` on PostgreSQL, not `jsonb`.
+    breakdown = WholeJSONField(help_text="Points per signal group.")
+    inputs = WholeJSONField(help_text="The 13 inputs the score was computed from.")
+    defaulted_inputs = WholeJSONField(
         default=list, blank=True, help_text="Inputs the account never reported (no-data defaults)."
     )
     profile = models.ForeignKey(ScoringProfile, on_delete=models.PROTECT, related_name="+")

@@ -153,7 +153,9 @@ def test_rescoring_with_another_version_gives_exactly_what_scoring_the_inputs_gi
     publish_version(strict)
     old = ScoringProfile.objects.get(pk=default.pk)
 
-    stored = HealthScore.objects.exclude(inputs={}).order_by("?")[:25]
+    # Inputs are `json` on PostgreSQL, which has no `=`: the rows that have them are picked here.
+    stored = [row for row in HealthScore.objects.order_by("?")[:200] if row.inputs][:25]
+    assert len(stored) == 25
     for row in stored:
         expected = engine.score(row.inputs, strict.to_profile())
         assert rescore(row.inputs, strict.to_profile()) == (expected.score, expected.rag, expected.churn_risk)
