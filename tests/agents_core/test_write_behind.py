@@ -63,7 +63,7 @@ def test_the_next_batch_is_read_while_the_last_ones_writes_commit_on_their_own_c
 @on_postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_batches_write_at_once_and_a_third_waits_for_the_oldest():
-    second_writing = threading.Event()
+    both_writing = threading.Barrier(2, timeout=10)
     lock, running, most = threading.Lock(), [0], [0]
 
     def handler(context, first, last):
@@ -71,11 +71,10 @@ def test_two_batches_write_at_once_and_a_third_waits_for_the_oldest():
             with lock:
                 running[0] += 1
                 most[0] = max(most[0], running[0])
-            if first == 2:
-                second_writing.set()
-            if first == 1:
-                # One writer would run batch 2's writes only after these: no second in flight.
-                assert second_writing.wait(10), "batch 2 was not written while batch 1's writes ran"
+            if first in (1, 2):
+                # With one writer, batch 2's writes would start only once batch 1's are done: the
+                # barrier would break (BrokenBarrierError) instead of letting both through.
+                both_writing.wait()
             with lock:
                 running[0] -= 1
             AgentRun.objects.create(agent="cs", task_type="health_scan", error=f"batch {first}")
