@@ -13,8 +13,9 @@ PostgreSQL; values go through each field's own
 `flat_json`, and JSON a caller has written already, `json_text`, goes as it is).
 
 On PostgreSQL the rows are streamed with `COPY` (psycopg 3's copy
-support) into a temporary staging table of the same columns, then written
-by one `INSERT ... SELECT ... ON CONFLICT` or `UPDATE ... FROM`: 2.5x
+support) into a temporary staging table of the same columns (`Staged`), then written
+by one `INSERT ... SELECT ... ON CONFLICT` or `UPDATE ... FROM`; one staging
+can feed both, as the scan's scores set their accounts' health: 2.5x
 faster than one array per column in a single statement (`unnest`), whose
 array literals the server parses element by element, and far faster than
 `executemany`'s pipeline of one statement per row (docs/performance.md).
@@ -177,7 +178,7 @@ def _json_preparer(field: models.JSONField, connection, prep) -> Any:
     if encoder is not None:  # the field's own encoder decides
         return lambda value: adapt(value, encoder) if type(value) in (dict, list) else prep(value, connection)
     if connection.vendor == "postgresql":
-        # The values only ever go to COPY (`_staged`), where a json or jsonb column parses its text
+        # The values only ever go to COPY (`Staged`), where a json or jsonb column parses its text
         # as JSON: the text itself, not a Jsonb wrapper for psycopg to call back for it.
         def text(value: Any) -> Any:
             if type(value) is JSONText:
@@ -224,6 +225,20 @@ def _prepared(
     return list(zip(*columns, strict=True))
 
 
+def _conflict_sql(
+    model: type[models.Model], conflict: Sequence[str], update: Sequence[str], where: str, quote
+) -> str:
+    """`ON CONFLICT (...) DO UPDATE SET ...` (or `DO NOTHING`), the same on both databases."""
+    meta = model._meta
+    conflict_cols = ", ".join(quote(meta.get_field(f).column) for f in conflict)
+    if where:
+        conflict_cols = f"{conflict_cols}) WHERE ({where}"
+    assignments = ", ".join(
+        f"{quote(meta.get_field(f).column)} = excluded.{quote(meta.get_field(f).column)}" for f in update
+    )
+    return f"ON CONFLICT ({conflict_cols}) " + (f"DO UPDATE SET {assignments}" if update else "DO NOTHING")
+
+
 def upsert_rows(
     model: type[models.Model],
     fields: Sequence[str],
@@ -244,21 +259,6 @@ def upsert_rows(
     if not rows:
         return 0
     connection = connections[using]
-    quote = connection.ops.quote_name
-    meta = model._meta
-    columns = [quote(meta.get_field(f).column) for f in fields]
-    conflict_cols = ", ".join(quote(meta.get_field(f).column) for f in conflict)
-    if where:
-        conflict_cols = f"{conflict_cols}) WHERE ({where}"
-    assignments = ", ".join(
-        f"{quote(meta.get_field(f).column)} = excluded.{quote(meta.get_field(f).column)}" for f in update
-    )
-    action = f"DO UPDATE SET {assignments}" if update else "DO NOTHING"
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({conflict_cols}) {action}"
-    )
     prepared = _prepared(model, fields, rows, using)
     if connection.vendor == "postgresql":
         key_of = itemgetter(*[list(fields).index(f) for f in conflict])
@@ -268,44 +268,96 @@ def upsert_rows(
             if update or key not in unique:
                 unique[key] = row
         with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-            stage = _staged(cursor, model, fields, unique.values())
-            cursor.execute(
-                f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
-                f"SELECT {', '.join(columns)} FROM {stage} "
-                f"ON CONFLICT ({conflict_cols}) {action}"
+            return Staged(cursor, model, fields, unique.values(), prepared=True).upsert(
+                conflict=conflict, update=update, where=where
             )
-            return cursor.rowcount
+    quote = connection.ops.quote_name
+    columns = [quote(model._meta.get_field(f).column) for f in fields]
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) {_conflict_sql(model, conflict, update, where, quote)}"
+    )
     with connection.cursor() as cursor:
         cursor.executemany(sql, prepared)  # sqlite3 sums each row's changes into rowcount
         return cursor.rowcount
 
 
-def _staged(cursor, model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """COPY `rows` (prepared values of `fields`) into this session's staging table for those columns.
+class Staged:
+    """Rows of `fields` of `model`, prepared, `COPY`ed into this session's staging table (PostgreSQL),
+    to be written from by one statement each: `upsert` into the model's table, `update` of any
+    table whose rows they name.
 
     The table is made on first use in a session (typed as the model's table, no constraints) and
     emptied first, so rows staged earlier in the same transaction are never written again: by
     DELETE, which costs nothing on the empty table a commit leaves, where TRUNCATE gave the table
     new files each time (5 to 7 ms a call, a second per 100,000 accounts scanned).
-    Returns its quoted name. Call inside a transaction: it is emptied again at commit.
+    Use inside a transaction: the table is emptied again at commit.
     """
-    quote = cursor.db.ops.quote_name
-    meta = model._meta
-    columns = [quote(meta.get_field(f).column) for f in fields]
-    digest = hashlib.sha1(f"{meta.db_table}:{','.join(columns)}".encode()).hexdigest()[:16]
-    stage = quote(f"tend_stage_{digest}")
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-        f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} WITH NO DATA; DELETE FROM {stage}"
-    )
-    # The driver's own cursor (Django's has no COPY); its errors raised as Django's, as execute's are.
-    with (
-        cursor.db.wrap_database_errors,
-        cursor.cursor.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
-    return stage
+
+    def __init__(
+        self,
+        cursor,
+        model: type[models.Model],
+        fields: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        prepared: bool = False,
+    ) -> None:
+        """`rows`: the fields' values as callers hold them, prepared here as the ORM would, or
+        `prepared` already (by `_prepared`)."""
+        if not prepared:
+            rows = _prepared(model, fields, list(rows), cursor.db.alias)
+        self.cursor, self.model, self.fields = cursor, model, list(fields)
+        quote = self.quote = cursor.db.ops.quote_name
+        meta = model._meta
+        self.columns = [quote(meta.get_field(f).column) for f in fields]
+        digest = hashlib.sha1(f"{meta.db_table}:{','.join(self.columns)}".encode()).hexdigest()[:16]
+        self.table = quote(f"tend_stage_{digest}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.table} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(self.columns)} FROM {quote(meta.db_table)} WITH NO DATA; "
+            f"DELETE FROM {self.table}"
+        )
+        # The driver's own cursor (Django's has no COPY); its errors raised as Django's, as execute's are.
+        with (
+            cursor.db.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        self.counted = False
+
+    def upsert(self, *, conflict: Sequence[str], update: Sequence[str], where: str = "") -> int:
+        """INSERT the staged rows into the model's table, as `upsert_rows` does; returns the rows written.
+        The staged rows must not repeat a conflict key (`upsert_rows` keeps one of each)."""
+        table = self.quote(self.model._meta.db_table)
+        columns = ", ".join(self.columns)
+        self.cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {self.table} "
+            f"{_conflict_sql(self.model, conflict, update, where, self.quote)}"
+        )
+        return self.cursor.rowcount
+
+    def update(self, target: type[models.Model], assignments: dict[str, str], *, key: str) -> None:
+        """UPDATE the rows of `target` whose primary key is a staged row's `key` field: each field of
+        `assignments` (a `target` field) takes the staged field it names."""
+        quote, meta = self.quote, target._meta
+        staged = self.model._meta
+        sets = ", ".join(
+            f"{quote(meta.get_field(field).column)} = v.{quote(staged.get_field(source).column)}"
+            for field, source in assignments.items()
+        )
+        if not self.counted:
+            # The planner knows nothing of a temporary table's rows (it guesses 1,850) and, for a
+            # table up to some 30 times that, hashes the whole of it to join the staged rows: a
+            # sequential scan of the accounts per batch of the scan (20 ms a batch at 100,000).
+            # Counted, it probes the primary key for each staged row.
+            self.cursor.execute(f"ANALYZE {self.table}")
+            self.counted = True
+        self.cursor.execute(
+            f"UPDATE {quote(meta.db_table)} AS t SET {sets} FROM {self.table} AS v "
+            f"WHERE t.{quote(meta.pk.column)} = v.{quote(staged.get_field(key).column)}"
+        )
 
 
 def update_rows(
@@ -319,28 +371,17 @@ def update_rows(
     if not rows:
         return
     connection = connections[using]
-    quote = connection.ops.quote_name
-    meta = model._meta
-    prepared = _prepared(model, [*fields, meta.pk.name], rows, using)
+    pk = model._meta.pk.name
+    prepared = _prepared(model, [*fields, pk], rows, using)
     if connection.vendor == "postgresql":
-        assignments = ", ".join(
-            f"{quote(meta.get_field(f).column)} = v.{quote(meta.get_field(f).column)}" for f in fields
-        )
-        pk = quote(meta.pk.column)
         with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-            stage = _staged(cursor, model, [*fields, meta.pk.name], prepared)
-            # The planner knows nothing of a temporary table's rows (it guesses 1,850) and, for a
-            # table up to some 30 times that, hashes the whole of it to join the staged rows: a
-            # sequential scan of the accounts per batch of the scan (20 ms a batch at 100,000).
-            # Counted, it probes the primary key for each staged row.
-            cursor.execute(f"ANALYZE {stage}")
-            cursor.execute(
-                f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
-                f"FROM {stage} AS v WHERE t.{pk} = v.{pk}"
+            Staged(cursor, model, [*fields, pk], prepared, prepared=True).update(
+                model, {f: f for f in fields}, key=pk
             )
         return
-    assignments = ", ".join(f"{quote(meta.get_field(f).column)} = %s" for f in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(model._meta.get_field(f).column)} = %s" for f in fields)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
     with connection.cursor() as cursor:
         cursor.executemany(sql, prepared)
 

@@ -15,7 +15,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from agents_core.bulk import driver_rows, flat_json, json_text, update_rows, upsert_rows
+from agents_core.bulk import Staged, driver_rows, flat_json, json_text, update_rows, upsert_rows
 from csm.models import Account, HealthScore, ScoringProfile
 
 pytestmark = pytest.mark.django_db
@@ -316,3 +316,35 @@ def test_an_update_of_a_few_rows_probes_the_table_and_does_not_scan_it():
     assert seq_after == seq_before, "the accounts table was scanned whole"
     assert idx_after - idx_before >= 1
     assert Account.objects.filter(scored_at=stamped).count() == len(some)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the staging table is PostgreSQL's")
+def test_rows_staged_once_upsert_their_table_and_update_the_rows_they_name(make_account):
+    """The scan's scores, staged once, are written and set their accounts' health: only the accounts
+    they name, each from its own row."""
+    a, b, untouched = make_account(), make_account(), make_account()
+    before = Account.objects.get(pk=untouched.pk)
+    rows = [_row(a, 61.5), _row(b, 12.0)]
+    rows[1][3:6] = ["RED", "high", "usage_drop"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        staged = Staged(cursor, HealthScore, FIELDS, rows)
+        assert staged.upsert(conflict=["account", "scored_on"], update=FIELDS[2:]) == 2
+        health_from_score = {f: f for f in ("rag", "churn_risk", "churn_trigger")}
+        health_from_score |= {"health_score": "score", "scored_at": "computed_at"}
+        staged.update(Account, health_from_score, key="account")
+
+    health = {
+        pk: rest
+        for pk, *rest in Account.objects.values_list(
+            "pk", "health_score", "rag", "churn_risk", "churn_trigger"
+        )
+    }
+    assert health[a.pk] == [61.5, "GREEN", "low", ""]
+    assert health[b.pk] == [12.0, "RED", "high", "usage_drop"]
+    after = Account.objects.get(pk=untouched.pk)
+    assert (after.health_score, after.rag, after.scored_at) == (
+        before.health_score,
+        before.rag,
+        before.scored_at,
+    )
+    assert Account.objects.get(pk=a.pk).scored_at == HealthScore.objects.get(account=a).computed_at

@@ -11,11 +11,17 @@ from csm.scoring.profiles import publish_version
 from csm.scoring.scan import scan_health
 
 TODAY = date(2026, 11, 30)
-# A bulk write (agents_core.bulk) is one statement, or on PostgreSQL two: the staging table readied
-# for COPY, then the INSERT from it (COPY itself goes by the driver, uncounted); an update three, the
-# staging table counted (ANALYZE) before the UPDATE joins it.
 PG = connection.vendor == "postgresql"
-UPSERT_STATEMENTS, UPDATE_STATEMENTS = (2, 3) if PG else (1, 1)
+
+
+def writes(kinds: int) -> int:
+    """A batch's statements writing the scores and the accounts, given how many kinds of account
+    update it has (changed health, stamped only). SQLite: the upsert, then one `executemany` per
+    kind. PostgreSQL, whatever the kinds: the staging table readied for COPY (which goes by the
+    driver, uncounted), the INSERT from it, the staging table counted (ANALYZE) and one UPDATE of the
+    accounts from it."""
+    return 4 if PG else 1 + kinds
+
 
 pytestmark = pytest.mark.django_db
 
@@ -88,9 +94,8 @@ def test_next_day_updates_changed_health_and_only_stamps_the_rest(make_account, 
     # Same score and RAG, but the account's churn risk changes (no longer low):
     # it must count as changed, not be stamped with yesterday's risk.
     Account.objects.filter(pk=churn_only.pk).update(churn_risk="high", churn_trigger="behavioral")
-    # The ids, the profiles, the read, the savepoint pair, the upsert and one update of each kind
-    # (on PostgreSQL each bulk write is more than one statement: see UPSERT_STATEMENTS).
-    with django_assert_num_queries(5 + UPSERT_STATEMENTS + 2 * UPDATE_STATEMENTS):
+    # The ids, the profiles, the read, the savepoint pair, then the writes (see `writes`).
+    with django_assert_num_queries(5 + writes(kinds=2)):
         scan_health(today=TODAY)
 
     after = {a.pk: a for a in Account.objects.all()}
@@ -109,6 +114,31 @@ def test_next_day_updates_changed_health_and_only_stamps_the_rest(make_account, 
     assert after[steady.pk].health_score == before[steady.pk].health_score
 
 
+@pytest.mark.skipif(not PG, reason="reads PostgreSQL's table statistics")
+def test_on_postgresql_an_account_whose_health_did_not_change_is_updated_on_its_page(make_account):
+    """Its health is set to the values it has (the accounts are updated from the staged scores):
+    PostgreSQL sees no indexed column change, and the update writes no index (HOT)."""
+    for _ in range(6):
+        make_account(today=TODAY)
+    scan_health(today=TODAY)
+    health_of = Account.objects.values_list("pk", "health_score", "rag", "churn_risk", "churn_trigger")
+    health = set(health_of)
+
+    def updates() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'csm_account'"
+            )
+            return cursor.fetchone()
+
+    updated, hot = updates()
+    scan_health(today=TODAY)  # the same day again: no account's health changes
+    assert (
+        set(Account.objects.values_list("pk", "health_score", "rag", "churn_risk", "churn_trigger")) == health
+    )
+    assert updates() == (updated + 6, hot + 6)
+
+
 def test_each_day_keeps_its_own_row(make_account):
     account = make_account(today=TODAY)
     scan_health(today=TODAY - timedelta(days=1))
@@ -125,7 +155,7 @@ def _scan_query_count(django_assert_max_num_queries, accounts: int, batch_size: 
     Account.objects.update(health_score=None, rag="", churn_risk="", churn_trigger="")
     # Per scan: the ids that make the batches. Per batch: the active profiles,
     # the read, the savepoint pair, the bulk upsert and the executemany update.
-    with django_assert_max_num_queries(1 + (4 + UPSERT_STATEMENTS + UPDATE_STATEMENTS) * batches) as ctx:
+    with django_assert_max_num_queries(1 + (4 + writes(kinds=1)) * batches) as ctx:
         result = scan_health(today=TODAY, batch_size=batch_size)
     assert result["batches"] == batches
     return len(ctx.captured_queries)
@@ -135,7 +165,7 @@ def test_queries_grow_with_batches_not_with_accounts(make_account, django_assert
     for _ in range(25):
         make_account(today=TODAY)
     small = _scan_query_count(django_assert_max_num_queries, 25, batch_size=25)
-    assert small == 5 + UPSERT_STATEMENTS + UPDATE_STATEMENTS, small
+    assert small == 5 + writes(kinds=1), small
     for _ in range(50):
         make_account(today=TODAY)
     # Three times the accounts in one batch: the same number of queries.
