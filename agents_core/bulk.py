@@ -307,7 +307,7 @@ class Staged:
         `prepared` already (by `_prepared`)."""
         if not prepared:
             rows = _prepared(model, fields, list(rows), cursor.db.alias)
-        self.cursor, self.model, self.fields = cursor, model, list(fields)
+        self.cursor, self.model = cursor, model
         quote = self.quote = cursor.db.ops.quote_name
         meta = model._meta
         self.columns = [quote(meta.get_field(f).column) for f in fields]

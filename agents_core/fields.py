@@ -13,7 +13,7 @@ class WholeJSONField(models.JSONField):
     `jsonb` converts each value to a binary form on the way in and back to text on the way out, which
     pays only where a query looks inside (containment, keys, an index of them). A health score's
     breakdown and inputs are written a row per account per day and read whole; as `json` the server
-    only checks the text, and keeps it as written: the daily scan's writes took 6-8% less time on
+    only checks the text, and keeps it as written: the daily scan took 6-8% less time on
     PostgreSQL (docs/performance.md). Other databases store JSON as text either way.
 
     What `json` cannot do: compare two values (it has no `=`: no `DISTINCT` or `GROUP BY` on the

@@ -4,9 +4,9 @@ They are written whole and read whole, never queried inside, and `jsonb`'s conve
 was a part of every scan's writes (docs/performance.md). On PostgreSQL this rewrites the health
 scores table once, the three columns in one pass, holding its lock throughout: 3.5 s for 98,000 rows
 on the project machine. The table holds a row per account per day, so a long history takes longer:
-the field reads and writes `jsonb` as well, so such a book can `migrate csm 0055 --fake` and run
-the ALTER below in a quiet hour (docs/operations.md). SQLite stores JSON as text either way: only the
-model's state changes, and the table is not copied.
+the field reads and writes `jsonb` as well, so such a book can `migrate csm 0055 --fake` and run the
+same ALTER (`_retype`) in a quiet hour (docs/deployment.md, Upgrades). SQLite stores JSON as text
+either way: only the model's state changes, and the table is not copied.
 """
 
 from django.db import migrations
