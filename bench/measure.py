@@ -1,7 +1,8 @@
-"""What every benchmark command measures with: query counts and a fair PostgreSQL start."""
+"""What every benchmark command measures with: query counts, a fair PostgreSQL start, busy CPU."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -49,3 +50,61 @@ class QueryCounter:
         with self._lock:
             self.count += 1
         return execute(sql, params, many, context)
+
+
+class BusyCPU:
+    """The CPU time the whole machine spent busy while it was running: every process's, the database
+    server's and Redis's as well as ours, read off /proc/stat (Linux; elsewhere `seconds` is None).
+
+    What a benchmark on one machine cannot get past: work that keeps every core busy is done no
+    sooner by more workers. `cores` is how many were busy on average, `bound` the least time
+    `os.cpu_count()` cores could have taken for the same CPU time.
+
+        with BusyCPU() as cpu:
+            work()
+        cpu.seconds, cpu.cores, cpu.bound
+    """
+
+    STAT = "/proc/stat"
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+        self.wall = 0.0
+        self._busy = self._started = None
+
+    @classmethod
+    def _read(cls) -> float | None:
+        """Busy seconds since boot: every kind of CPU time but idle and waiting for I/O."""
+        try:
+            with open(cls.STAT) as stat:
+                ticks = [int(n) for n in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        if len(ticks) < 5:
+            return None
+        # user nice system idle iowait irq softirq steal (guest and guest_nice are in user already)
+        busy = sum(ticks[:8]) - ticks[3] - ticks[4]
+        return busy / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> BusyCPU:
+        self._busy, self._started = self._read(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.wall = time.perf_counter() - self._started
+        now = self._read()
+        self.seconds = None if now is None or self._busy is None else now - self._busy
+
+    @property
+    def cores(self) -> float | None:
+        return None if self.seconds is None or not self.wall else self.seconds / self.wall
+
+    @property
+    def bound(self) -> float | None:
+        return None if self.seconds is None else self.seconds / (os.cpu_count() or 1)
+
+    def words(self) -> str:
+        """'8.3 CPU-seconds, 1.7 of 2 cores busy', or '' where it cannot be read."""
+        if self.seconds is None:
+            return ""
+        return f"{self.seconds:.1f} CPU-seconds, {self.cores:.2f} of {os.cpu_count()} cores busy"

@@ -38,6 +38,8 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
     assert [len(way.split(", ")) for way in rounds.groups()] == [3, 3, 3]
     assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
     assert "Ratio to essential:" in report and "Essential floor" in report
+    # The machine's busy CPU in Tend's best round (Linux: /proc/stat), the database's included.
+    assert re.search(r"CPU, Tend's best round: [\d.]+ CPU-seconds, [\d.]+ of \d+ cores busy", report), report
     assert "scan without alerts" in report and "alerts raised" in report
     assert "Playbooks after the scan:" in report and "of the scan and expansion" in report
     from csm.models import PlaybookRun

@@ -6,6 +6,11 @@ and times the run from its start to its end, as recorded on the AgentRun.
 The expansion check the scan queues when it is done is timed as well. Every
 pass scores the same book for the same day, so each does the same work.
 
+Each pass also reads the machine's busy CPU time (bench.measure.BusyCPU: the
+database's and Redis's as well as the workers'): with every core busy, more
+workers cannot go faster, and the "CPU bound" column is the least time this
+machine's cores could take for the pass's CPU time.
+
 Run it on a database of its own: `make bench-fanout` creates `tend_bench`.
 """
 
@@ -28,7 +33,7 @@ from django_q.conf import Conf
 from agents_core import fanout
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
-from bench.measure import vacuum_analyze
+from bench.measure import BusyCPU, vacuum_analyze
 from csm.models import Account, HealthScore
 
 ROOT = Path(settings.BASE_DIR)
@@ -76,14 +81,14 @@ class Command(BaseCommand):
             self.one_pass(max(counts), batch_size, timeout)
         rows = []
         for n in counts:
-            scan, expansion = self.one_pass(n, batch_size, timeout)
-            rows.append((n, scan, expansion))
+            scan, expansion, cpu = self.one_pass(n, batch_size, timeout)
+            rows.append((n, scan, expansion, cpu))
         base = rows[0][1].duration_seconds
         self.stdout.write(
             f"\n{'workers':>8}{'scan s':>10}{'accounts/s':>12}{'per worker':>12}{'vs ' + str(counts[0]):>8}"
-            f"{'batches by worker':>40}{'expansion s':>13}"
+            f"{'batches by worker':>40}{'expansion s':>13}{'CPU s':>8}{'cores busy':>12}{'CPU bound s':>13}"
         )
-        for n, scan, expansion in rows:
+        for n, scan, expansion, cpu in rows:
             seconds = scan.duration_seconds
             rate = scan.result["scored"] / seconds
             split = "/".join(
@@ -92,9 +97,20 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{n:>8}{seconds:>10.2f}{rate:>12,.0f}{rate / n:>12,.0f}{seconds / base:>7.2f}x"
                 f"{split:>40}{expansion.duration_seconds if expansion else float('nan'):>13.2f}"
+                + (
+                    f"{cpu.seconds:>8.1f}{cpu.cores:>12.2f}{cpu.bound:>13.2f}"
+                    if cpu.seconds is not None
+                    else ""
+                )
             )
+        self.stdout.write(
+            f"CPU: the whole machine's busy time from the scan's start to its end ({os.cpu_count()} cores). "
+            "A pass at its CPU bound cannot be made faster by more workers on this machine."
+        )
 
-    def one_pass(self, workers: int, batch_size: int, timeout: int) -> tuple[AgentRun, AgentRun | None]:
+    def one_pass(
+        self, workers: int, batch_size: int, timeout: int
+    ) -> tuple[AgentRun, AgentRun | None, BusyCPU]:
         vacuum_analyze()  # every pass starts from the same table (the last one left 100,000 dead rows)
         env = {
             **os.environ,
@@ -113,8 +129,9 @@ class Command(BaseCommand):
         )
         try:
             time.sleep(3 + workers)  # the cluster's workers up and listening
-            run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.COMMAND)
-            scan = self.wait(run.pk, timeout)
+            with BusyCPU() as cpu:
+                run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.COMMAND)
+                scan = self.wait(run.pk, timeout)
             follow_up = (scan.result or {}).get("followed_by", {}).get("check_expansion")
             expansion = self.wait(follow_up, timeout) if follow_up else None
         finally:
@@ -125,8 +142,8 @@ class Command(BaseCommand):
                 os.killpg(cluster.pid, signal.SIGKILL)
         if scan.status != AgentRun.Status.SUCCEEDED:
             raise CommandError(f"The scan with {workers} worker(s) failed: {scan.error}")
-        self.stdout.write(f"  {workers} worker(s): scan {scan.duration_seconds:.2f} s")
-        return scan, expansion
+        self.stdout.write(f"  {workers} worker(s): scan {scan.duration_seconds:.2f} s; {cpu.words()}")
+        return scan, expansion, cpu
 
     def wait(self, run_id: int, timeout: int) -> AgentRun:
         deadline = time.monotonic() + timeout

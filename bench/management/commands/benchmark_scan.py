@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from agents_core.bulk import update_rows
 from bench.baselines import essential_floor, naive_cycle, raw_cycle
-from bench.measure import QueryCounter
+from bench.measure import BusyCPU, QueryCounter
 from csm.accounts import figures as book_figures
 from csm.expansion.opportunities import check_expansion
 from csm.models import (
@@ -95,6 +95,7 @@ class Command(BaseCommand):
         # round all three ways in turn; each way's best round counts (this machine's
         # speed drifts by a third within a run).
         rounds = {"tend": [], "raw": [], "essential": []}
+        tend_cpu: list[BusyCPU] = []  # the machine's busy CPU time in each of Tend's rounds
         counter = None
         for _ in range(max(1, repeat)):
             _vacuumed()
@@ -104,10 +105,11 @@ class Command(BaseCommand):
 
             _vacuumed()  # the scan starts from a table as clean as the floor did
             round_counter = QueryCounter()
-            with connection.execute_wrapper(round_counter):
+            with connection.execute_wrapper(round_counter), BusyCPU() as cpu:
                 started = time.perf_counter()
                 result = scan_health(today=today, batch_size=batch_size)
                 rounds["tend"].append(time.perf_counter() - started)
+            tend_cpu.append(cpu)
             if counter is None:  # the first round's queries are reported
                 counter = round_counter
 
@@ -115,6 +117,7 @@ class Command(BaseCommand):
             essential_scored, essential_s = essential_floor(today, batch_size)
             rounds["essential"].append(essential_s)
         orm_s, raw_s, essential_s = (min(rounds[way]) for way in ("tend", "raw", "essential"))
+        best_cpu = tend_cpu[rounds["tend"].index(orm_s)].words()
         batches = result["batches"]
 
         peak_mb = None
@@ -143,6 +146,9 @@ class Command(BaseCommand):
                     f"failed {result['failed']}",
                     f"Rounds:                 Tend {_seconds(rounds['tend'])}; raw floor "
                     f"{_seconds(rounds['raw'])}; essential {_seconds(rounds['essential'])} (best counts)",
+                    f"CPU, Tend's best round: {best_cpu} (the whole machine: the database's too)"
+                    if best_cpu
+                    else "",
                     f"Queries:                {counter.count} in {batches} batches "
                     f"= {per_batch:.1f} per batch + 1 per scan",
                     f"Peak traced memory:     {peak_mb:.1f} MB" if peak_mb is not None else "",
