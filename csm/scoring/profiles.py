@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -9,6 +11,8 @@ from django.db.models import Max
 
 from csm.models import ScoringProfile
 from csm.scoring import engine
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,30 @@ class ActiveProfiles:
 
 
 def load_active_profiles() -> ActiveProfiles:
-    profiles = list(ScoringProfile.objects.active())
+    return _as_active(ScoringProfile.objects.active())
+
+
+def load_profiles(pks: Sequence[int]) -> ActiveProfiles:
+    """These profile versions, as `load_active_profiles` gives the active ones: a run's, recorded as
+    it started, so that every batch, on whatever worker and however late, scores with the same
+    settings even if a new version is published meanwhile (versions never change).
+
+    A version deleted since (only one no score points at can be) is no reason to stop: the run goes
+    on with the versions active now, and says so in the log.
+    """
+    profiles = list(ScoringProfile.objects.filter(pk__in=pks))
+    if len(profiles) != len(set(pks)):
+        logger.warning(
+            "Scoring profiles %s, which this run started with, are not all there any more; "
+            "scoring with the active ones.",
+            sorted(set(pks)),
+        )
+        return load_active_profiles()
+    return _as_active(profiles)
+
+
+def _as_active(profiles: Iterable[ScoringProfile]) -> ActiveProfiles:
+    profiles = list(profiles)
     by_segment = {p.segment: (p.pk, p.to_profile()) for p in profiles}
     if "" not in by_segment:
         raise ScoringProfile.DoesNotExist(

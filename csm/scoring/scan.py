@@ -15,6 +15,7 @@ account with bad data is reported and skipped; it never stops the scan.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
@@ -42,7 +43,7 @@ from csm.scoring.inputs import (
     seats_problem,
     with_defaults,
 )
-from csm.scoring.profiles import ActiveProfiles, load_active_profiles
+from csm.scoring.profiles import ActiveProfiles, load_active_profiles, load_profiles
 from csm.wording import in_words
 
 # Failures listed in a run's result; the count covers all of them.
@@ -329,6 +330,27 @@ def _write_scores_and_health(scores: list[tuple]) -> None:
         staged.update(Account, _HEALTH_FROM_SCORE, key="account")
 
 
+# The profile versions of the last few scans, by the scan's key (its context's "scan"): each scan's
+# batches load them once per process, the scan's own process not at all.
+_SCANS_KEPT = 4
+_scan_profiles: dict[str, ActiveProfiles] = {}
+
+
+def _keep_profiles(scan: str, profiles: ActiveProfiles) -> ActiveProfiles:
+    _scan_profiles[scan] = profiles
+    while len(_scan_profiles) > _SCANS_KEPT:
+        del _scan_profiles[next(iter(_scan_profiles))]  # the oldest
+    return profiles
+
+
+def _profiles(context: Mapping[str, Any]) -> ActiveProfiles:
+    """The profile versions the scan started with (load_profiles)."""
+    if "profiles" not in context:  # planned before scans recorded their profiles
+        return load_active_profiles()
+    kept = _scan_profiles.get(context["scan"])
+    return kept if kept is not None else _keep_profiles(context["scan"], load_profiles(context["profiles"]))
+
+
 def scan_batch(context: Mapping[str, Any], first: int, last: int) -> BatchOutcome:
     """One batch of the scan (the fan-out's handler): read and score, then the writes to commit."""
     today = date.fromisoformat(context["today"])
@@ -338,7 +360,7 @@ def scan_batch(context: Mapping[str, Any], first: int, last: int) -> BatchOutcom
         _rows(first, last, context.get("account_ids")),
         today=today,
         now=now,
-        profiles=load_active_profiles(),
+        profiles=_profiles(context),
         tally=tally,
         raise_alerts=context["raise_alerts"],
     )
@@ -394,7 +416,9 @@ def scan_health(
     """Score every scannable account (or those of `account_ids`) for `today`.
 
     Within an agent `run` the batches fan out to the workers (agents_core.fanout);
-    without one they all run here. `raise_alerts=False` only scores (the benchmark's baseline).
+    without one they all run here. Every batch scores with the profile versions active as the scan
+    starts: a version published meanwhile scores from the next scan on.
+    `raise_alerts=False` only scores (the benchmark's baseline).
     `extra_context` is kept with the run's plan, for the caller to find again if the run is recovered.
     """
     started = time.monotonic()
@@ -403,6 +427,11 @@ def scan_health(
         "today": (today or timezone.localdate()).isoformat(),
         "raise_alerts": raise_alerts,
     }
+    # Every batch scores with the profile versions active now, loaded once per scan and process (a
+    # query a batch, which waited 7 ms on a busy server; docs/performance.md).
+    profiles = load_active_profiles()
+    context["scan"], context["profiles"] = uuid.uuid4().hex, sorted(profiles.drop_points)
+    _keep_profiles(context["scan"], profiles)
     if account_ids is not None:
         context["account_ids"] = sorted(set(account_ids))
     ranges = key_ranges(_keys(account_ids), batch_size or settings.TEND_SCAN_BATCH_SIZE)
