@@ -37,6 +37,11 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
     assert rounds, report
     assert [len(way.split(", ")) for way in rounds.groups()] == [3, 3, 3]
     assert "Ratio to floor:" in report and "per batch" in report and "Peak traced memory" in report
+    # The queries reported add up: the ids and the profiles once per scan, the rest per batch.
+    queries = re.search(r"Queries: +(\d+) in (\d+) batches = ([\d.]+) per batch \+ 2 per scan", report)
+    assert queries, report
+    total, batches, per_batch = int(queries[1]), int(queries[2]), float(queries[3])
+    assert batches == 3 and round((total - 2) / batches, 1) == per_batch
     assert "Ratio to essential:" in report and "Essential floor" in report
     # The machine's busy CPU in Tend's best round (Linux: /proc/stat), the database's included.
     assert re.search(r"CPU, Tend's best round: [\d.]+ CPU-seconds, [\d.]+ of \d+ cores busy", report), report

@@ -103,10 +103,12 @@ class Command(BaseCommand):
                     else ""
                 )
             )
-        self.stdout.write(
-            f"CPU: the whole machine's busy time from the scan's start to its end ({os.cpu_count()} cores). "
-            "A pass at its CPU bound cannot be made faster by more workers on this machine."
-        )
+        if any(cpu.seconds is not None for *_, cpu in rows):
+            self.stdout.write(
+                "CPU: the whole machine's busy time from the scan's start to its end "
+                f"({os.cpu_count()} cores). A pass at its CPU bound cannot be made faster by more "
+                "workers on this machine."
+            )
 
     def one_pass(
         self, workers: int, batch_size: int, timeout: int

@@ -129,7 +129,8 @@ class Command(BaseCommand):
 
         rate = result["scored"] / orm_s
         raw_rate = raw_scored / raw_s
-        per_batch = (counter.count - 1) / batches if batches else 0  # one read of the ids per scan
+        # Per scan: the ids that make the batches and the active profiles (csm.scoring.scan).
+        per_batch = (counter.count - 2) / batches if batches else 0
         self.stdout.write(
             "\n".join(
                 [
@@ -150,7 +151,7 @@ class Command(BaseCommand):
                     if best_cpu
                     else "",
                     f"Queries:                {counter.count} in {batches} batches "
-                    f"= {per_batch:.1f} per batch + 1 per scan",
+                    f"= {per_batch:.1f} per batch + 2 per scan",
                     f"Peak traced memory:     {peak_mb:.1f} MB" if peak_mb is not None else "",
                 ]
             )
