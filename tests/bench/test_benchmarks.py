@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -61,6 +62,50 @@ def test_benchmark_scores_with_both_paths_and_reports_the_figures(monkeypatch):
     assert "Naive ORM loop (20 acc.)" in report and "against the naive loop" in report
     # Three rounds by default, the best of each way compared.
     assert "round 1: Tend" in report and "round 3: Tend" in report and "Best of 3 rounds:" in report
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("first_scan", [True, False])
+def test_the_scan_benchmark_times_the_days_first_scan_or_a_rescan(monkeypatch, first_scan):
+    """--first-scan: every timed pass, Tend's and the floor's, finds none of the day's scores (it
+    inserts them all, as at 07:00); without it, every pass but the very first finds them all."""
+    from django.utils import timezone
+
+    from bench.management.commands import benchmark_scan
+    from csm.scoring.scan import scan_health
+
+    call_command("seed_demo", accounts=30, verbosity=0)
+    today = timezone.localdate()
+    yesterday = today - timedelta(days=1)
+    scan_health(today=yesterday, raise_alerts=False)
+    kept = sorted(HealthScore.objects.filter(scored_on=yesterday).values_list("account_id", "score"))
+    assert kept
+    found = []  # the day's scores in place as each timed pass starts, in order
+
+    def counting(way):
+        def run(*args, **kwargs):
+            found.append((way, HealthScore.objects.filter(scored_on=today).count()))
+            return way(*args, **kwargs)
+
+        return run
+
+    for name in ("scan_health", "raw_cycle"):
+        monkeypatch.setattr(benchmark_scan, name, counting(getattr(benchmark_scan, name)))
+    out = io.StringIO()
+    call_command(
+        "benchmark_scan", accounts=30, batch_size=10, naive=0, repeat=2, skip_memory=True,
+        first_scan=first_scan, stdout=out,
+    )  # fmt: skip
+    scannable = Account.objects.scannable().count()
+    assert len(found) == 4  # two rounds: the raw floor, then Tend
+    if first_scan:
+        assert [n for _, n in found] == [0, 0, 0, 0]
+        assert "The day's first scan (every score inserted)" in out.getvalue()
+    else:
+        assert [n for _, n in found][1:] == [scannable] * 3
+        assert "A rescan of the day (every score updated)" in out.getvalue()
+    # Either way the book ends scored once for the day, every other day's scores untouched.
+    assert HealthScore.objects.filter(scored_on=today).count() == scannable
 
 
 @pytest.mark.django_db
