@@ -305,9 +305,8 @@ class Staged:
     ) -> None:
         """`rows`: the fields' values as callers hold them, prepared here as the ORM would, or
         `prepared` already (by `_prepared`)."""
-        if not prepared:
-            rows = _prepared(model, fields, list(rows), cursor.db.alias)
-        self.cursor, self.model = cursor, model
+        rows = _prepared(model, fields, list(rows), cursor.db.alias) if not prepared else list(rows)
+        self.cursor, self.model, self.fields, self.rows = cursor, model, list(fields), rows
         quote = self.quote = cursor.db.ops.quote_name
         meta = model._meta
         self.columns = [quote(meta.get_field(f).column) for f in fields]
@@ -340,23 +339,41 @@ class Staged:
 
     def update(self, target: type[models.Model], assignments: dict[str, str], *, key: str) -> None:
         """UPDATE the rows of `target` whose primary key is a staged row's `key` field: each field of
-        `assignments` (a `target` field) takes the staged field it names."""
+        `assignments` (a `target` field) takes the staged field it names.
+
+        The rows updated are also bounded by the least and greatest key staged, as literals: the
+        planner then reads only that range of the table, off its primary key. Joined on the key
+        alone, it hashed the whole table whenever it expected the staged rows to be more than a few
+        hundred (a scan batch's 1,000 at 100,000 accounts: a sequential scan of the book per batch,
+        19 of the statement's 32 ms; docs/performance.md).
+        """
+        if not self.rows:
+            return
         quote, meta = self.quote, target._meta
         staged = self.model._meta
         sets = ", ".join(
             f"{quote(meta.get_field(field).column)} = v.{quote(staged.get_field(source).column)}"
             for field, source in assignments.items()
         )
-        if not self.counted:
-            # The planner knows nothing of a temporary table's rows (it guesses 1,850) and, for a
-            # table up to some 30 times that, hashes the whole of it to join the staged rows: a
-            # sequential scan of the accounts per batch of the scan (20 ms a batch at 100,000).
-            # Counted, it probes the primary key for each staged row.
+        keys = list(map(itemgetter(self.fields.index(key)), self.rows))
+        # Integer keys only: text compares by the database's collation, which Python's min and max
+        # do not know.
+        ranged = all(type(k) is int for k in keys)
+        least, greatest = (min(keys), max(keys)) if ranged else (None, None)
+        if (not ranged or greatest - least >= 2 * len(keys)) and not self.counted:
+            # Keys spread wider than the rows (a CRM page, a few accounts here and there): the range
+            # may be the whole table. The planner knows nothing of a temporary table's rows (it
+            # guesses 1,850) and, for a table up to some 30 times that, hashes the whole of it.
+            # Counted, it probes the primary key for each staged row. A dense range (a scan's
+            # batch) needs no count: whatever the plan, it reads only that range.
             self.cursor.execute(f"ANALYZE {self.table}")
             self.counted = True
+        pk = f"t.{quote(meta.pk.column)}"
         self.cursor.execute(
             f"UPDATE {quote(meta.db_table)} AS t SET {sets} FROM {self.table} AS v "
-            f"WHERE t.{quote(meta.pk.column)} = v.{quote(staged.get_field(key).column)}"
+            f"WHERE {pk} = v.{quote(staged.get_field(key).column)}"
+            + (f" AND {pk} BETWEEN %s AND %s" if ranged else ""),
+            [least, greatest] if ranged else None,
         )
 
 

@@ -13,6 +13,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents_core.bulk import Staged, driver_rows, flat_json, json_text, update_rows, upsert_rows
@@ -316,6 +317,45 @@ def test_an_update_of_a_few_rows_probes_the_table_and_does_not_scan_it():
     assert seq_after == seq_before, "the accounts table was scanned whole"
     assert idx_after - idx_before >= 1
     assert Account.objects.filter(scored_at=stamped).count() == len(some)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's table statistics")
+def test_an_update_of_a_batch_of_neighbouring_rows_reads_only_their_range():
+    """A scan's batch: 1,000 accounts of neighbouring ids. Joined on the key alone, the planner
+    expected too many staged rows to probe for each: it hashed the whole accounts table (19 of the
+    update's 32 ms a batch at 100,000 accounts) or, here, merged the staged rows with the table's
+    key from its first row (6,001 rows read for 1,000). Bounded by the least and greatest key, it
+    reads only that range, and rows inside the range that were not staged are left as they were."""
+    Account.objects.bulk_create(
+        Account(name=f"Account {n}", external_id=f"EXT-{n}", segment="smb", arr=Decimal("12000"))
+        for n in range(20_000)
+    )
+    pks = list(Account.objects.order_by("pk").values_list("pk", flat=True)[5_000:6_000])
+    skipped = set(pks[::50])  # inside the range, not in the batch
+    batch = [pk for pk in pks if pk not in skipped]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE csm_account")  # as a book in use has statistics
+
+    def scans() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT seq_scan, coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
+                "WHERE relname = 'csm_account'"
+            )
+            return cursor.fetchone()
+
+    outside = Account.objects.order_by("pk").values_list("pk", flat=True)[0]
+    update_rows(Account, ["scored_at"], [(timezone.now(), outside)])  # the staging table made
+    seq_before, fetched_before = scans()
+    stamped = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        update_rows(Account, ["scored_at"], [(stamped, pk) for pk in batch])
+    seq_after, fetched_after = scans()
+    assert seq_after == seq_before, "the accounts table was scanned whole"
+    assert fetched_after - fetched_before <= len(pks), "read more than the batch's range"
+    assert not any(q["sql"].startswith("ANALYZE") for q in queries), "a dense range needs no count"
+    assert set(Account.objects.filter(scored_at=stamped).values_list("pk", flat=True)) == set(batch)
+    assert not Account.objects.filter(pk__in=skipped, scored_at__isnull=False).exists()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the staging table is PostgreSQL's")
