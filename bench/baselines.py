@@ -202,9 +202,11 @@ def _copied(cursor, table: str, columns: list[str], rows: list[tuple], write: st
         for row in rows:
             copy.write_row(row)
     if write.startswith("UPDATE"):
-        # Counted, so that the join probes the table's key rather than hashing all of it (as Tend's
-        # bulk writer does; agents_core/bulk.py, update_rows).
-        cursor.execute(f"ANALYZE {stage}")
+        # Bounded by the staged ids' range (every update here stages `id` last), so that the join
+        # reads only that range of the table rather than hashing all of it, as Tend's bulk writer
+        # does (agents_core/bulk.py, Staged.update).
+        ids = [row[-1] for row in rows]
+        write += f" AND t.id BETWEEN {int(min(ids))} AND {int(max(ids))}"
     cursor.execute(write.replace("{stage}", stage))
 
 
