@@ -148,10 +148,10 @@ bench-fanout: install
 bench-million: install
 	@mkdir -p var
 	DATABASE_URL=$(MILLION_SQLITE_URL) $(BIN)/python manage.py migrate --noinput -v 0
-	DATABASE_URL=$(MILLION_SQLITE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(MILLION_ACCOUNTS) --cycle --repeat 1
+	DATABASE_URL=$(MILLION_SQLITE_URL) $(BIN)/python manage.py benchmark_scan --accounts $(MILLION_ACCOUNTS) --first-scan --cycle --repeat 1
 	@psql "$(dir $(MILLION_PG_URL))postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$(notdir $(MILLION_PG_URL))'" | grep -q 1 \
 	  || psql "$(dir $(MILLION_PG_URL))postgres" -qc 'CREATE DATABASE "$(notdir $(MILLION_PG_URL))"'
 	DATABASE_URL=$(MILLION_PG_URL) $(BIN)/python manage.py migrate --noinput -v 0
-	DATABASE_URL=$(MILLION_PG_URL) $(BIN)/python manage.py benchmark_scan --accounts $(MILLION_ACCOUNTS) --repeat 1
+	DATABASE_URL=$(MILLION_PG_URL) $(BIN)/python manage.py benchmark_scan --accounts $(MILLION_ACCOUNTS) --first-scan --repeat 1
 	DATABASE_URL=$(MILLION_PG_URL) REDIS_URL=$(BENCH_REDIS_URL) Q_CLUSTER_NAME=tend-million \
 	  $(BIN)/python manage.py benchmark_fanout --accounts $(MILLION_ACCOUNTS) --workers $(BENCH_WORKERS)
