@@ -287,6 +287,17 @@ def test_driver_rows_stream_from_the_server_and_let_other_statements_run_between
     assert bounded == [(1.0,)] * 3
 
 
+def _account_scans() -> tuple[int, int, int]:
+    """This transaction's reads of the accounts table: sequential scans, index scans, rows fetched
+    through an index (PostgreSQL's table statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq_scan, coalesce(idx_scan, 0), coalesce(idx_tup_fetch, 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = 'csm_account'"
+        )
+        return cursor.fetchone()
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's table statistics")
 def test_an_update_of_a_few_rows_probes_the_table_and_does_not_scan_it():
     """The bulk writer's UPDATE ... FROM its staging table finds each row by its key. With no
@@ -301,19 +312,11 @@ def test_an_update_of_a_few_rows_probes_the_table_and_does_not_scan_it():
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE csm_account")  # as a book in use has statistics
 
-    def scans() -> tuple[int, int]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
-                "WHERE relname = 'csm_account'"
-            )
-            return cursor.fetchone()
-
     update_rows(Account, ["scored_at"], [(timezone.now(), some[0])])  # the staging table made
-    seq_before, idx_before = scans()
+    seq_before, idx_before, _ = _account_scans()
     stamped = timezone.now()
     update_rows(Account, ["scored_at"], [(stamped, pk) for pk in some])
-    seq_after, idx_after = scans()
+    seq_after, idx_after, _ = _account_scans()
     assert seq_after == seq_before, "the accounts table was scanned whole"
     assert idx_after - idx_before >= 1
     assert Account.objects.filter(scored_at=stamped).count() == len(some)
@@ -336,21 +339,13 @@ def test_an_update_of_a_batch_of_neighbouring_rows_reads_only_their_range():
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE csm_account")  # as a book in use has statistics
 
-    def scans() -> tuple[int, int]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT seq_scan, coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
-                "WHERE relname = 'csm_account'"
-            )
-            return cursor.fetchone()
-
     outside = Account.objects.order_by("pk").values_list("pk", flat=True)[0]
     update_rows(Account, ["scored_at"], [(timezone.now(), outside)])  # the staging table made
-    seq_before, fetched_before = scans()
+    seq_before, _, fetched_before = _account_scans()
     stamped = timezone.now()
     with CaptureQueriesContext(connection) as queries:
         update_rows(Account, ["scored_at"], [(stamped, pk) for pk in batch])
-    seq_after, fetched_after = scans()
+    seq_after, _, fetched_after = _account_scans()
     assert seq_after == seq_before, "the accounts table was scanned whole"
     assert fetched_after - fetched_before <= len(pks), "read more than the batch's range"
     assert not any(q["sql"].startswith("ANALYZE") for q in queries), "a dense range needs no count"
