@@ -3,7 +3,7 @@
 Migration 0051 left a fifth free (fillfactor 80). That was measured on a table just rewritten, on
 the first scan after it. A scan batch updates every account of a range in one transaction, so every
 row of a page gets its new version while the old one still stands: the page needs room for as many
-new versions as it has rows, half of it. At 80, a page had room for about a third of its rows; the
+new versions as it has rows, half of it. At 80, a page had room for about a quarter of its rows; the
 rest moved to other pages and wrote each of the table's 19 indexes, three of them trigram GIN. On a
 million-account book scanned daily only 44 to 49% of the updates were HOT, and the accounts' update
 was 38 of the scan's 80 server seconds; at 50 every update of an unchanged account was HOT and it
