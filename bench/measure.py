@@ -108,3 +108,56 @@ class BusyCPU:
         if self.seconds is None:
             return ""
         return f"{self.seconds:.1f} CPU-seconds, {self.cores:.2f} of {os.cpu_count()} cores busy"
+
+
+class SessionCPU:
+    """The CPU time one session's processes spent over a stretch: a process started in a session of
+    its own (`start_new_session=True`, its pid the session's id) and every process it starts, read
+    off /proc/<pid>/stat (Linux; elsewhere `seconds` is None).
+
+    What a benchmark's workers cost apart from the database and Redis that share their machine
+    (BusyCPU counts all three). A child that exits meanwhile is counted once: its time moves to its
+    parent's count of waited-for children, which is summed too.
+
+        with SessionCPU(cluster.pid) as workers:
+            run()
+        workers.seconds
+    """
+
+    PROC = "/proc"
+
+    def __init__(self, session: int) -> None:
+        self.session = session
+        self.seconds: float | None = None
+        self._start: float | None = None
+
+    def _read(self) -> float | None:
+        """The session's processes' CPU seconds so far, their waited-for children's included; None
+        where /proc cannot be read or holds none of the session's processes."""
+        ticks, found = 0, False
+        try:
+            entries = [entry.name for entry in os.scandir(self.PROC) if entry.name.isdigit()]
+        except OSError:
+            return None
+        for pid in entries:
+            try:
+                with open(os.path.join(self.PROC, pid, "stat")) as stat:
+                    text = stat.read()
+                # The command name, in parentheses, may hold spaces and parentheses of its own.
+                fields = text[text.rindex(")") + 2 :].split()
+                if int(fields[3]) != self.session:
+                    continue
+                # utime stime cutime cstime
+                ticks += sum(int(n) for n in fields[11:15])
+                found = True
+            except (OSError, ValueError, IndexError):
+                continue  # gone since the listing, or not a stat file this reads
+        return ticks / os.sysconf("SC_CLK_TCK") if found else None
+
+    def __enter__(self) -> SessionCPU:
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        now = self._read()
+        self.seconds = None if now is None or self._start is None else now - self._start

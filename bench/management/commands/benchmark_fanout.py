@@ -9,7 +9,11 @@ pass scores the same book for the same day, so each does the same work.
 Each pass also reads the machine's busy CPU time (bench.measure.BusyCPU: the
 database's and Redis's as well as the workers'): with every core busy, more
 workers cannot go faster, and the "CPU bound" column is the least time this
-machine's cores could take for the pass's CPU time.
+machine's cores could take for the pass's CPU time. The q-cluster's own share of it
+(bench.measure.SessionCPU: its workers, pusher and monitor) is read apart, and
+"own cores s" is the least time that share could take with each worker on a
+core of its own, the database and Redis elsewhere: whether the workers
+themselves scale, where this machine's cores are shared and cannot show it.
 
 Run it on a database of its own: `make bench-fanout` creates `tend_bench`.
 """
@@ -33,7 +37,7 @@ from django_q.conf import Conf
 from agents_core import fanout
 from agents_core.dispatch import enqueue
 from agents_core.models import AgentRun
-from bench.measure import BusyCPU, vacuum_analyze
+from bench.measure import BusyCPU, SessionCPU, vacuum_analyze
 from csm.models import Account, HealthScore
 
 ROOT = Path(settings.BASE_DIR)
@@ -81,14 +85,15 @@ class Command(BaseCommand):
             self.one_pass(max(counts), batch_size, timeout)
         rows = []
         for n in counts:
-            scan, expansion, cpu = self.one_pass(n, batch_size, timeout)
-            rows.append((n, scan, expansion, cpu))
+            scan, expansion, cpu, cluster = self.one_pass(n, batch_size, timeout)
+            rows.append((n, scan, expansion, cpu, cluster))
         base = rows[0][1].duration_seconds
         self.stdout.write(
             f"\n{'workers':>8}{'scan s':>10}{'accounts/s':>12}{'per worker':>12}{'vs ' + str(counts[0]):>8}"
             f"{'batches by worker':>40}{'expansion s':>13}{'CPU s':>8}{'cores busy':>12}{'CPU bound s':>13}"
+            f"{'cluster CPU s':>15}{'own cores s':>13}"
         )
-        for n, scan, expansion, cpu in rows:
+        for n, scan, expansion, cpu, cluster in rows:
             seconds = scan.duration_seconds
             rate = scan.result["scored"] / seconds
             split = "/".join(
@@ -102,17 +107,24 @@ class Command(BaseCommand):
                     if cpu.seconds is not None
                     else ""
                 )
+                + (
+                    f"{cluster.seconds:>15.1f}{cluster.seconds / n:>13.2f}"
+                    if cpu.seconds is not None and cluster.seconds is not None
+                    else ""
+                )
             )
-        if any(cpu.seconds is not None for *_, cpu in rows):
+        if any(cpu.seconds is not None for *_, cpu, _cluster in rows):
             self.stdout.write(
                 "CPU: the whole machine's busy time from the scan's start to its end "
                 f"({os.cpu_count()} cores). A pass at its CPU bound cannot be made faster by more "
-                "workers on this machine."
+                "workers on this machine. Cluster CPU: the q-cluster's own processes' share of it "
+                "(the rest is the database's, Redis's and the machine's); own cores: the least time "
+                "that share could take with each worker on a core of its own and the database elsewhere."
             )
 
     def one_pass(
         self, workers: int, batch_size: int, timeout: int
-    ) -> tuple[AgentRun, AgentRun | None, BusyCPU]:
+    ) -> tuple[AgentRun, AgentRun | None, BusyCPU, SessionCPU]:
         vacuum_analyze()  # every pass starts from the same table (the last one left 100,000 dead rows)
         env = {
             **os.environ,
@@ -131,7 +143,7 @@ class Command(BaseCommand):
         )
         try:
             time.sleep(3 + workers)  # the cluster's workers up and listening
-            with BusyCPU() as cpu:
+            with BusyCPU() as cpu, SessionCPU(cluster.pid) as cluster_cpu:
                 run = enqueue("csm", "health_scan", {}, trigger=AgentRun.Trigger.COMMAND)
                 scan = self.wait(run.pk, timeout)
             follow_up = (scan.result or {}).get("followed_by", {}).get("check_expansion")
@@ -144,8 +156,11 @@ class Command(BaseCommand):
                 os.killpg(cluster.pid, signal.SIGKILL)
         if scan.status != AgentRun.Status.SUCCEEDED:
             raise CommandError(f"The scan with {workers} worker(s) failed: {scan.error}")
-        self.stdout.write(f"  {workers} worker(s): scan {scan.duration_seconds:.2f} s; {cpu.words()}")
-        return scan, expansion, cpu
+        self.stdout.write(
+            f"  {workers} worker(s): scan {scan.duration_seconds:.2f} s; {cpu.words()}"
+            + (f"; the cluster's own {cluster_cpu.seconds:.1f}" if cluster_cpu.seconds is not None else "")
+        )
+        return scan, expansion, cpu, cluster_cpu
 
     def wait(self, run_id: int, timeout: int) -> AgentRun:
         deadline = time.monotonic() + timeout
